@@ -1,0 +1,94 @@
+"""The one wire codec: attrs messages <-> msgpack bytes through a single cattrs converter.
+
+Every wire message is a frozen attrs class registered under a stable, short type tag with
+:func:`wire`.  On the wire a message is the msgpack array ``[tag, {field: value, ...}]``.
+Decoding never lets a foreign exception escape: unknown tags, wrong shapes, wrong types and
+garbage bytes all raise :class:`DecodeError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import cattrs
+import msgpack
+from cattrs.preconf.msgpack import make_converter
+
+T = TypeVar("T")
+
+converter: cattrs.Converter = make_converter(forbid_extra_keys=True)
+
+_by_tag: dict[str, type[Any]] = {}
+_tag_of: dict[type[Any], str] = {}
+
+
+class DecodeError(ValueError):
+    """Bytes or a structure that is not a valid message."""
+
+
+def wire(tag: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator: register an attrs class as a wire message under ``tag``."""
+
+    def register(cls: type[T]) -> type[T]:
+        if tag in _by_tag and _by_tag[tag] is not cls:
+            raise ValueError(f"wire tag {tag!r} already used by {_by_tag[tag].__qualname__}")
+        _by_tag[tag] = cls
+        _tag_of[cls] = tag
+        return cls
+
+    return register
+
+
+def tag_of(cls: type[Any]) -> str:
+    return _tag_of[cls]
+
+
+def to_wire(message: Any) -> list[Any]:
+    """A registered message as the plain structure ``[tag, body]`` (ready for msgpack)."""
+    try:
+        tag = _tag_of[type(message)]
+    except KeyError:
+        raise TypeError(f"{type(message).__qualname__} is not a registered wire message") from None
+    return [tag, converter.unstructure(message)]
+
+
+def from_wire(obj: Any) -> Any:
+    """Inverse of :func:`to_wire`; raises :class:`DecodeError` on anything malformed."""
+    if not isinstance(obj, list | tuple) or len(obj) != 2 or not isinstance(obj[0], str):
+        raise DecodeError("message is not a [tag, body] pair")
+    cls = _by_tag.get(obj[0])
+    if cls is None:
+        raise DecodeError(f"unknown message type {obj[0][:40]!r}")
+    if not isinstance(obj[1], dict):
+        raise DecodeError(f"{obj[0]}: body is not a map")
+    try:
+        return converter.structure(obj[1], cls)
+    except Exception as exc:  # cattrs raises many shapes of errors; all mean "bad input"
+        raise DecodeError(f"{obj[0]}: {_describe(exc)}") from None
+
+
+def packb(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpackb(data: bytes) -> Any:
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:  # msgpack raises ExtraData, FormatError, ValueError, ...
+        raise DecodeError(f"not msgpack: {type(exc).__name__}") from None
+
+
+def encode(message: Any) -> bytes:
+    return packb(to_wire(message))
+
+
+def decode(data: bytes) -> Any:
+    return from_wire(unpackb(data))
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, cattrs.ClassValidationError):
+        parts = cattrs.transform_error(exc)
+        return "; ".join(parts)[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
