@@ -1,0 +1,123 @@
+"""Membership records and SWIM wire messages (tags ``m.*``).
+
+Every message carries the sender's own :class:`Member` record as ``source``: a contact point
+known only by address learns the joiner from its first message, and a reply goes to
+``source.address``.  Dissemination rides on ``updates`` (newest, least-sent first).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from trio_zeebe.codec import wire
+
+
+class State(enum.IntEnum):
+    """Ordered by severity: at equal incarnation the higher value wins."""
+
+    ALIVE = 0
+    SUSPECT = 1
+    DEAD = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@attrs.frozen
+class Member:
+    """What one node says (or is said) about a member.
+
+    ``incarnation`` orders records of one process instance; the member alone raises it (refuting
+    a suspicion or publishing new properties).  ``instance_id`` is random per process, so a restart
+    is noticed even if it happens before the old instance is declared dead.
+    ``properties_version`` counts property changes of this instance (each also bumps the
+    incarnation, which is what orders records); consumers can use it to skip unchanged maps.
+    """
+
+    node_id: int
+    address: str
+    incarnation: int
+    state: State = State.ALIVE
+    instance_id: int = 0
+    properties_version: int = 0
+    properties: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Update:
+    """A record being disseminated; ``accuser`` is the node that first suspected it (or -1).
+
+    Lifeguard counts distinct accusers as independent confirmations of a suspicion.
+    """
+
+    member: Member
+    accuser: int = -1
+
+
+@wire("m.ping")
+@attrs.frozen
+class Ping:
+    """Direct probe; ``target_id`` is -1 when probing a contact point known only by address."""
+
+    seq: int
+    source: Member
+    target_id: int
+    updates: list[Update] = attrs.field(factory=list)
+
+
+@wire("m.pingreq")
+@attrs.frozen
+class PingReq:
+    """Ask the receiver to probe ``target`` and forward the Ack (or a Nack) under ``seq``."""
+
+    seq: int
+    source: Member
+    target: Member
+    updates: list[Update] = attrs.field(factory=list)
+
+
+@wire("m.ack")
+@attrs.frozen
+class Ack:
+    seq: int
+    source: Member
+    updates: list[Update] = attrs.field(factory=list)
+
+
+@wire("m.nack")
+@attrs.frozen
+class Nack:
+    """Lifeguard: a helper could not reach the target, but the requester can reach the helper."""
+
+    seq: int
+    source: Member
+
+
+@wire("m.gossip")
+@attrs.frozen
+class Gossip:
+    source: Member
+    updates: list[Update] = attrs.field(factory=list)
+
+
+@wire("m.sync")
+@attrs.frozen
+class Sync:
+    """Anti-entropy push/pull: the sender's full list of live members (itself included)."""
+
+    source: Member
+    members: list[Member] = attrs.field(factory=list)
+
+
+@wire("m.syncack")
+@attrs.frozen
+class SyncReply:
+    source: Member
+    members: list[Member] = attrs.field(factory=list)
+
+
+Message = Ping | PingReq | Ack | Nack | Gossip | Sync | SyncReply
+MESSAGE_TYPES: tuple[type, ...] = (Ping, PingReq, Ack, Nack, Gossip, Sync, SyncReply)
