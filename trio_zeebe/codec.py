@@ -9,7 +9,7 @@ garbage bytes all raise :class:`DecodeError`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import cattrs
 import msgpack
@@ -18,6 +18,50 @@ from cattrs.preconf.msgpack import make_converter
 T = TypeVar("T")
 
 converter: cattrs.Converter = make_converter(forbid_extra_keys=True)
+
+
+def _strict(kind: type[Any], accepted: tuple[type[Any], ...]) -> Callable[[Any, Any], Any]:
+    # cattrs' defaults coerce ("5" -> 5, "false" -> True); on the wire and in config files a
+    # value of the wrong type is an error, not something to guess at.
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) in accepted:
+            return value if type(value) is kind else kind(value)
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+
+    return structure
+
+
+converter.register_structure_hook(int, _strict(int, (int,)))
+converter.register_structure_hook(bool, _strict(bool, (bool,)))
+converter.register_structure_hook(float, _strict(float, (float, int)))
+converter.register_structure_hook(str, _strict(str, (str,)))
+converter.register_structure_hook(bytes, _strict(bytes, (bytes,)))
+
+
+def _tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    # cattrs would happily turn the string "ab" into ('a', 'b'); a tuple field takes a list only.
+    args = get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        item_type = args[0]
+        item = converter.get_structure_hook(item_type)
+
+        def homogeneous(value: Any, _: Any) -> tuple[Any, ...]:
+            if type(value) not in (list, tuple):
+                raise ValueError(f"expected a list, got {type(value).__name__}")
+            return tuple([item(v, item_type) for v in value])
+
+        return homogeneous
+    hooks = [(converter.get_structure_hook(a), a) for a in args]
+
+    def fixed(value: Any, _: Any) -> tuple[Any, ...]:
+        if type(value) not in (list, tuple) or len(value) != len(hooks):
+            raise ValueError(f"expected a list of {len(hooks)} items")
+        return tuple([h(v, a) for (h, a), v in zip(hooks, value, strict=True)])
+
+    return fixed
+
+
+converter.register_structure_hook_factory(lambda t: get_origin(t) is tuple, _tuple_hook)
 
 _by_tag: dict[str, type[Any]] = {}
 _tag_of: dict[type[Any], str] = {}

@@ -1,0 +1,39 @@
+"""Developer tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s soak -- --seeds N``, ``nox -s bench``."""
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite (what CI runs)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format check) and mypy --strict on the package."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", "trio_zeebe", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "trio_zeebe", "tests", "bench", "noxfile.py")
+    session.run("mypy", "trio_zeebe")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Long randomized simulation: ``nox -s soak -- --seeds 10000``."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-q", "-m", "soak", "tests", "-p", "no:cacheprovider",
+                *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (they measure; they do not pass or fail)."""
+    session.install("-e", ".")
+    import glob
+
+    for script in sorted(glob.glob("bench/*.py")):
+        session.run("python", script, *session.posargs)

@@ -1,0 +1,233 @@
+"""``python -m trio_zeebe dev-cluster``: a local cluster of real broker processes on loopback.
+
+Writes (once) development certificates and one config per broker under DIR, starts one
+``python -m trio_zeebe node`` process per broker, waits until every gateway answers, prints how to
+connect, and stops them all on Ctrl-C / SIGTERM. Re-running with the same DIR reuses the configs,
+ports and data, so a dev cluster survives restarts like a real one.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+import trio
+
+from .config import BrokerConfig, ConfigError, load_config
+
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+class DevClusterError(RuntimeError):
+    pass
+
+
+@attrs.frozen
+class DevBroker:
+    node_id: int
+    config_path: Path
+    config: BrokerConfig
+    log_path: Path
+
+    def describe(self, pid: int) -> dict[str, Any]:
+        net = self.config.network
+        host = net.advertised
+        return {
+            "node_id": self.node_id,
+            "pid": pid,
+            "gateway": f"{host}:{net.gateway_port}",
+            "internal": f"{host}:{net.internal_port}",
+            "monitoring": f"{host}:{net.monitoring_port}",
+            "config": str(self.config_path),
+        }
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Ports the kernel considers free right now (all bound at once, so they are distinct)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def write_configs(
+    directory: Path, *, brokers: int, partitions: int, replication_factor: int, tls: bool
+) -> list[Path]:
+    """Write certificates and broker-N.toml files unless they exist; return the config paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"broker-{i}.toml" for i in range(brokers)]
+    if all(p.exists() for p in paths):
+        return paths
+    if tls and not (directory / "certs" / "ca.pem").exists():
+        from .transport.tls import write_dev_certs
+
+        write_dev_certs(directory / "certs", brokers, ["localhost", "127.0.0.1", "::1"])
+    ports = free_ports(3 * brokers)
+    internal = [f"127.0.0.1:{ports[3 * i]}" for i in range(brokers)]
+    for i, path in enumerate(paths):
+        config: dict[str, Any] = {
+            "cluster": {
+                "node_id": i,
+                "cluster_size": brokers,
+                "partitions_count": partitions,
+                "replication_factor": replication_factor,
+                "cluster_name": "dev-cluster",
+                "initial_contact_points": internal,
+            },
+            "network": {
+                "host": "127.0.0.1",
+                "internal_api": {"port": ports[3 * i]},
+                "gateway": {"port": ports[3 * i + 1]},
+                "monitoring": {"port": ports[3 * i + 2]},
+            },
+            "data": {"directory": f"data/broker-{i}"},
+            "security": {
+                "enabled": tls,
+                "certificate_authority": "certs/ca.pem" if tls else "",
+                "certificate_chain": f"certs/node-{i}.pem" if tls else "",
+                "private_key": f"certs/node-{i}.key" if tls else "",
+                "gateway": {"enabled": tls},
+            },
+        }
+        header = (
+            f"# trio_zeebe dev-cluster broker {i} of {brokers} (generated; safe to edit)\n"
+        )
+        path.write_text(header + tomli_w.dumps(config), encoding="utf-8")
+    return paths
+
+
+def run_dev_cluster(
+    directory: Path,
+    *,
+    brokers: int,
+    partitions: int,
+    replication_factor: int,
+    as_json: bool,
+    tls: bool = True,
+) -> int:
+    paths = write_configs(
+        directory,
+        brokers=brokers,
+        partitions=partitions,
+        replication_factor=replication_factor,
+        tls=tls,
+    )
+    nodes = []
+    for path in paths:
+        try:
+            config = load_config(path, environ={})
+        except ConfigError as exc:
+            raise DevClusterError(f"{path}: {exc}") from None
+        nodes.append(DevBroker(config.cluster.node_id, path, config, path.with_suffix(".log")))
+    return trio.run(_supervise, directory, nodes, as_json)
+
+
+async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> int:
+    procs: list[trio.Process] = []
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        try:
+            for node in nodes:
+                log_file = node.log_path.open("ab")
+                procs.append(
+                    await trio.lowlevel.open_process(
+                        [sys.executable, "-m", "trio_zeebe", "node", "--config", str(node.config_path)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log_file,
+                        stderr=log_file,
+                    )
+                )
+                log_file.close()
+            with trio.move_on_after(STARTUP_TIMEOUT) as startup:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_cancel_on_signal, signals, nursery.cancel_scope)
+                    for node, proc in zip(nodes, procs, strict=True):
+                        await _wait_until_up(directory, node, proc)
+                    nursery.cancel_scope.cancel()
+            if startup.cancelled_caught:
+                raise DevClusterError(f"brokers did not come up within {STARTUP_TIMEOUT:.0f}s")
+            _announce(directory, nodes, procs, as_json)
+            async for _ in signals:
+                break
+            return 0
+        finally:
+            with trio.CancelScope(shield=True):
+                await _stop_all(procs)
+
+
+async def _cancel_on_signal(signals: Any, scope: trio.CancelScope) -> None:
+    async for _ in signals:
+        scope.cancel()
+        raise DevClusterError("interrupted during startup")
+
+
+async def _wait_until_up(directory: Path, node: DevBroker, proc: trio.Process) -> None:
+    from .client import Client, ClientError
+
+    tls = node.config.security.gateway.enabled
+    ca = str(directory / "certs" / "ca.pem") if tls else None
+    while True:
+        if proc.returncode is not None:
+            tail = node.log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            raise DevClusterError(
+                f"broker {node.node_id} exited with code {proc.returncode}; "
+                f"last log lines ({node.log_path}):\n  " + "\n  ".join(tail)
+            )
+        try:
+            async with Client(
+                [node.describe(0)["gateway"]], ca=ca, insecure=not tls, request_timeout=1.0
+            ) as client:
+                await client.topology()
+                return
+        except ClientError:
+            await trio.sleep(0.1)
+
+
+def _announce(directory: Path, nodes: list[DevBroker], procs: list[trio.Process], as_json: bool) -> None:
+    described = [n.describe(p.pid) for n, p in zip(nodes, procs, strict=True)]
+    if as_json:
+        for d in described:
+            print(json.dumps(d), flush=True)
+        return
+    tls = nodes[0].config.security.gateway.enabled
+    print(f"trio_zeebe dev cluster: {len(nodes)} brokers up (data, configs, logs in {directory})")
+    for d in described:
+        print(
+            f"  broker {d['node_id']}  pid {d['pid']}  gateway {d['gateway']}  "
+            f"internal {d['internal']}  monitoring {d['monitoring']}"
+        )
+    print("connect with:")
+    env = f"  export TRIO_ZEEBE_ADDRESS={described[0]['gateway']}"
+    if tls:
+        env += f" TRIO_ZEEBE_CA_CERTIFICATE_PATH={(directory / 'certs' / 'ca.pem').resolve()}"
+    else:
+        env += " TRIO_ZEEBE_INSECURE_CONNECTION=1"
+    print(env)
+    print("  python -m trio_zeebe status")
+    print("Ctrl-C stops the cluster.", flush=True)
+
+
+async def _stop_all(procs: list[trio.Process]) -> None:
+    for proc in procs:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+    with trio.move_on_after(STOP_TIMEOUT):
+        for proc in procs:
+            await proc.wait()
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

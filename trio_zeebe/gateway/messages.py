@@ -1,0 +1,81 @@
+"""Client <-> gateway protocol: the magic preamble, request/response envelopes, messages.
+
+A client opens a (TLS) connection to any broker's gateway port and sends :data:`MAGIC` first. The
+magic cannot be mistaken for HTTP/2's connection preface (``PRI * HTTP/2.0``), so a gRPC endpoint
+may share the port later. After the magic both sides exchange length-prefixed frames (the peer
+transport's framing); a frame body is ``[correlation_id, message]`` from the client and
+``[correlation_id, message]`` back, where a failed request answers with :class:`ErrorResponse`.
+
+This module is imported by the anyio client, so it must not import trio.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from ..codec import converter, wire
+
+MAGIC = b"TZGW\x00\x01\r\n"
+"""8 bytes: 'TZGW', protocol major 0 / minor 1, CRLF (so a stray HTTP client sees garbage early)."""
+
+
+class ErrorCode(StrEnum):
+    """Error kinds, named like the gRPC status codes Zeebe's gateway maps them to."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"  # invalid state
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNAVAILABLE = "UNAVAILABLE"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+    INTERNAL = "INTERNAL"
+
+
+@wire("g.error")
+@attrs.frozen
+class ErrorResponse:
+    code: str
+    message: str
+
+
+@wire("g.topology?")
+@attrs.frozen
+class TopologyRequest:
+    pass
+
+
+@attrs.frozen
+class PartitionInfo:
+    partition_id: int
+    role: str  # leader | follower | inactive
+    term: int
+    health: str  # healthy | unhealthy | dead
+
+
+@attrs.frozen
+class BrokerInfo:
+    node_id: int
+    address: str  # internal API (gossip, Raft)
+    gateway: str  # client API
+    state: str  # alive | suspect | dead, as seen by the answering broker
+    partitions: tuple[PartitionInfo, ...] = ()
+
+
+@wire("g.topology")
+@attrs.frozen
+class Topology:
+    cluster_size: int
+    partitions_count: int
+    replication_factor: int
+    brokers: tuple[BrokerInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = converter.unstructure(self)
+        data["brokers"] = [
+            {**b, "partitions": list(b["partitions"])} for b in data["brokers"]
+        ]
+        return data

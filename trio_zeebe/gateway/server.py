@@ -1,0 +1,157 @@
+"""The gateway listener: clients connect to any broker's gateway port.
+
+One task per connection reads frames; each request runs in its own task (so a long-polling
+request does not hold up the others on the same connection) and answers under a write lock.
+What a request does is decided by the ``handler`` the broker passes in.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .. import codec
+from ..transport.frames import FrameDecoder, FrameTooLarge, frame
+from .messages import MAGIC, ErrorCode, ErrorResponse
+
+log = logging.getLogger("trio_zeebe.gateway")
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+MAGIC_TIMEOUT = 10.0
+MAX_PENDING_PER_CONNECTION = 1024
+
+
+class GatewayRequestError(Exception):
+    """Raised by handlers to answer a request with an error of a given kind."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def gateway_ssl_context(chain: Path, key: Path, client_ca: Path | None) -> ssl.SSLContext:
+    """Server-authenticated TLS; with ``client_ca`` clients must present a certificate too."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(chain), str(key))
+    if client_ca is not None:
+        ctx.load_verify_locations(str(client_ca))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class GatewayServer:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handler: Handler,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        max_frame_bytes: int,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.handler = handler
+        self.ssl_context = ssl_context
+        self.max_frame_bytes = max_frame_bytes
+        self.connections = 0
+        self.rejected = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        self.port = listeners[0].socket.getsockname()[1]
+        tls = "TLS" if self.ssl_context is not None else "plain TCP"
+        log.info("gateway listening on %s:%d (%s)", self.host, self.port, tls)
+        async with trio.open_nursery() as nursery:
+            task_status.started(self.port)
+            await trio.serve_listeners(self._serve, listeners, handler_nursery=nursery)
+
+    async def _serve(self, stream: trio.SocketStream) -> None:
+        peer = _peer_name(stream)
+        conn: trio.abc.Stream = stream
+        try:
+            if self.ssl_context is not None:
+                conn = trio.SSLStream(stream, self.ssl_context, server_side=True)
+            with trio.move_on_after(MAGIC_TIMEOUT) as magic_timeout:
+                magic = await _receive_exactly(conn, len(MAGIC))
+            if magic_timeout.cancelled_caught or magic != MAGIC:
+                self.rejected += 1
+                log.info("gateway: dropped %s: not a trio_zeebe client (bad preamble)", peer)
+                return
+            self.connections += 1
+            await self._session(conn, peer)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.debug("gateway: connection from %s ended: %s", peer, exc)
+        except FrameTooLarge as exc:
+            self.rejected += 1
+            log.warning("gateway: closing %s: %s", peer, exc)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(conn)
+
+    async def _session(self, conn: trio.abc.Stream, peer: str) -> None:
+        decoder = FrameDecoder(self.max_frame_bytes)
+        write_lock = trio.Lock()
+        limiter = trio.CapacityLimiter(MAX_PENDING_PER_CONNECTION)
+
+        async def answer(corr: Any, request: Any) -> None:
+            async with limiter:
+                response = await self._dispatch(request)
+                data = frame(codec.packb([corr, codec.to_wire(response)]), self.max_frame_bytes)
+                async with write_lock:
+                    await conn.send_all(data)
+
+        async with trio.open_nursery() as nursery:
+            while True:
+                data = await conn.receive_some(65536)
+                if not data:
+                    break
+                decoder.feed(data)
+                for payload in decoder.frames():
+                    try:
+                        body = codec.unpackb(payload)
+                        if not isinstance(body, list) or len(body) != 2:
+                            raise codec.DecodeError("request is not [correlation id, message]")
+                        corr = body[0]
+                        request = codec.from_wire(body[1])
+                    except codec.DecodeError as exc:
+                        log.warning("gateway: closing %s: malformed request: %s", peer, exc)
+                        nursery.cancel_scope.cancel()
+                        return
+                    nursery.start_soon(answer, corr, request)
+            # The client closed its side: let pending answers finish, then close.
+
+    async def _dispatch(self, request: Any) -> Any:
+        try:
+            return await self.handler(request)
+        except GatewayRequestError as exc:
+            return ErrorResponse(exc.code, exc.message)
+        except Exception as exc:
+            log.exception("gateway: request %s failed", type(request).__name__)
+            return ErrorResponse(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+async def _receive_exactly(stream: trio.abc.Stream, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = await stream.receive_some(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def _peer_name(stream: trio.SocketStream) -> str:
+    try:
+        host, port = stream.socket.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "?"

@@ -1,0 +1,1 @@
+"""Monitoring endpoint: /startup, /ready, /health and /metrics (Prometheus text)."""
