@@ -20,6 +20,7 @@ import anyio.abc
 
 from . import codec
 from .gateway.messages import MAGIC, ErrorCode, ErrorResponse, Topology, TopologyRequest
+from .transport.api import split_address
 from .transport.frames import FrameDecoder, FrameTooLarge, frame
 
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024

@@ -27,6 +27,7 @@ import attrs
 import cattrs
 
 from .codec import converter
+from .transport.api import join_address, split_address
 
 Duration = NewType("Duration", float)
 """Seconds, written in config files as "250ms", "2.5s", "1m"."""
@@ -234,28 +235,11 @@ class BrokerConfig:
 
     @property
     def internal_address(self) -> str:
-        return join_host_port(self.network.advertised, self.network.internal_port)
+        return join_address(self.network.advertised, self.network.internal_port)
 
     @property
     def gateway_address(self) -> str:
-        return join_host_port(self.network.advertised, self.network.gateway_port)
-
-
-def join_host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """``"host:port"`` / ``"[v6]:port"`` -> (host, port); ValueError when malformed."""
-    host, sep, port_text = address.rpartition(":")
-    if not sep or not host or not port_text.isdigit():
-        raise ValueError(f"{address!r} is not host:port")
-    port = int(port_text)
-    if not 0 < port <= 65535:
-        raise ValueError(f"{address!r}: port out of range")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, port
+        return join_address(self.network.advertised, self.network.gateway_port)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -383,7 +367,7 @@ def _check_semantics(config: BrokerConfig) -> None:
         raise ConfigError("cluster.cluster_name: must not be empty")
     for i, address in enumerate(c.initial_contact_points):
         try:
-            split_host_port(address)
+            split_address(address)
         except ValueError as exc:
             raise ConfigError(f"cluster.initial_contact_points[{i}]: {exc}") from None
     r = c.raft
