@@ -358,15 +358,23 @@ class TcpTransport:
             raise DecodeError(f"expected a Hello, got {type(theirs).__name__}")
         reason = check_hello(self._hello, theirs)
         await stream.send_all(frames.frame(codec.encode(Verdict(reason is None, reason or ""))))
-        if reason is not None:
-            self._stats["handshakes_refused"] += 1
-            log.warning("refusing connection %s %s: %s", "to" if dialler else "from", where, reason)
-            raise _Refused(reason)
-        verdict = codec.decode(await _read_frame(stream, decoder, backlog))
+        # Always read their verdict too, so the dialler can say *why* it was refused.
+        try:
+            verdict = codec.decode(await _read_frame(stream, decoder, backlog))
+        except (*_CLOSED, DecodeError):
+            if reason is None:
+                raise
+            verdict = Verdict(True)
         if not isinstance(verdict, Verdict):
             raise DecodeError(f"expected a Verdict, got {type(verdict).__name__}")
+        if reason is not None:
+            self._stats["handshakes_refused"] += 1
         if not verdict.accepted:
             self._stats["handshakes_refused_by_peer"] += 1
+        if (reason is not None and not dialler) or (reason is not None and verdict.accepted):
+            log.warning("refusing connection %s %s: %s", "to" if dialler else "from", where, reason)
+            raise _Refused(reason)
+        if not verdict.accepted:
             log.warning("refused by %s: %s", where, verdict.reason)
             raise _Refused(verdict.reason)
         return theirs, backlog
