@@ -341,8 +341,8 @@ class SwimCore:
                 self.awareness.apply(probe.expected_nacks - probe.nacks)
             else:
                 self.awareness.apply(1)
-            if target.state is State.ALIVE:
-                self._suspect(target, now)
+            # Already suspect: our failed probe still counts as an independent confirmation.
+            self._suspect(target, now)
 
     def _on_ack(self, seq: int) -> None:
         probe = self._probe

@@ -11,7 +11,7 @@ import enum
 
 import attrs
 
-from trio_zeebe.codec import wire
+from trio_zeebe.codec import converter, wire
 
 
 class State(enum.IntEnum):
@@ -24,6 +24,16 @@ class State(enum.IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+def _structure_state(value: object, _type: object) -> State:
+    # The shared converter passes IntEnums through unchecked; an unknown state is bad input.
+    if type(value) is not int:
+        raise ValueError(f"state must be an int, got {type(value).__name__}")
+    return State(value)
+
+
+converter.register_structure_hook(State, _structure_state)
 
 
 @attrs.frozen
