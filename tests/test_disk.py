@@ -1,0 +1,180 @@
+"""The Disk interface: RealDisk basics and SimDisk's durable/volatile model and power loss."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+from pathlib import Path
+
+import pytest
+import trio
+
+from trio_zeebe.disk import DiskError, DiskFullError, RealDisk, replace_atomically
+from trio_zeebe.testing.disk import SimDisk
+
+
+async def test_real_disk_roundtrip(tmp_path: Path) -> None:
+    disk = RealDisk()
+    d = str(tmp_path / "a" / "b")
+    disk.makedirs(d)
+    p = os.path.join(d, "f")
+    h = disk.open_append(p)
+    h.write(b"hello ")
+    h.write(b"world")
+    assert h.size == 11
+    await disk.run_blocking(disk.fsync, h)
+    await disk.run_blocking(disk.fsync_dir, d)
+    assert disk.read(p) == b"hello world"
+    assert disk.read(p, 6, 3) == b"wor"
+    h.truncate(5)
+    h.write(b"!")
+    h.close()
+    assert disk.read(p) == b"hello!"
+    assert disk.listdir(d) == ["f"]
+    disk.rename(p, p + "2")
+    assert not disk.exists(p) and disk.exists(p + "2")
+    disk.truncate(p + "2", 1)
+    assert disk.read(p + "2") == b"h"
+    assert disk.free_bytes(d) > 0
+    disk.remove(p + "2")
+    assert disk.listdir(d) == []
+
+
+async def test_real_write_failure_is_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = RealDisk()
+    p = str(tmp_path / "f")
+    h = disk.open_append(p)
+    h.write(b"durable")
+    real_write = os.write
+    calls = 0
+
+    def half_then_enospc(fd: int, data: bytes | memoryview) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return real_write(fd, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_enospc)
+    with pytest.raises(DiskFullError, match="disk full"):
+        h.write(b"0123456789")
+    monkeypatch.undo()
+    assert h.size == 7
+    assert disk.read(p) == b"durable"
+    h.close()
+
+
+async def test_replace_atomically_real(tmp_path: Path) -> None:
+    disk = RealDisk()
+    p = str(tmp_path / "meta")
+    await replace_atomically(disk, p, b"one")
+    await replace_atomically(disk, p, b"two")
+    assert disk.read(p) == b"two"
+    assert sorted(os.listdir(tmp_path)) == ["meta"]
+
+
+def test_sim_unsynced_write_lost_synced_kept() -> None:
+    disk = SimDisk()
+    disk.makedirs("/d")
+    h = disk.open_append("/d/f")
+    h.write(b"abc")
+    disk.fsync(h)
+    disk.fsync_dir("/d")
+    h.write(b"def")
+    assert disk.read("/d/f") == b"abcdef"
+    disk.crash(random.Random(1), tear=False)
+    assert disk.read("/d/f") == b"abc"
+    with pytest.raises(DiskError):
+        h.write(b"x")  # handles do not survive a power loss
+
+
+def test_sim_directory_entries_need_fsync_dir() -> None:
+    disk = SimDisk()
+    disk.makedirs("/d")
+    h = disk.open_append("/d/new")
+    h.write(b"x")
+    disk.fsync(h)  # content durable, name not
+    disk.crash(random.Random(1))
+    assert not disk.exists("/d/new")
+
+    h = disk.open_append("/d/a")
+    h.write(b"A")
+    disk.fsync(h)
+    disk.fsync_dir("/d")
+    disk.rename("/d/a", "/d/b")
+    disk.crash(random.Random(1))
+    assert disk.listdir("/d") == ["a"]
+    disk.rename("/d/a", "/d/b")
+    disk.fsync_dir("/d")
+    disk.remove("/d/b")
+    disk.crash(random.Random(1))
+    assert disk.read("/d/b") == b"A"
+
+
+def test_sim_unsynced_truncate_is_lost() -> None:
+    disk = SimDisk()
+    disk.makedirs("/d")
+    h = disk.open_append("/d/f")
+    h.write(b"abcdef")
+    disk.fsync(h)
+    disk.fsync_dir("/d")
+    h.truncate(2)
+    h.write(b"XY")
+    disk.crash(random.Random(3), tear=True)
+    assert disk.read("/d/f") == b"abcdef"
+
+
+def test_sim_tear_keeps_prefix_and_is_deterministic() -> None:
+    outcomes = set()
+    for seed in range(200):
+        results = []
+        for _ in range(2):
+            disk = SimDisk()
+            disk.makedirs("/d")
+            h = disk.open_append("/d/f")
+            h.write(b"synced")
+            disk.fsync(h)
+            disk.fsync_dir("/d")
+            h.write(b"-unsynced-tail")
+            disk.crash(random.Random(seed), tear=True)
+            results.append(disk.read("/d/f"))
+        assert results[0] == results[1]
+        got = results[0]
+        assert got.startswith(b"synced")
+        tail = got[6:]
+        full = b"-unsynced-tail"
+        kept = next((i for i in range(len(tail)) if tail[i] != full[i]), len(tail))
+        assert len(tail) <= len(b"-unsynced-tail")
+        outcomes.add((kept == 0, kept == len(tail)))
+    # some crashes tore, some added junk after the prefix, some dropped everything
+    assert len(outcomes) >= 2
+
+
+def test_sim_capacity_and_counters() -> None:
+    disk = SimDisk(capacity=10)
+    disk.makedirs("/d")
+    h = disk.open_append("/d/f")
+    h.write(b"12345678")
+    with pytest.raises(DiskFullError):
+        h.write(b"abc")
+    assert disk.read("/d/f") == b"12345678"
+    assert disk.free_bytes("/d") == 2
+    disk.fsync(h)
+    disk.fsync_dir("/d")
+    assert (disk.bytes_written, disk.writes, disk.fsyncs, disk.dir_fsyncs) == (8, 1, 1, 1)
+
+
+async def test_sim_run_blocking_latency_uses_mock_clock(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    disk = SimDisk(latency=0.005)
+    disk.makedirs("/d")
+    h = disk.open_append("/d/f")
+    h.write(b"x")
+    t0 = trio.current_time()
+    await disk.run_blocking(disk.fsync, h)
+    assert trio.current_time() - t0 == pytest.approx(0.005)
+    assert disk.fsyncs == 1

@@ -1,0 +1,254 @@
+"""The disk interface: every file access of the log and of metadata goes through a :class:`Disk`.
+
+Production uses :class:`RealDisk` (plain files; blocking calls run on a worker thread via
+``trio.to_thread``).  Tests use ``trio_zeebe.testing.disk.SimDisk``, which keeps synced and
+unsynced state apart and can simulate a power loss.
+
+Cheap calls (open, write, read, rename, ...) are synchronous.  ``fsync`` and ``fsync_dir`` block
+for milliseconds and must be called through :meth:`Disk.run_blocking` from trio code.
+
+Writes are all-or-nothing: a write that fails (ENOSPC, EIO) leaves the file at its previous size
+and raises :class:`DiskFullError` / :class:`DiskError`, so a failed write never leaves a partial
+record behind what is already on disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import trio
+
+T = TypeVar("T")
+
+__all__ = [
+    "Disk",
+    "DiskError",
+    "DiskFullError",
+    "FileHandle",
+    "RealDisk",
+    "replace_atomically",
+]
+
+
+class DiskError(OSError):
+    """An I/O error from the disk (EIO, a failed fsync, a handle used after close/crash)."""
+
+
+class DiskFullError(DiskError):
+    """A write failed because the disk (or quota) is full; nothing was written."""
+
+
+def _wrap(exc: OSError, what: str) -> DiskError:
+    if isinstance(exc, DiskError):
+        return exc
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(exc.errno, f"disk full: {what}: {exc.strerror}")
+    return DiskError(exc.errno, f"disk error: {what}: {exc.strerror or exc}")
+
+
+class FileHandle(Protocol):
+    """A file opened for appending."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def size(self) -> int:
+        """Current (volatile) size in bytes, including unsynced writes."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Append all of ``data`` or nothing (raises DiskFullError / DiskError)."""
+        ...
+
+    def truncate(self, size: int) -> None:
+        """Cut the file to ``size`` bytes; later writes append after that point."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Disk(Protocol):
+    """File access used by the log and the metadata stores.  Paths are plain strings."""
+
+    def open_append(self, path: str) -> FileHandle:
+        """Open (creating if missing) a file for appending."""
+        ...
+
+    def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
+        """Read ``length`` bytes at ``offset`` (-1: up to the end of the file)."""
+        ...
+
+    def listdir(self, path: str) -> list[str]: ...
+
+    def makedirs(self, path: str) -> None:
+        """Create a directory and its parents (no error if it exists)."""
+        ...
+
+    def remove(self, path: str) -> None: ...
+
+    def rename(self, src: str, dst: str) -> None:
+        """Atomically rename ``src`` to ``dst``, replacing ``dst`` if it exists."""
+        ...
+
+    def truncate(self, path: str, size: int) -> None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def free_bytes(self, path: str) -> int: ...
+
+    def fsync(self, handle: FileHandle) -> None:
+        """Blocking: make the file's content durable.  Call through :meth:`run_blocking`."""
+        ...
+
+    def fsync_dir(self, path: str) -> None:
+        """Blocking: make creates/renames/removes in directory ``path`` durable."""
+        ...
+
+    async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a blocking disk call without blocking the trio thread."""
+        ...
+
+
+class _RealHandle:
+    __slots__ = ("_fd", "_path", "_size")
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            raise _wrap(exc, f"open {path}") from exc
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise DiskError(errno.EBADF, f"file handle closed: {self._path}")
+        return self._fd
+
+    def write(self, data: bytes) -> None:
+        fd = self.fileno()
+        view = memoryview(data)
+        done = 0
+        try:
+            while done < len(view):
+                done += os.write(fd, view[done:])
+        except OSError as exc:
+            # All-or-nothing: cut off whatever part of the write reached the file.
+            if done:
+                try:
+                    os.ftruncate(fd, self._size)
+                except OSError:
+                    pass
+            raise _wrap(exc, f"write {self._path}") from exc
+        self._size += done
+
+    def truncate(self, size: int) -> None:
+        try:
+            os.ftruncate(self.fileno(), size)
+        except OSError as exc:
+            raise _wrap(exc, f"truncate {self._path}") from exc
+        self._size = size
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+class RealDisk:
+    """The real file system.  Blocking calls go to a worker thread."""
+
+    def open_append(self, path: str) -> FileHandle:
+        return _RealHandle(path)
+
+    def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                if offset:
+                    f.seek(offset)
+                return f.read(length)
+        except OSError as exc:
+            raise _wrap(exc, f"read {path}") from exc
+
+    def listdir(self, path: str) -> list[str]:
+        return os.listdir(path)
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def remove(self, path: str) -> None:
+        os.remove(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def truncate(self, path: str, size: int) -> None:
+        try:
+            os.truncate(path, size)
+        except OSError as exc:
+            raise _wrap(exc, f"truncate {path}") from exc
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def free_bytes(self, path: str) -> int:
+        st = os.statvfs(path)
+        return st.f_bavail * st.f_frsize
+
+    def fsync(self, handle: FileHandle) -> None:
+        if not isinstance(handle, _RealHandle):
+            raise TypeError(f"not a RealDisk handle: {handle!r}")
+        try:
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            raise _wrap(exc, f"fsync {handle.path}") from exc
+
+    def fsync_dir(self, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _wrap(exc, f"fsync directory {path}") from exc
+
+    async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
+        return await trio.to_thread.run_sync(fn, *args)
+
+
+async def replace_atomically(disk: Disk, path: str, data: bytes) -> None:
+    """Replace the file ``path`` with ``data`` so a crash leaves the old or the new content.
+
+    Writes ``path + ".tmp"``, fsyncs it, renames it over ``path`` and fsyncs the directory.
+    Not safe to call concurrently for the same ``path`` (callers serialise per file).
+    """
+    tmp = path + ".tmp"
+    if disk.exists(tmp):
+        disk.remove(tmp)
+    handle = disk.open_append(tmp)
+    try:
+        handle.write(data)
+        await disk.run_blocking(disk.fsync, handle)
+    except BaseException:
+        handle.close()
+        try:
+            disk.remove(tmp)
+        except OSError:
+            pass
+        raise
+    handle.close()
+    disk.rename(tmp, path)
+    await disk.run_blocking(disk.fsync_dir, os.path.dirname(path) or ".")

@@ -1,0 +1,238 @@
+"""SimDisk: an in-memory :class:`~trio_zeebe.disk.Disk` that can lose power.
+
+It separates durable from volatile state the way a real file system does:
+
+* file contents: written bytes are volatile until ``fsync(handle)`` of that file;
+* directory entries: creates, renames and removes are volatile until ``fsync_dir`` of the
+  parent directory (directories themselves, from ``makedirs``, are durable at once).
+
+:meth:`SimDisk.crash` models a power loss: every file goes back to its durable content and every
+directory to its durable entries.  With ``tear=True`` a file whose unsynced change was a pure
+append may keep a random prefix of the appended bytes (a torn last write), optionally followed
+by random garbage or zeros.  An unsynced truncate is simply lost (the file reverts to its durable
+content), which models a file system with ordered metadata.
+
+Blocking calls run inline (no threads), so simulations stay deterministic under
+``trio.testing.MockClock``; an optional ``latency`` makes each blocking call take simulated time.
+Everything random comes from the ``random.Random`` passed to :meth:`crash`.
+"""
+
+from __future__ import annotations
+
+import errno
+import posixpath
+import random
+from collections.abc import Callable
+from typing import TypeVar
+
+import trio
+
+from trio_zeebe.disk import DiskError, DiskFullError, FileHandle
+
+T = TypeVar("T")
+
+__all__ = ["SimDisk"]
+
+
+class _Inode:
+    __slots__ = ("data", "durable")
+
+    def __init__(self) -> None:
+        self.data = bytearray()  # what a reader sees now
+        self.durable = b""  # what survives a power loss
+
+
+class _SimHandle:
+    __slots__ = ("_disk", "_epoch", "_inode", "_path", "closed")
+
+    def __init__(self, disk: SimDisk, path: str, inode: _Inode) -> None:
+        self._disk = disk
+        self._path = path
+        self._inode = inode
+        self._epoch = disk.crashes
+        self.closed = False
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def size(self) -> int:
+        return len(self._inode.data)
+
+    def inode(self) -> _Inode:
+        if self.closed or self._epoch != self._disk.crashes:
+            raise DiskError(errno.EBADF, f"file handle closed or lost in a crash: {self._path}")
+        return self._inode
+
+    def write(self, data: bytes) -> None:
+        inode = self.inode()
+        self._disk._charge(len(data), self._path)
+        inode.data += data
+
+    def truncate(self, size: int) -> None:
+        inode = self.inode()
+        del inode.data[size:]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SimDisk:
+    """In-memory disk with durable/volatile separation, power loss and an optional capacity."""
+
+    def __init__(self, *, capacity: int | None = None, latency: float = 0.0) -> None:
+        self.capacity = capacity
+        self.latency = latency
+        self._files: dict[str, _Inode] = {}  # volatile directory entries
+        self._durable_files: dict[str, _Inode] = {}  # durable directory entries
+        self._dirs: set[str] = {"/", "."}
+        # counters
+        self.bytes_written = 0
+        self.writes = 0
+        self.fsyncs = 0
+        self.dir_fsyncs = 0
+        self.crashes = 0
+        self.torn_files = 0
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _norm(path: str) -> str:
+        return posixpath.normpath(path)
+
+    def _charge(self, n: int, path: str) -> None:
+        if self.capacity is not None and self.used_bytes() + n > self.capacity:
+            raise DiskFullError(errno.ENOSPC, f"disk full: write {path}: no space left on device")
+        self.bytes_written += n
+        self.writes += 1
+
+    def used_bytes(self) -> int:
+        inodes = {id(i): i for i in (*self._files.values(), *self._durable_files.values())}
+        return sum(max(len(i.data), len(i.durable)) for i in inodes.values())
+
+    def _missing(self, path: str) -> DiskError:
+        return DiskError(errno.ENOENT, f"no such file: {path}")
+
+    # -- Disk protocol ------------------------------------------------------------------
+
+    def open_append(self, path: str) -> FileHandle:
+        path = self._norm(path)
+        if posixpath.dirname(path) not in self._dirs:
+            raise DiskError(errno.ENOENT, f"no such directory: {posixpath.dirname(path)}")
+        inode = self._files.get(path)
+        if inode is None:
+            inode = self._files[path] = _Inode()
+        return _SimHandle(self, path, inode)
+
+    def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
+        inode = self._files.get(self._norm(path))
+        if inode is None:
+            raise self._missing(path)
+        end = len(inode.data) if length < 0 else offset + length
+        return bytes(inode.data[offset:end])
+
+    def listdir(self, path: str) -> list[str]:
+        path = self._norm(path)
+        if path not in self._dirs:
+            raise self._missing(path)
+        names = [posixpath.basename(p) for p in self._files if posixpath.dirname(p) == path]
+        names += [posixpath.basename(d) for d in self._dirs if posixpath.dirname(d) == path]
+        return sorted(n for n in names if n not in ("", "."))
+
+    def makedirs(self, path: str) -> None:
+        path = self._norm(path)
+        while path not in self._dirs:
+            self._dirs.add(path)
+            path = posixpath.dirname(path)
+
+    def remove(self, path: str) -> None:
+        if self._files.pop(self._norm(path), None) is None:
+            raise self._missing(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        inode = self._files.pop(self._norm(src), None)
+        if inode is None:
+            raise self._missing(src)
+        self._files[self._norm(dst)] = inode
+
+    def truncate(self, path: str, size: int) -> None:
+        inode = self._files.get(self._norm(path))
+        if inode is None:
+            raise self._missing(path)
+        del inode.data[size:]
+
+    def exists(self, path: str) -> bool:
+        path = self._norm(path)
+        return path in self._files or path in self._dirs
+
+    def free_bytes(self, path: str) -> int:
+        if self.capacity is None:
+            return 1 << 50
+        return max(0, self.capacity - self.used_bytes())
+
+    def fsync(self, handle: FileHandle) -> None:
+        if not isinstance(handle, _SimHandle):
+            raise TypeError(f"not a SimDisk handle: {handle!r}")
+        inode = handle.inode()
+        inode.durable = bytes(inode.data)
+        self.fsyncs += 1
+
+    def fsync_dir(self, path: str) -> None:
+        path = self._norm(path)
+        if path not in self._dirs:
+            raise self._missing(path)
+        for p in [p for p in self._durable_files if posixpath.dirname(p) == path]:
+            del self._durable_files[p]
+        for p, inode in self._files.items():
+            if posixpath.dirname(p) == path:
+                self._durable_files[p] = inode
+        self.dir_fsyncs += 1
+
+    async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
+        # Inline, never a thread: trio.to_thread confuses MockClock's autojump.
+        result = fn(*args)
+        if self.latency > 0:
+            await trio.sleep(self.latency)
+        else:
+            await trio.lowlevel.checkpoint()
+        return result
+
+    # -- power loss ----------------------------------------------------------------------
+
+    def crash(self, rng: random.Random, tear: bool = True) -> None:
+        """Power loss: keep only durable state (plus, with ``tear``, torn appends).
+
+        Open handles become invalid.  Deterministic given ``rng``.
+        """
+        self.crashes += 1
+        self._files = dict(self._durable_files)
+        for path in sorted(self._files):
+            inode = self._files[path]
+            content = inode.durable
+            extra = len(inode.data) - len(content)
+            if tear and extra > 0 and inode.data.startswith(content) and rng.random() < 0.5:
+                keep = rng.randrange(extra + 1)
+                tail = bytes(inode.data[len(content) : len(content) + keep])
+                junk = rng.randrange(3)
+                if junk and keep < extra:
+                    n = rng.randrange(1, extra - keep + 1)
+                    tail += bytes(n) if junk == 1 else rng.randbytes(n)
+                content += tail
+                self.torn_files += 1
+            fresh = _Inode()
+            fresh.data = bytearray(content)
+            fresh.durable = content
+            self._files[path] = fresh
+            self._durable_files[path] = fresh
+
+    # -- test helpers --------------------------------------------------------------------
+
+    def corrupt(self, path: str, offset: int, xor: int = 0xFF) -> None:
+        """Flip bits of one byte, in both the volatile and the durable content."""
+        inode = self._files[self._norm(path)]
+        inode.data[offset] ^= xor
+        if offset < len(inode.durable):
+            d = bytearray(inode.durable)
+            d[offset] ^= xor
+            inode.durable = bytes(d)
