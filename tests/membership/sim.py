@@ -79,6 +79,13 @@ class Sim:
         for i in range(len(self.nodes)):
             self.join(i, [contact])
 
+    def leave(self, i: int) -> None:
+        """Graceful leave: the node announces it, then stops."""
+        node = self.nodes[i]
+        node.core.leave()
+        self._after(node)
+        node.up = False
+
     def crash(self, i: int) -> None:
         self.nodes[i].up = False
 
