@@ -86,6 +86,11 @@ class Sim:
         self._after(node)
         node.up = False
 
+    def set_properties(self, i: int, properties: dict[str, str]) -> None:
+        node = self.nodes[i]
+        node.core.set_properties(properties)
+        self._after(node)
+
     def crash(self, i: int) -> None:
         self.nodes[i].up = False
 

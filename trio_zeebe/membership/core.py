@@ -35,7 +35,9 @@ from trio_zeebe.membership.events import (
     MemberAlive,
     MemberRemoved,
     MemberSuspect,
+    Outputs,
     PropertiesChanged,
+    Send,
 )
 from trio_zeebe.membership.messages import (
     Ack,
@@ -50,44 +52,12 @@ from trio_zeebe.membership.messages import (
     SyncReply,
     Update,
 )
+from trio_zeebe.membership.probe import ProbeState, Relay
 from trio_zeebe.membership.suspicion import Suspicion, suspicion_bounds
 
+__all__ = ["UNKNOWN_TARGET", "Outputs", "Send", "SwimCore"]
+
 UNKNOWN_TARGET = -1
-
-
-@attrs.frozen
-class Send:
-    address: str
-    message: Message
-
-
-@attrs.frozen
-class Outputs:
-    sends: list[Send]
-    events: list[Event]
-
-
-class _Probe:
-    __slots__ = ("acked", "deadline", "end", "expected_nacks", "indirect", "nacks", "seq", "target")
-
-    def __init__(self, seq: int, target: int, deadline: float, end: float) -> None:
-        self.seq = seq
-        self.target = target
-        self.deadline = deadline  # direct probe timeout
-        self.end = end  # indirect probe gives up
-        self.indirect = False
-        self.expected_nacks = 0
-        self.nacks = 0
-        self.acked = False
-
-
-class _Relay:
-    __slots__ = ("deadline", "requester", "seq")
-
-    def __init__(self, requester: str, seq: int, deadline: float) -> None:
-        self.requester = requester
-        self.seq = seq
-        self.deadline = deadline
 
 
 class SwimCore:
@@ -123,8 +93,8 @@ class SwimCore:
         self._probe_index = 0
         self._sync_order: list[int] = []
         self._sync_index = 0
-        self._probe: _Probe | None = None
-        self._relays: dict[int, _Relay] = {}
+        self._probe: ProbeState | None = None
+        self._relays: dict[int, Relay] = {}
         self._seq = 0
         self._next_probe = now
         self._next_gossip = now + cfg.gossip_interval
@@ -313,7 +283,7 @@ class SwimCore:
             first = Update(member, self._self.node_id)
         self._send(member.address, Ping(seq, self._self, target, self._piggyback(first)))
         timeout = self.awareness.scale(self.config.probe_timeout)
-        self._probe = _Probe(seq, target, now + timeout, now + interval)
+        self._probe = ProbeState(seq, target, now + timeout, now + interval)
 
     def _check_probe(self, now: float) -> None:
         probe = self._probe
@@ -358,7 +328,7 @@ class SwimCore:
     def _relay(self, req: PingReq, now: float) -> None:
         seq = self._next_seq()
         deadline = now + self.awareness.scale(self.config.probe_timeout)
-        self._relays[seq] = _Relay(req.source.address, req.seq, deadline)
+        self._relays[seq] = Relay(req.source.address, req.seq, deadline)
         ping = Ping(seq, self._self, req.target.node_id, self._piggyback())
         self._send(req.target.address, ping)
 

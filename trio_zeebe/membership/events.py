@@ -1,10 +1,10 @@
-"""Membership events produced by the core (the driver fans them out to subscribers)."""
+"""What the core hands to its driver: messages to send and membership events."""
 
 from __future__ import annotations
 
 import attrs
 
-from trio_zeebe.membership.messages import Member
+from trio_zeebe.membership.messages import Member, Message
 
 
 @attrs.frozen
@@ -37,3 +37,17 @@ class PropertiesChanged:
 
 
 Event = MemberAdded | MemberSuspect | MemberAlive | MemberRemoved | PropertiesChanged
+
+
+@attrs.frozen
+class Send:
+    """Send ``message`` to the peer at ``address`` ("host:port"); loss is tolerated."""
+
+    address: str
+    message: Message
+
+
+@attrs.frozen
+class Outputs:
+    sends: list[Send]
+    events: list[Event]
