@@ -18,6 +18,7 @@ from trio_zeebe.raft import (
     Ready,
     Role,
     SnapshotMeta,
+    VoteResponse,
 )
 
 PARTITION = 7
@@ -54,6 +55,18 @@ def make_core(
         random.Random(node_id),
         now,
     )
+
+
+def make_leader(voters: tuple[int, ...] = (1, 2, 3), **kw: Any) -> RaftCore:
+    """Node 1 elected leader (its no-op appended and durable); outputs drained."""
+    kw.setdefault("pre_vote", False)
+    c = make_core(1, voters, **kw)
+    c.campaign()
+    for v in voters[1:]:
+        c.step(VoteResponse(PARTITION, v, 1, c.term, True))
+    assert c.role is Role.LEADER
+    drain(c)
+    return c
 
 
 def drain(core: RaftCore) -> Ready:
@@ -125,6 +138,11 @@ class Network:
             self.now,
             self.timers.get(i),
         )
+
+    def preload(self, i: int, terms: Iterable[int], term: int = 0) -> None:
+        """Give node ``i`` a durable log with these entry terms (and current term)."""
+        st = Storage(HardState(term, None), None, ents(*terms))
+        self.nodes[i] = Node(self._build(i, st), st)
 
     def core(self, i: int) -> RaftCore:
         return self.nodes[i].core

@@ -685,6 +685,7 @@ class RaftCore:
                 )
             )
             pr.sent(hi - 1)
+            send_commit = False  # the message just sent carried the commit index
 
 
 _HANDLERS: dict[type[Any], Any] = {
