@@ -77,6 +77,7 @@ class _Conn:
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     retiring: bool = False
     retired_at: float = 0.0
+    bye_sent: bool = False
     bye_received: bool = False
     last_recv: float = 0.0
     last_send: float = 0.0
@@ -531,7 +532,10 @@ class TcpTransport:
                 pending.resolve(message)
         elif kind == frames.BYE:
             conn.bye_received = True
-            self._retire(conn)
+            if conn.bye_sent:  # both sides are done with it: close now
+                conn.scope.cancel()
+            else:
+                self._retire(conn)
 
     async def _answer(self, link: _Link, peer: Peer, corr: int, message: Any) -> None:
         frame = None
@@ -569,6 +573,7 @@ class TcpTransport:
             while True:
                 if conn.retiring:
                     await stream.send_all(_BYE)
+                    conn.bye_sent = True
                     if conn.bye_received:
                         conn.scope.cancel()
                     return
