@@ -239,10 +239,12 @@ class RaftCore:
             return
         self.transferee = to
         self._transfer_deadline = self._now + self.config.election_timeout
-        if self.progress[to].match == self.log.last_index:
+        pr = self.progress[to]
+        if pr.match == self.log.last_index:
             self._send(TimeoutNow(self.config.partition, self.id, to, self.term))
         else:
-            self._send_append(to, self.progress[to])
+            pr.paused = False  # catch the target up now rather than at the next heartbeat
+            self._send_append(to, pr)
 
     def compact(self, index: int) -> None:
         if index > self.applied:
