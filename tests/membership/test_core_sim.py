@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.membership.sim import Sim
-from trio_zeebe.membership import MemberAdded, MemberRemoved, SwimConfig
+from trio_zeebe.membership import MemberAdded, MemberRemoved, MemberSuspect, SwimConfig
 
 CFG = SwimConfig()
 
@@ -116,3 +116,23 @@ def test_same_seed_same_run() -> None:
         return [(t, i, repr(e)) for t, i, e in sim.events]
 
     assert run() == run()
+
+
+def test_slow_member_backs_off_instead_of_accusing_everyone() -> None:
+    def run(config: SwimConfig) -> tuple[int, int, int]:
+        sim = Sim(10, seed=12, config=config)
+        sim.join_all(contact=0)
+        assert sim.run_until_converged(limit=30.0) is not None
+        start = sim.now
+        sim.set_slow(9, 1.5)  # node 9 handles its inbox 1.5 s late
+        sim.run_for(60.0)
+        window = [(i, e) for t, i, e in sim.events if t >= start]
+        by_slow = sum(1 for i, e in window if i == 9 and isinstance(e, MemberSuspect))
+        dead = len([e for _, e in window if isinstance(e, MemberRemoved)])
+        return by_slow, dead, sim.nodes[9].core.awareness.score
+
+    plain_accusations, plain_dead, _ = run(CFG.without_lifeguard())
+    accusations, dead, score = run(CFG)
+    assert plain_dead == dead == 0
+    assert score > 0  # it noticed that it is the slow one
+    assert accusations < plain_accusations
