@@ -1,9 +1,10 @@
-"""Developer tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s soak -- --seeds N``, ``nox -s bench``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N`` and ``bench``."""
 
 import nox
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
+
 
 @nox.session
 def tests(session: nox.Session) -> None:
@@ -25,8 +26,18 @@ def lint(session: nox.Session) -> None:
 def soak(session: nox.Session) -> None:
     """Long randomized simulation: ``nox -s soak -- --seeds 10000``."""
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", "-q", "-m", "soak", "tests", "-p", "no:cacheprovider",
-                *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "soak",
+        "tests",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -112,7 +112,10 @@ def test_unknown_section() -> None:
         ({"cluster": {"membership": {"probe_timeout": "soon"}}}, "cluster.membership.probe_t"),
         ({"cluster": {"raft": {"heartbeat_interval": "3s"}}}, "cluster.raft.heartbeat_interval"),
         ({"cluster": {"initial_contact_points": ["nohost"]}}, "cluster.initial_contact_points[0]"),
-        ({"cluster": {"initial_contact_points": "a:1"}}, "cluster.initial_contact_points: expected a l"),
+        (
+            {"cluster": {"initial_contact_points": "a:1"}},
+            "cluster.initial_contact_points: expected a l",
+        ),
         ({"cluster": 5}, "cluster: expected a table"),
         ({"data": {"log_segment_size": "lots"}}, "data.log_segment_size: expected a size"),
     ],
@@ -139,7 +142,7 @@ def test_tls_without_files_is_an_error() -> None:
 
 def test_environment_overrides_file(tmp_path: Path) -> None:
     path = tmp_path / "b.toml"
-    path.write_text('[cluster]\ncluster_size = 3\nnode_id = 0\n[security]\nenabled = false\n')
+    path.write_text("[cluster]\ncluster_size = 3\nnode_id = 0\n[security]\nenabled = false\n")
     env = {
         "TRIO_ZEEBE_BROKER_CLUSTER__NODE_ID": "2",
         "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__PROBE_TIMEOUT": "200ms",
@@ -163,8 +166,10 @@ def test_environment_override_with_unknown_key() -> None:
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "b.toml"
     path.parent.mkdir()
-    path.write_text('[data]\ndirectory = "d"\n[security]\nenabled = false\n'
-                    '[security.gateway]\nenabled = false\n')
+    path.write_text(
+        '[data]\ndirectory = "d"\n[security]\nenabled = false\n'
+        "[security.gateway]\nenabled = false\n"
+    )
     c = load_config(path, environ={})
     assert c.path(c.data.directory) == tmp_path / "sub" / "d"
 
@@ -176,7 +181,9 @@ def test_invalid_toml(tmp_path: Path) -> None:
         load_config(path, environ={})
 
 
-@pytest.mark.parametrize("name", ["broker.toml", "cluster-0.toml", "cluster-1.toml", "cluster-2.toml"])
+@pytest.mark.parametrize(
+    "name", ["broker.toml", "cluster-0.toml", "cluster-1.toml", "cluster-2.toml"]
+)
 def test_shipped_configs_parse(name: str, tmp_path: Path) -> None:
     """conf/ files are valid once certificates exist (TLS file checks switched off here)."""
     env = {

@@ -5,10 +5,10 @@ Key names mirror Zeebe's broker configuration in snake_case (``cluster.node_id``
 ``"10m"`` (a bare number means seconds); sizes are strings such as ``"32KB"``, ``"128MB"`` (a bare
 number means bytes).
 
-Every key can be overridden from the environment: ``TRIO_ZEEBE_BROKER_`` + the key path in upper case
-with ``__`` between sections, e.g. ``TRIO_ZEEBE_BROKER_CLUSTER__NODE_ID=2`` or
-``TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__PROBE_TIMEOUT=200ms``. The value is read as a TOML value when it
-parses as one (``3``, ``true``, ``["127.0.0.1:26502"]``), else as a plain string.
+Every key can be overridden from the environment: ``TRIO_ZEEBE_BROKER_`` + the key path in
+upper case with ``__`` between sections, e.g. ``TRIO_ZEEBE_BROKER_CLUSTER__NODE_ID=2`` or
+``TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__PROBE_TIMEOUT=200ms``. The value is read as a TOML value
+when it parses as one (``3``, ``true``, ``["127.0.0.1:26502"]``), else as a plain string.
 
 Anything wrong raises :class:`ConfigError` whose message is one line naming the key path.
 """
@@ -131,7 +131,9 @@ class RaftConfig:
     election_timeout: Duration = attrs.field(default=Duration(2.5), metadata=_positive_field)
     enable_priority_election: bool = True
     max_appends_per_follower: int = attrs.field(default=2, metadata=_positive_field)
-    max_append_batch_size: ByteSize = attrs.field(default=ByteSize(32 * 1024), metadata=_positive_field)
+    max_append_batch_size: ByteSize = attrs.field(
+        default=ByteSize(32 * 1024), metadata=_positive_field
+    )
     request_timeout: Duration = attrs.field(default=Duration(2.5), metadata=_positive_field)
 
 
@@ -162,7 +164,9 @@ class NetworkConfig:
     host: str = "127.0.0.1"
     advertised_host: str = ""
     port_offset: int = attrs.field(default=0, metadata=_non_negative_field)
-    max_message_size: ByteSize = attrs.field(default=ByteSize(4 * 1024 * 1024), metadata=_positive_field)
+    max_message_size: ByteSize = attrs.field(
+        default=ByteSize(4 * 1024 * 1024), metadata=_positive_field
+    )
     internal_api: PortConfig = PortConfig(26502)
     gateway: PortConfig = PortConfig(26500)
     monitoring: PortConfig = PortConfig(9600)
@@ -190,7 +194,9 @@ class NetworkConfig:
 @attrs.frozen
 class DataConfig:
     directory: str = "data"
-    log_segment_size: ByteSize = attrs.field(default=ByteSize(128 * 1024 * 1024), metadata=_positive_field)
+    log_segment_size: ByteSize = attrs.field(
+        default=ByteSize(128 * 1024 * 1024), metadata=_positive_field
+    )
     snapshot_period: Duration = attrs.field(default=Duration(300.0), metadata=_positive_field)
 
 
@@ -354,7 +360,8 @@ def _check_semantics(config: BrokerConfig) -> None:
     c = config.cluster
     if c.node_id >= c.cluster_size:
         raise ConfigError(
-            f"cluster.node_id: {c.node_id} must be less than cluster.cluster_size ({c.cluster_size})"
+            f"cluster.node_id: {c.node_id} must be less than "
+            f"cluster.cluster_size ({c.cluster_size})"
         )
     if c.replication_factor > c.cluster_size:
         raise ConfigError(
@@ -378,7 +385,8 @@ def _check_semantics(config: BrokerConfig) -> None:
     m = c.membership
     if m.probe_timeout >= m.probe_interval:
         raise ConfigError(
-            "cluster.membership.probe_timeout: must be shorter than cluster.membership.probe_interval"
+            "cluster.membership.probe_timeout: must be shorter than "
+            "cluster.membership.probe_interval"
         )
     n = config.network
     for name, port in (
@@ -397,7 +405,9 @@ def _check_semantics(config: BrokerConfig) -> None:
             _check_file(config, f"security.{key}", getattr(s, key))
     if s.gateway.enabled:
         g = s.gateway
-        _check_file(config, "security.gateway.certificate_chain", g.certificate_chain or s.certificate_chain)
+        _check_file(
+            config, "security.gateway.certificate_chain", g.certificate_chain or s.certificate_chain
+        )
         _check_file(config, "security.gateway.private_key", g.private_key or s.private_key)
         if g.client_auth:
             _check_file(
@@ -409,7 +419,9 @@ def _check_semantics(config: BrokerConfig) -> None:
 
 def _check_file(config: BrokerConfig, key: str, value: str) -> None:
     if not value:
-        raise ConfigError(f"{key}: required when TLS is enabled (or set the 'enabled' key to false)")
+        raise ConfigError(
+            f"{key}: required when TLS is enabled (or set the 'enabled' key to false)"
+        )
     path = config.path(value)
     if not path.is_file():
         raise ConfigError(f"{key}: no such file: {path}")

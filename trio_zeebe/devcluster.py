@@ -21,6 +21,7 @@ import tomli_w
 import trio
 
 from .config import BrokerConfig, ConfigError, load_config
+from .errors import find_error
 
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -103,9 +104,7 @@ def write_configs(
                 "gateway": {"enabled": tls},
             },
         }
-        header = (
-            f"# trio_zeebe dev-cluster broker {i} of {brokers} (generated; safe to edit)\n"
-        )
+        header = f"# trio_zeebe dev-cluster broker {i} of {brokers} (generated; safe to edit)\n"
         path.write_text(header + tomli_w.dumps(config), encoding="utf-8")
     return paths
 
@@ -133,7 +132,13 @@ def run_dev_cluster(
         except ConfigError as exc:
             raise DevClusterError(f"{path}: {exc}") from None
         nodes.append(DevBroker(config.cluster.node_id, path, config, path.with_suffix(".log")))
-    return trio.run(_supervise, directory, nodes, as_json)
+    try:
+        return trio.run(_supervise, directory, nodes, as_json)
+    except BaseException as exc:
+        error = find_error(exc, DevClusterError)
+        if error is None:
+            raise
+        raise error from None
 
 
 async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> int:
@@ -144,7 +149,14 @@ async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> 
                 log_file = node.log_path.open("ab")
                 procs.append(
                     await trio.lowlevel.open_process(
-                        [sys.executable, "-m", "trio_zeebe", "node", "--config", str(node.config_path)],
+                        [
+                            sys.executable,
+                            "-m",
+                            "trio_zeebe",
+                            "node",
+                            "--config",
+                            str(node.config_path),
+                        ],
                         stdin=subprocess.DEVNULL,
                         stdout=log_file,
                         stderr=log_file,
@@ -196,7 +208,9 @@ async def _wait_until_up(directory: Path, node: DevBroker, proc: trio.Process) -
             await trio.sleep(0.1)
 
 
-def _announce(directory: Path, nodes: list[DevBroker], procs: list[trio.Process], as_json: bool) -> None:
+def _announce(
+    directory: Path, nodes: list[DevBroker], procs: list[trio.Process], as_json: bool
+) -> None:
     described = [n.describe(p.pid) for n, p in zip(nodes, procs, strict=True)]
     if as_json:
         for d in described:

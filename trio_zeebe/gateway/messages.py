@@ -75,7 +75,5 @@ class Topology:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = converter.unstructure(self)
-        data["brokers"] = [
-            {**b, "partitions": list(b["partitions"])} for b in data["brokers"]
-        ]
+        data["brokers"] = [{**b, "partitions": list(b["partitions"])} for b in data["brokers"]]
         return data

@@ -24,6 +24,7 @@ log = logging.getLogger("trio_zeebe.gateway")
 Handler = Callable[[Any], Awaitable[Any]]
 
 MAGIC_TIMEOUT = 10.0
+_CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 MAX_PENDING_PER_CONNECTION = 1024
 
 
@@ -88,11 +89,13 @@ class GatewayServer:
                 return
             self.connections += 1
             await self._session(conn, peer)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            log.debug("gateway: connection from %s ended: %s", peer, exc)
+        except _CONNECTION_ERRORS as exc:
+            log.debug("gateway: connection from %s ended: %r", peer, exc)
         except FrameTooLarge as exc:
             self.rejected += 1
             log.warning("gateway: closing %s: %s", peer, exc)
+        except Exception:  # one connection's bug must never take the broker down
+            log.exception("gateway: connection from %s failed", peer)
         finally:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(conn)
@@ -106,28 +109,41 @@ class GatewayServer:
             async with limiter:
                 response = await self._dispatch(request)
                 data = frame(codec.packb([corr, codec.to_wire(response)]), self.max_frame_bytes)
-                async with write_lock:
-                    await conn.send_all(data)
+                try:
+                    async with write_lock:
+                        await conn.send_all(data)
+                except _CONNECTION_ERRORS:
+                    pass  # the client is gone; the reader notices and ends the session
 
         async with trio.open_nursery() as nursery:
-            while True:
-                data = await conn.receive_some(65536)
-                if not data:
-                    break
-                decoder.feed(data)
-                for payload in decoder.frames():
-                    try:
-                        body = codec.unpackb(payload)
-                        if not isinstance(body, list) or len(body) != 2:
-                            raise codec.DecodeError("request is not [correlation id, message]")
-                        corr = body[0]
-                        request = codec.from_wire(body[1])
-                    except codec.DecodeError as exc:
-                        log.warning("gateway: closing %s: malformed request: %s", peer, exc)
-                        nursery.cancel_scope.cancel()
-                        return
-                    nursery.start_soon(answer, corr, request)
-            # The client closed its side: let pending answers finish, then close.
+            try:
+                await self._read_requests(conn, decoder, nursery, answer)
+            except _CONNECTION_ERRORS as exc:
+                log.debug("gateway: connection from %s ended: %r", peer, exc)
+                nursery.cancel_scope.cancel()
+            except (FrameTooLarge, codec.DecodeError) as exc:
+                self.rejected += 1
+                log.warning("gateway: closing %s: malformed request: %s", peer, exc)
+                nursery.cancel_scope.cancel()
+            # The client closed its side cleanly: pending answers finish, then we close.
+
+    async def _read_requests(
+        self,
+        conn: trio.abc.Stream,
+        decoder: FrameDecoder,
+        nursery: trio.Nursery,
+        answer: Callable[[Any, Any], Awaitable[None]],
+    ) -> None:
+        while True:
+            data = await conn.receive_some(65536)
+            if not data:
+                return
+            decoder.feed(data)
+            for payload in decoder.frames():
+                body = codec.unpackb(payload)
+                if not isinstance(body, list) or len(body) != 2:
+                    raise codec.DecodeError("request is not [correlation id, message]")
+                nursery.start_soon(answer, body[0], codec.from_wire(body[1]))
 
     async def _dispatch(self, request: Any) -> Any:
         try:

@@ -64,6 +64,10 @@ class MembershipService:
     def members(self) -> dict[int, Member]:
         return self.core.members()
 
+    def known(self) -> dict[int, str]:
+        """node id -> address of every member ever seen (dead ones included)."""
+        return dict(sorted(self._known.items()))
+
     def set_properties(self, properties: Mapping[str, str]) -> None:
         self.core.set_properties(properties)
         self._after_input()

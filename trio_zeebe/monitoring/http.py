@@ -67,7 +67,11 @@ class MonitoringServer:
             return _response(405, "Method Not Allowed", "only GET\n")
         if target in self._probes:
             ok = self._probes[target]()
-            return _response(204, "No Content", "") if ok else _response(503, "Service Unavailable", "")
+            return (
+                _response(204, "No Content", "")
+                if ok
+                else _response(503, "Service Unavailable", "")
+            )
         if target == "/metrics":
             return _response(200, "OK", self._metrics(), "text/plain; version=0.0.4")
         return _response(404, "Not Found", "unknown path\n")
