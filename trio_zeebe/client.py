@@ -214,13 +214,17 @@ class Client:
     async def _open(self, host: str, port: int) -> _Connection:
         assert self._tg is not None, "use the client as 'async with Client(...)'"
         with anyio.fail_after(self.connect_timeout):
-            stream: anyio.abc.ByteStream = await anyio.connect_tcp(
-                host,
-                port,
-                ssl_context=self._ssl,
-                tls_standard_compatible=False,
-                tls_hostname=host if self._ssl is not None else None,
-            )
+            stream: anyio.abc.ByteStream
+            if self._ssl is None:
+                stream = await anyio.connect_tcp(host, port)
+            else:
+                stream = await anyio.connect_tcp(
+                    host,
+                    port,
+                    ssl_context=self._ssl,
+                    tls_standard_compatible=False,
+                    tls_hostname=host,
+                )
             try:
                 await stream.send(MAGIC)
             except BaseException:

@@ -61,7 +61,12 @@ def _tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
     return fixed
 
 
-converter.register_structure_hook_factory(lambda t: get_origin(t) is tuple, _tuple_hook)
+def _is_tuple(tp: Any) -> bool:
+    origin: Any = get_origin(tp)
+    return origin is tuple
+
+
+converter.register_structure_hook_factory(_is_tuple, _tuple_hook)
 
 _by_tag: dict[str, type[Any]] = {}
 _tag_of: dict[type[Any], str] = {}
