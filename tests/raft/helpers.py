@@ -84,7 +84,7 @@ def sent(rd: Ready | None) -> list[Message]:
 
 @attrs.define
 class Storage:
-    hard_state: HardState = HardState()
+    hard_state: HardState = attrs.Factory(HardState)
     snapshot: SnapshotMeta | None = None
     entries: list[Entry] = attrs.Factory(list)
 

@@ -63,9 +63,7 @@ def test_pending_snapshot_pauses_replication_to_that_follower() -> None:
     # 3 has an empty log: its reject hint points below the leader's snapshot.
     c.step(AppendResponse(PARTITION, 3, 1, c.term, False, 5, 0, 0))
     rd = drain(c)
-    assert [(s.dst, s.snapshot_index, s.snapshot_term) for s in rd.snapshots_to_send] == [
-        (3, 6, 2)
-    ]
+    assert [(s.dst, s.snapshot_index, s.snapshot_term) for s in rd.snapshots_to_send] == [(3, 6, 2)]
     assert c.progress[3].state is ProgressState.SNAPSHOT
     c.propose(b"y")
     rd = drain(c)
