@@ -19,7 +19,7 @@ import trio
 
 from trio_zeebe.disk import Disk, replace_atomically
 
-__all__ = ["MetaState", "MetaCorruptionError", "MetaStore"]
+__all__ = ["MetaCorruptionError", "MetaState", "MetaStore"]
 
 _MAGIC = b"TZMETA1\n"
 _CRC = struct.Struct("<I")

@@ -106,6 +106,7 @@ class SegmentedLog:
         self.segment_bytes = segment_bytes
         self._segments: list[_Segment] = []
         self._handle: FileHandle | None = None  # of the last segment
+        self._force_roll = False  # next append must start a new segment
         self._first = 1
         self._last = 0
         self._last_term = 0
@@ -300,13 +301,14 @@ class SegmentedLog:
 
     def _writable_segment(self, next_index: int) -> _Segment:
         """The segment the next append goes to, rolling over to a new file when full."""
-        if self._segments:
+        if self._segments and not self._force_roll:
             seg = self._segments[-1]
             full = seg.size >= self.segment_bytes and seg.offsets
             # No new segment while a truncation is unflushed: a power loss could otherwise
             # bring back the truncated file's old, longer content next to the new segment.
             if not full or self._trunc_seq != self._trunc_synced_seq:
                 return seg
+        self._force_roll = False
         seg = _Segment(next_index, os.path.join(self.directory, segment_name(next_index)))
         if self._handle is not None:
             self._retire(self._handle)
@@ -366,15 +368,20 @@ class SegmentedLog:
             self._remove_segment(self._segments[-1])
             self._segments.pop()
         seg = self._segments[-1]
-        if self._handle is None:
-            self._handle = self.disk.open_append(seg.path)
         pos = index - seg.first
-        cut = seg.offsets[pos]
-        self._handle.truncate(cut)
-        del seg.offsets[pos:]
-        del seg.terms[pos:]
-        seg.size = cut
-        self._dirty[seg.path] = self._handle
+        if pos == len(seg.offsets):
+            # The cut fell exactly on a segment boundary.  Do not append to ``seg``: until the
+            # removal of its successors is durable, a power loss brings them back behind it.
+            self._force_roll = True
+        else:
+            if self._handle is None:
+                self._handle = self.disk.open_append(seg.path)
+            cut = seg.offsets[pos]
+            self._handle.truncate(cut)
+            del seg.offsets[pos:]
+            del seg.terms[pos:]
+            seg.size = cut
+            self._dirty[seg.path] = self._handle
         self._last = index - 1
         self._last_term = self._term_before(index)
 

@@ -31,7 +31,11 @@ from trio_zeebe.disk import DiskError, DiskFullError, FileHandle
 
 T = TypeVar("T")
 
-__all__ = ["SimDisk"]
+__all__ = ["PowerCut", "SimDisk"]
+
+
+class PowerCut(Exception):
+    """Raised by a SimDisk sync call when the test asked for a power cut at that point."""
 
 
 class _Inode:
@@ -84,6 +88,9 @@ class SimDisk:
     def __init__(self, *, capacity: int | None = None, latency: float = 0.0) -> None:
         self.capacity = capacity
         self.latency = latency
+        #: When set to n, the (n+1)-th fsync/fsync_dir from now raises PowerCut instead of
+        #: syncing (the test then calls :meth:`crash`): crash points inside a flush.
+        self.power_cut_after: int | None = None
         self._files: dict[str, _Inode] = {}  # volatile directory entries
         self._durable_files: dict[str, _Inode] = {}  # durable directory entries
         self._dirs: set[str] = {"/", "."}
@@ -110,6 +117,13 @@ class SimDisk:
     def used_bytes(self) -> int:
         inodes = {id(i): i for i in (*self._files.values(), *self._durable_files.values())}
         return sum(max(len(i.data), len(i.durable)) for i in inodes.values())
+
+    def _sync_point(self) -> None:
+        if self.power_cut_after is not None:
+            if self.power_cut_after <= 0:
+                self.power_cut_after = None
+                raise PowerCut("simulated power cut")
+            self.power_cut_after -= 1
 
     def _missing(self, path: str) -> DiskError:
         return DiskError(errno.ENOENT, f"no such file: {path}")
@@ -175,6 +189,7 @@ class SimDisk:
         if not isinstance(handle, _SimHandle):
             raise TypeError(f"not a SimDisk handle: {handle!r}")
         inode = handle.inode()
+        self._sync_point()
         inode.durable = bytes(inode.data)
         self.fsyncs += 1
 
@@ -182,6 +197,7 @@ class SimDisk:
         path = self._norm(path)
         if path not in self._dirs:
             raise self._missing(path)
+        self._sync_point()
         for p in [p for p in self._durable_files if posixpath.dirname(p) == path]:
             del self._durable_files[p]
         for p, inode in self._files.items():
@@ -206,6 +222,7 @@ class SimDisk:
         Open handles become invalid.  Deterministic given ``rng``.
         """
         self.crashes += 1
+        self.power_cut_after = None
         self._files = dict(self._durable_files)
         for path in sorted(self._files):
             inode = self._files[path]
