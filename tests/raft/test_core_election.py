@@ -428,3 +428,12 @@ def test_heartbeat_from_leader_resets_follower_timer() -> None:
         c.tick(k * 0.25)
         c.step(Heartbeat(PARTITION, 2, 1, 1, 0))
     assert c.role is Role.FOLLOWER and c.leader == 2
+
+
+def test_step_with_now_rearms_timer_from_current_time() -> None:
+    c = make_core()
+    drain(c)
+    c.step(Heartbeat(PARTITION, 2, 1, 1, 0), now=100.0)  # no tick for a long time
+    assert c.next_deadline() >= 100.0 + ET
+    c.tick(100.5)
+    assert c.role is Role.FOLLOWER and c.leader == 2

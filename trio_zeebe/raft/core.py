@@ -7,7 +7,8 @@ Inputs::
 
     core = RaftCore(config, node_id, voters, hard_state, entries, snapshot, rng, now, timer=None)
     core.tick(now)                  # advance time; fires elections, heartbeats, check-quorum
-    core.step(msg)                  # a peer's message (wrong partition/dst/src: counted, dropped)
+    core.step(msg, now=None)        # a peer's message (wrong partition/dst/src: counted, dropped);
+                                    # pass now (or tick first): timers re-arm from the core's now
     core.propose(data) -> index     # leader only; NotLeader / ProposalDropped / Backpressure
     core.persisted(index, term)     # "my durable log now ends at index, whose term is term"
     core.campaign(transfer=False)   # stand now (e.g. gossip says the leader is dead)
@@ -167,7 +168,12 @@ class RaftCore:
         elif self.timer.expired(now):
             self.campaign()
 
-    def step(self, m: Message) -> None:
+    def step(self, m: Message, now: float | None = None) -> None:
+        # Timers reset and the leader lease are measured from the core's notion of "now": pass
+        # the current time here (or tick() first), or a follower that only ticks at its election
+        # deadline would arm its timer from a stale time and campaign right after a heartbeat.
+        if now is not None and now > self._now:
+            self._now = now
         cfg = self.config
         if m.partition != cfg.partition or m.dst != self.id or m.src not in self.peers:
             self.dropped_messages += 1
