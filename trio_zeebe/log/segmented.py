@@ -19,6 +19,11 @@ truncation is unflushed).  After ``open()`` nothing counts as durable until the 
 After ``reset(index, term)`` ``durable_index`` is ``index``: the entries up to it are covered by
 the snapshot, which the caller must have made durable first.
 
+Known limit: a new segment's directory entry is made durable after the previous segment's
+content in the same flush, but a real file system may persist the entry earlier on its own; a
+power loss that then tears the previous segment's unsynced tail is reported as corruption
+(never silently accepted).  Segments are not preallocated.
+
 An fsync failure leaves the page cache in an unknown state, so the log then refuses all further
 work (``DiskError``); the broker must restart and recover from disk.
 """
