@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from tests.log.helpers import recs
-from trio_zeebe.disk import DiskFullError, RealDisk
+from trio_zeebe.disk import DiskError, DiskFullError, RealDisk
 from trio_zeebe.log import LogCorruptionError, LogRecord, SegmentedLog
 from trio_zeebe.log.segmented import segment_name
 from trio_zeebe.testing.disk import PowerCut, SimDisk
@@ -388,3 +388,20 @@ async def test_truncation_on_a_segment_boundary_then_power_loss() -> None:
         disk.crash(random.Random(seed), tear=True)
         got = reopen(disk, 100).recovered
         assert _is_prefix(got, old) or _is_prefix(got, new), seed
+
+
+async def test_failed_fsync_disables_the_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    disk, log = fresh()
+    log.append(recs(1, 3))
+
+    def broken(handle: object) -> None:
+        raise DiskError(5, "disk error: fsync: Input/output error")
+
+    monkeypatch.setattr(disk, "fsync", broken)
+    with pytest.raises(DiskError, match="Input/output"):
+        await log.flush()
+    assert log.durable_index == 0
+    with pytest.raises(DiskError, match="unusable after a failed fsync"):
+        log.append(recs(4, 1))
+    with pytest.raises(DiskError, match="unusable"):
+        await log.flush()
