@@ -333,7 +333,9 @@ class RaftDriver:
                     message = await self._inbox.receive()
                 self._wait_scope = None
             self._wake_pending = False
-            now = trio.current_time()
+            # The core only knows the time we tell it: tick first, so that a heartbeat stepped
+            # below restarts the election timer from now, not from the last tick.
+            core.tick(trio.current_time())
             if message is not None:
                 core.step(message)
             while True:  # drain what is already waiting: one Ready for the whole burst
@@ -341,8 +343,6 @@ class RaftDriver:
                     core.step(self._inbox.receive_nowait())
                 except trio.WouldBlock:
                     break
-            if now >= core.next_deadline():
-                core.tick(now)
             self._propose_queued()
             await self._process_ready()
 
