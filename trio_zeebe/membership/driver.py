@@ -4,14 +4,14 @@ The driver owns no protocol logic. Incoming SWIM messages are stepped straight i
 the transport's handler; one ticker task sleeps until the core's next deadline (the deadline is
 moved earlier whenever a step makes the core want to act sooner). Events go to subscribers over
 bounded memory channels; a subscriber that falls behind loses events (counted and logged) rather
-than stalling failure detection for everyone. The known members are persisted through
-:class:`TopologyStore` whenever they change, and read back at start as extra contact points.
+than stalling failure detection for everyone. Every member ever seen is persisted through
+:class:`TopologyStore` whenever that set changes, and read back at start as extra contact points,
+so a broker whose configured contact points are all down still finds its cluster.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,6 +27,10 @@ log = logging.getLogger("trio_zeebe.membership")
 
 SWIM_MESSAGES = (Ping, PingReq, Ack, Nack, Gossip, Sync, SyncReply)
 SUBSCRIBER_BUFFER = 1024
+# A failed topology write is retried (the disk may come back); the next change retries too.
+PERSIST_RETRY = 1.0
+# On shutdown a pending topology change gets this long to reach the disk.
+FINAL_SAVE_TIMEOUT = 2.0
 
 
 class MembershipService:
@@ -48,6 +52,8 @@ class MembershipService:
         self._subscribers: list[trio.MemorySendChannel[Event]] = []
         self._sleep: trio.CancelScope | None = None
         self._topology_dirty = trio.Event()
+        self._stopped = False
+        self._extra: dict[str, Any] = {}
         # Every member ever seen (latest address per node id). A dead member stays: it is still
         # a cluster member that will come back, and a useful contact point after a restart.
         self._known: dict[int, str] = {core.local.node_id: core.local.address}
@@ -57,8 +63,12 @@ class MembershipService:
     # -- public -------------------------------------------------------------------------
 
     def subscribe(self, buffer: int = SUBSCRIBER_BUFFER) -> trio.MemoryReceiveChannel[Event]:
+        """Events from now on; the channel ends (EndOfChannel) when the service stops."""
         send, receive = trio.open_memory_channel[Event](buffer)
-        self._subscribers.append(send)
+        if self._stopped:
+            send.close()
+        else:
+            self._subscribers.append(send)
         return receive
 
     def members(self) -> dict[int, Member]:
@@ -72,52 +82,71 @@ class MembershipService:
         self.core.set_properties(properties)
         self._after_input()
 
+    def leave(self) -> None:
+        """Tell every member we are leaving (they drop us at once) and stop probing."""
+        self.core.leave()
+        self._after_input()
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         contacts = list(self.contact_points)
         if self.store is not None:
-            persisted = self.store.load()
-            if persisted is not None and persisted.cluster_name == self.cluster_name:
-                self._known.update({n: a for n, a in persisted.members if n not in self._known})
-                known = [a for _, a in persisted.members if a != self.core.local.address]
-                contacts += [a for a in known if a not in contacts]
-                log.info("loaded persisted topology: %d other member(s)", len(known))
-            elif persisted is not None:
-                log.warning(
-                    "ignoring persisted topology of cluster %r (this is %r)",
-                    persisted.cluster_name,
-                    self.cluster_name,
-                )
+            contacts += [a for a in self._load_persisted() if a not in contacts]
         self.core.join(contacts)
         self._flush()
         self._topology_dirty.set()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._ticker)
-            if self.store is not None:
-                nursery.start_soon(self._persister)
-            task_status.started()
-            try:
-                await trio.sleep_forever()
-            finally:
-                for send in self._subscribers:
-                    send.close()
+        try:
+            async with trio.open_nursery() as nursery:
+                if self.store is not None:
+                    nursery.start_soon(self._persister)
+                task_status.started()
+                await self._ticker()  # returns once the core has left the cluster
+                nursery.cancel_scope.cancel()
+        finally:
+            # Late deliveries (the transport may outlive us) must not reach a stopped core.
+            self._stopped = True
+            self._sleep = None
+            for send in self._subscribers:
+                send.close()
+            self._subscribers = []
 
     # -- internals ----------------------------------------------------------------------
 
+    def _load_persisted(self) -> list[str]:
+        assert self.store is not None
+        persisted = self.store.load()
+        if persisted is None:
+            return []
+        if persisted.cluster_name != self.cluster_name:
+            log.warning(
+                "ignoring persisted topology of cluster %r (this is %r)",
+                persisted.cluster_name,
+                self.cluster_name,
+            )
+            return []
+        me = self.core.local.node_id
+        # Our own old entry is skipped: its address may have changed (ephemeral ports).
+        others = [(n, a) for n, a in persisted.members if n != me]
+        for node_id, address in others:
+            self._known.setdefault(node_id, address)
+        self._extra = dict(persisted.extra)
+        log.info("loaded persisted topology: %d other member(s)", len(others))
+        return [a for _, a in others if a != self.core.local.address]
+
     async def _on_message(self, peer: Peer, message: Any) -> None:
+        if self._stopped:
+            return
         self.core.step(message, trio.current_time())
         self._after_input()
 
     def _after_input(self) -> None:
         self._flush()
-        if self._sleep is not None:
-            self._sleep.deadline = min(self._sleep.deadline, self.core.next_deadline())
+        sleep = self._sleep
+        if sleep is not None:
+            sleep.deadline = min(sleep.deadline, self.core.next_deadline())
 
     async def _ticker(self) -> None:
-        while True:
-            deadline = self.core.next_deadline()
-            if not math.isfinite(deadline):
-                deadline = trio.current_time() + 1.0
-            with trio.CancelScope(deadline=deadline) as scope:
+        while not self.core.has_left:
+            with trio.CancelScope(deadline=self.core.next_deadline()) as scope:
                 self._sleep = scope
                 await trio.sleep_forever()
             self._sleep = None
@@ -130,16 +159,15 @@ class MembershipService:
             self.network.send(send.address, send.message)
         for event in outputs.events:
             if isinstance(event, MemberAdded | MemberRemoved):
-                log.info(
-                    "%s: node %d at %s",
-                    type(event).__name__,
-                    event.member.node_id,
-                    event.member.address,
-                )
-                self._topology_dirty.set()
+                member = event.member
+                log.info("%s: node %d at %s", type(event).__name__, member.node_id, member.address)
+                if self._known.get(member.node_id) != member.address:
+                    self._known[member.node_id] = member.address
+                    self._topology_dirty.set()
             self._publish(event)
 
     def _publish(self, event: Event) -> None:
+        closed = False
         for send in self._subscribers:
             try:
                 send.send_nowait(event)
@@ -149,17 +177,30 @@ class MembershipService:
                     log.warning(
                         "membership subscriber is behind: %d events dropped", self.dropped_events
                     )
-            except trio.BrokenResourceError:
-                pass
-        self._subscribers = [s for s in self._subscribers if not _closed(s)]
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                closed = True
+        if closed:
+            self._subscribers = [s for s in self._subscribers if not _closed(s)]
+
+    def _snapshot(self) -> PersistedTopology:
+        return PersistedTopology(self.cluster_name, tuple(sorted(self._known.items())), self._extra)
 
     async def _persister(self) -> None:
         assert self.store is not None
-        while True:
-            await self._topology_dirty.wait()
-            self._topology_dirty = trio.Event()
-            members = sorted(self._known.items())
-            await self.store.save(PersistedTopology(self.cluster_name, tuple(members)))
+        try:
+            while True:
+                await self._topology_dirty.wait()
+                self._topology_dirty = trio.Event()
+                if not await self.store.save(self._snapshot()):
+                    with trio.move_on_after(PERSIST_RETRY):
+                        await self._topology_dirty.wait()
+                    self._topology_dirty.set()
+        finally:
+            # Stopping with a change perhaps not on disk (save() skips an unchanged topology
+            # without touching the disk): one last bounded attempt.
+            with trio.CancelScope(shield=True) as final:
+                final.deadline = trio.current_time() + FINAL_SAVE_TIMEOUT
+                await self.store.save(self._snapshot())
 
 
 def _closed(channel: trio.MemorySendChannel[Event]) -> bool:

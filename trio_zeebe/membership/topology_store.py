@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from .. import codec
-from ..disk import Disk, DiskError, replace_atomically
+from ..disk import Disk, replace_atomically
 
 log = logging.getLogger("trio_zeebe.membership")
 
@@ -77,7 +77,7 @@ class TopologyStore:
             if not self.disk.exists(self.path):
                 return None
             data = self.disk.read(self.path)
-        except DiskError as exc:
+        except OSError as exc:
             log.warning("ignoring persisted topology %s: cannot read it: %s", self.path, exc)
             return None
         try:
@@ -100,7 +100,7 @@ class TopologyStore:
         try:
             self.disk.makedirs(self.directory)
             await replace_atomically(self.disk, self.path, data)
-        except DiskError as exc:
+        except OSError as exc:  # DiskError, or a plain OSError from rename/makedirs
             log.error("cannot persist topology to %s: %s", self.path, exc)
             return False
         self._last = data
