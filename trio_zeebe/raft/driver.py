@@ -27,7 +27,7 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -158,7 +158,8 @@ class RaftDriver:
         *,
         config: RaftConfig,
         node_id: int,
-        members: Mapping[int, str],
+        voters: Sequence[int],
+        addresses: Mapping[int, str],
         router: RaftRouter,
         disk: Disk,
         directory: str,
@@ -167,14 +168,14 @@ class RaftDriver:
         timer: ElectionTimer | None = None,
         on_ready: Callable[[int, Ready], None] | None = None,
     ) -> None:
-        if node_id not in members:
-            raise ValueError(
-                f"node {node_id} is not among the partition's members {sorted(members)}"
-            )
+        if node_id not in voters:
+            raise ValueError(f"node {node_id} is not among the partition's voters {sorted(voters)}")
         self.config = config
         self.partition = config.partition
         self.node_id = node_id
-        self.members = dict(members)
+        self.voters = tuple(sorted(voters))
+        # A live view (kept up to date by membership): peers found after start are reachable.
+        self.addresses = addresses
         self.router = router
         self.network = router.network
         self.disk = disk
@@ -233,6 +234,25 @@ class RaftDriver:
             self.core.transfer_leadership(to)
             self._wake()
 
+    async def hand_over_leadership(self, within: float) -> bool:
+        """Graceful stop: transfer leadership to the most up-to-date follower; True if done."""
+        core = self.core
+        if core is None or not self.is_leader or len(self.voters) == 1:
+            return False
+        progress = core.status().get("progress", {})
+        candidates = sorted(progress.items(), key=lambda kv: (-kv[1]["match"], kv[0]))
+        if not candidates:
+            return False
+        target = candidates[0][0]
+        core.transfer_leadership(target)
+        self._wake()
+        with trio.move_on_after(within):
+            watcher = self.watch_roles()
+            async with watcher:
+                while self.is_leader:
+                    await watcher.receive()
+        return not self.is_leader
+
     def campaign(self) -> None:
         """Stand for election now (e.g. membership says the leader is dead)."""
         if self.core is not None:
@@ -279,7 +299,7 @@ class RaftDriver:
         self.core = RaftCore(
             self.config,
             self.node_id,
-            tuple(sorted(self.members)),
+            self.voters,
             self._hard_state,
             entries,
             None,
@@ -288,12 +308,12 @@ class RaftDriver:
             timer=self.timer,
         )
         log.info(
-            "partition %d: raft started on node %d (term %d, %d entries, members %s)",
+            "partition %d: raft started on node %d (term %d, %d entries, voters %s)",
             self.partition,
             self.node_id,
             meta.term,
             len(entries),
-            sorted(self.members),
+            list(self.voters),
         )
         self.router.register(self)
         try:
@@ -434,7 +454,7 @@ class RaftDriver:
             self._need_flush.set()
 
     def _send(self, message: Any) -> None:
-        address = self.members.get(message.dst)
+        address = self.addresses.get(message.dst)
         if address is not None:
             self.network.send(address, message)
 
@@ -453,11 +473,16 @@ class RaftDriver:
         if previous.role is Role.LEADER and soft.role is not Role.LEADER:
             # Fail at once rather than at the client's timeout (Zeebe #42720).
             self._fail_all(LeadershipLost(f"leader stepped down (new leader: {soft.leader})"))
+        alive = []
         for watcher in self._role_watchers:
             try:
                 watcher.send_nowait(soft)
-            except (trio.WouldBlock, trio.BrokenResourceError):
-                pass
+            except trio.WouldBlock:
+                pass  # a watcher that does not keep up misses intermediate states
+            except trio.BrokenResourceError:
+                continue
+            alive.append(watcher)
+        self._role_watchers = alive
 
     def _apply(self, entries: list[Entry]) -> None:
         for entry in entries:

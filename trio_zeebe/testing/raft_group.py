@@ -175,7 +175,8 @@ class SimRaftGroup:
                 driver = RaftDriver(
                     config=self.config,
                     node_id=node,
-                    members=self.addresses,
+                    voters=range(self.size),
+                    addresses=self.addresses,
                     router=RaftRouter(endpoint),
                     disk=self.disks[node],
                     directory=f"/data/node-{node}/partition-1",
