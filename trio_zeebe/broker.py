@@ -11,7 +11,7 @@ import logging
 import random
 import signal
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -24,9 +24,14 @@ from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_cont
 from .membership.config import SwimConfig
 from .membership.core import SwimCore
 from .membership.driver import MembershipService
-from .membership.topology_store import TopologyStore
+from .membership.topology_store import PersistedTopology, TopologyStore
 from .monitoring.http import MonitoringServer
-from .transport.api import Peer, join_address
+from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
+from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
+from .partitions.manager import PartitionManager
+from .raft.config import RaftConfig
+from .raft.driver import RaftRouter
+from .transport.api import Network, Peer, join_address
 from .transport.tcp import TcpTransport
 from .transport.tls import client_context, server_context
 
@@ -37,14 +42,40 @@ class StartupError(RuntimeError):
     """The broker cannot start (port in use, unreadable data directory, ...)."""
 
 
+class RunnableNetwork(Network, Protocol):
+    async def run(self, *, task_status: Any = ...) -> Any: ...
+
+
 class Broker:
-    def __init__(self, config: BrokerConfig, *, disk: Disk | None = None) -> None:
+    """One broker. ``network``/``disk``/``rng``/``incarnation`` are injected by simulations.
+
+    With ``serve_clients=False`` no gateway or monitoring listener is opened (simulated clusters
+    have no real sockets).
+    """
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        disk: Disk | None = None,
+        network: RunnableNetwork | None = None,
+        serve_clients: bool = True,
+        rng: random.Random | None = None,
+        incarnation: int | None = None,
+    ) -> None:
         self.config = config
         self.node_id = config.cluster.node_id
         self.disk: Disk = disk or RealDisk()
+        self.rng = rng or random.Random()
+        self.incarnation = incarnation
+        self.serve_clients = serve_clients
         self.started = False
+        self._injected_network = network
+        self.network: RunnableNetwork | None = None
         self.transport: TcpTransport | None = None
         self.membership: MembershipService | None = None
+        self.partitions: PartitionManager | None = None
+        self.distribution: PartitionDistribution | None = None
         self.gateway: GatewayServer | None = None
         self.monitoring: MonitoringServer | None = None
 
@@ -52,35 +83,71 @@ class Broker:
 
     async def run(self, *, task_status: trio.TaskStatus[Broker] = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
-        data_dir = config.path(config.data.directory)
+        data_dir = str(config.path(config.data.directory))
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            self.disk.makedirs(data_dir)
         except OSError as exc:
-            raise StartupError(
-                f"data.directory: cannot create {data_dir}: {exc.strerror}"
-            ) from None
-        if not config.security.enabled:
+            raise StartupError(f"data.directory: cannot create {data_dir}: {exc}") from None
+        if not config.security.enabled and self._injected_network is None:
             log.warning(
                 "security.enabled is false: brokers talk over PLAIN TCP without authentication"
             )
+        store = TopologyStore(self.disk, data_dir)
+        self.distribution = await self._bootstrap_distribution(store)
         async with trio.open_nursery() as nursery:
-            self.transport = await self._start_transport(nursery)
-            self.gateway = await self._start_gateway(nursery)
-            self.monitoring = await self._start_monitoring(nursery)
-            self.membership = await self._start_membership(nursery, str(data_dir))
+            self.network = await self._start_network(nursery)
+            if self.serve_clients:
+                self.gateway = await self._start_gateway(nursery)
+                self.monitoring = await self._start_monitoring(nursery)
+            self.membership = await self._start_membership(nursery, store)
+            self.partitions = await self._start_partitions(nursery, data_dir)
             self.started = True
             log.info(
-                "broker %d started: internal %s, gateway %s:%d, monitoring %s:%d",
+                "broker %d started: internal %s, gateway %s, partitions %s",
                 self.node_id,
                 self.internal_address,
-                config.network.host,
-                self.gateway.port,
-                config.network.host,
-                self.monitoring.port,
+                self.gateway_address if self.serve_clients else "-",
+                list(self.distribution.partitions_of(self.node_id)),
             )
             task_status.started(self)
 
-    async def _start_transport(self, nursery: trio.Nursery) -> TcpTransport:
+    async def shutdown(self, within: float = 5.0) -> None:
+        """Graceful stop, part one: hand every leadership over. Then cancel ``run``."""
+        if self.partitions is not None:
+            with trio.move_on_after(within):
+                await self.partitions.hand_over_leaderships(within)
+
+    async def _bootstrap_distribution(self, store: TopologyStore) -> PartitionDistribution:
+        """The partition layout, computed once at the first start and persisted with the
+        topology; later starts read it back and refuse a config that contradicts it."""
+        c = self.config.cluster
+        persisted = store.load()
+        raw = persisted.extra.get("distribution") if persisted is not None else None
+        if raw is not None:
+            try:
+                distribution = PartitionDistribution.from_dict(raw)
+            except ValueError as exc:
+                raise StartupError(
+                    f"{store.path}: unreadable partition distribution: {exc}"
+                ) from None
+            problem = check_compatible(
+                distribution, c.cluster_size, c.partitions_count, c.replication_factor
+            )
+            if problem is not None:
+                raise StartupError(problem)
+            return distribution
+        distribution = round_robin(range(c.cluster_size), c.partitions_count, c.replication_factor)
+        extra = dict(persisted.extra) if persisted is not None else {}
+        extra["distribution"] = distribution.to_dict()
+        members = persisted.members if persisted is not None else ()
+        if not await store.save(PersistedTopology(c.cluster_name, members, extra)):
+            raise StartupError(f"cannot write {store.path}")
+        return distribution
+
+    async def _start_network(self, nursery: trio.Nursery) -> RunnableNetwork:
+        if self._injected_network is not None:
+            await nursery.start(self._injected_network.run)
+            return self._injected_network
         c = self.config
         ssl_server = ssl_client = None
         if c.security.enabled:
@@ -100,19 +167,24 @@ class Broker:
             bind=join_address(c.network.host, c.network.internal_port),
         )
         await _start(nursery, transport.run, "network.internal_api.port", c.network.internal_port)
+        self.transport = transport
         return transport
 
-    async def _start_membership(self, nursery: trio.Nursery, data_dir: str) -> MembershipService:
-        assert self.transport is not None
+    async def _start_membership(
+        self, nursery: trio.Nursery, store: TopologyStore
+    ) -> MembershipService:
+        assert self.network is not None
         c = self.config
         m = c.cluster.membership
-        assert self.gateway is not None
+        incarnation = self.incarnation
+        if incarnation is None:
+            # Wall-clock milliseconds: a restarted broker starts above its previous incarnation.
+            incarnation = int(time.time() * 1000)
         core = SwimCore(
             node_id=self.node_id,
-            address=self.transport.local.address,
-            # Wall-clock milliseconds: a restarted broker starts above its previous incarnation.
-            incarnation=int(time.time() * 1000),
-            rng=random.Random(),
+            address=self.internal_address,
+            incarnation=incarnation,
+            rng=random.Random(self.rng.getrandbits(64)),
             config=SwimConfig(
                 probe_interval=m.probe_interval,
                 probe_timeout=m.probe_timeout,
@@ -125,18 +197,44 @@ class Broker:
                 broadcast_disputes=m.broadcast_disputes,
                 notify_suspect=m.notify_suspect,
             ),
-            properties={"gateway": self.gateway_address},
+            properties={GATEWAY_KEY: self.gateway_address},
             now=trio.current_time(),
         )
         service = MembershipService(
             core,
-            self.transport,
+            self.network,
             cluster_name=c.cluster.cluster_name,
             contact_points=c.cluster.initial_contact_points,
-            store=TopologyStore(self.disk, data_dir),
+            store=store,
         )
         await nursery.start(service.run)
         return service
+
+    async def _start_partitions(self, nursery: trio.Nursery, data_dir: str) -> PartitionManager:
+        assert self.network is not None and self.membership is not None
+        assert self.distribution is not None
+        r = self.config.cluster.raft
+        manager = PartitionManager(
+            node_id=self.node_id,
+            distribution=self.distribution,
+            raft=RaftConfig(
+                partition=0,
+                heartbeat_interval=r.heartbeat_interval,
+                election_timeout=r.election_timeout,
+                max_inflight=r.max_appends_per_follower,
+                max_batch_bytes=r.max_append_batch_size,
+            ),
+            priority_election=r.enable_priority_election,
+            router=RaftRouter(self.network),
+            disk=self.disk,
+            data_dir=data_dir,
+            membership=self.membership,
+            gateway_address=self.gateway_address,
+            rng=random.Random(self.rng.getrandbits(64)),
+            segment_bytes=self.config.data.log_segment_size,
+        )
+        await nursery.start(manager.run)
+        return manager
 
     async def _start_gateway(self, nursery: trio.Nursery) -> GatewayServer:
         c = self.config
@@ -159,8 +257,8 @@ class Broker:
             c.network.host,
             c.network.monitoring_port,
             started=lambda: self.started,
-            ready=lambda: self.started,
-            healthy=lambda: self.started,
+            ready=self.is_ready,
+            healthy=self.is_healthy,
             metrics=self.metrics_text,
         )
         await _start(nursery, monitoring.run, "network.monitoring.port", c.network.monitoring_port)
@@ -168,10 +266,17 @@ class Broker:
 
     # -- views ----------------------------------------------------------------------------
 
+    def is_ready(self) -> bool:
+        """Started, and every local partition was installed as leader or follower once."""
+        return self.started and self.partitions is not None and self.partitions.ready
+
+    def is_healthy(self) -> bool:
+        return self.is_ready() and self.partitions is not None and self.partitions.healthy
+
     @property
     def internal_address(self) -> str:
         """The advertised internal address (with the bound port when configured as 0)."""
-        return self.transport.local.address if self.transport else self.config.internal_address
+        return self.network.local.address if self.network else self.config.internal_address
 
     @property
     def gateway_address(self) -> str:
@@ -179,27 +284,34 @@ class Broker:
         return join_address(self.config.network.advertised, port)
 
     def topology(self) -> Topology:
+        """Every broker this one knows, with its partitions' roles, terms and health."""
         c = self.config
         brokers = []
         members = self.membership.members() if self.membership is not None else {}
         known = self.membership.known() if self.membership is not None else {}
-        for node_id in sorted(set(members) | set(known)):
+        for node_id in sorted(set(members) | set(known) | {self.node_id}):
             member = members.get(node_id)
-            if member is None:  # long dead: only the persisted/remembered address is left
-                brokers.append(BrokerInfo(node_id, known[node_id], "", "dead"))
-                continue
-            brokers.append(
-                BrokerInfo(
-                    node_id=node_id,
-                    address=member.address,
-                    gateway=member.properties.get("gateway", ""),
-                    state=member.state.label,
+            if node_id == self.node_id:
+                statuses = self.partitions.statuses() if self.partitions is not None else []
+                info = BrokerInfo(
+                    node_id,
+                    self.internal_address,
+                    self.gateway_address if self.serve_clients else "",
+                    "alive",
+                    tuple(s.to_info() for s in statuses),
                 )
-            )
-        if not brokers:
-            brokers.append(
-                BrokerInfo(self.node_id, self.internal_address, self.gateway_address, "alive")
-            )
+            elif member is None:  # long dead: only the remembered address is left
+                info = BrokerInfo(node_id, known[node_id], "", "dead")
+            else:
+                props = decode_broker_info(member.properties)
+                info = BrokerInfo(
+                    node_id,
+                    member.address,
+                    props.gateway,
+                    member.state.label,
+                    tuple(s.to_info() for s in props.partitions),
+                )
+            brokers.append(info)
         return Topology(
             cluster_size=c.cluster.cluster_size,
             partitions_count=c.cluster.partitions_count,
@@ -237,9 +349,24 @@ def run_until_signalled(config: BrokerConfig) -> int:
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
-                await nursery.start(Broker(config).run)
+                broker: Broker = await nursery.start(Broker(config).run)
                 async for signum in signals:
                     log.info("received %s: stopping", signal.Signals(signum).name)
+                    # Leaders hand over first, so clients see no election timeout; a second
+                    # signal (or the deadline) stops at once.
+                    with trio.move_on_after(config.cluster.raft.election_timeout):
+                        async with trio.open_nursery() as handover:
+
+                            async def hand_over(
+                                scope: trio.CancelScope = handover.cancel_scope,
+                            ) -> None:
+                                await broker.shutdown(config.cluster.raft.election_timeout)
+                                scope.cancel()
+
+                            handover.start_soon(hand_over)
+                            async for _ in signals:
+                                break
+                            handover.cancel_scope.cancel()
                     nursery.cancel_scope.cancel()
                     break
         log.info("broker %d stopped", config.cluster.node_id)

@@ -1,0 +1,160 @@
+"""A whole cluster of real :class:`~trio_zeebe.broker.Broker` objects in one process.
+
+Each broker gets a :class:`SimDisk` and a :class:`SimNetwork` endpoint instead of files and
+sockets, and no client listeners; everything else (membership, partitions, Raft drivers) is the
+production code. Run under ``trio.testing.MockClock(autojump_threshold=0)``; one seed decides
+every random choice, including trio's scheduling order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import Any
+
+import trio
+
+from ..broker import Broker
+from ..config import BrokerConfig, config_from_dict
+from ..raft.config import Role
+from ..transport.api import Peer
+from .disk import SimDisk
+from .network import SimNetwork
+from .raft_group import seed_trio_scheduler
+
+
+def sim_config(
+    node_id: int,
+    brokers: int,
+    partitions: int,
+    replication_factor: int,
+    overrides: dict[str, Any] | None = None,
+) -> BrokerConfig:
+    cluster: dict[str, Any] = {
+        "node_id": node_id,
+        "cluster_size": brokers,
+        "partitions_count": partitions,
+        "replication_factor": replication_factor,
+        "cluster_name": "sim",
+        "initial_contact_points": [f"broker-{i}:26502" for i in range(brokers)],
+    }
+    raw: dict[str, Any] = {
+        "cluster": cluster,
+        "network": {"host": f"broker-{node_id}"},
+        "data": {"directory": f"/data/broker-{node_id}", "log_segment_size": "1MB"},
+        "security": {"enabled": False, "gateway": {"enabled": False}},
+    }
+    for section, values in (overrides or {}).items():
+        target = raw.setdefault(section, {})
+        for key, value in values.items():
+            if isinstance(value, dict):
+                target.setdefault(key, {}).update(value)
+            else:
+                target[key] = value
+    return config_from_dict(raw)
+
+
+class SimCluster:
+    def __init__(
+        self,
+        seed: int,
+        brokers: int = 3,
+        partitions: int = 3,
+        replication_factor: int = 3,
+        *,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.seed = seed
+        self.size = brokers
+        self.rng = random.Random(seed)
+        self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
+        self.configs = {
+            i: sim_config(i, brokers, partitions, replication_factor, overrides)
+            for i in range(brokers)
+        }
+        self.disks = {i: SimDisk() for i in range(brokers)}
+        self.brokers: dict[int, Broker] = {}
+        self.running: set[int] = set()
+        self.starts = 0
+        self._scopes: dict[int, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+
+    def address(self, node: int) -> str:
+        return self.configs[node].internal_address
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[SimCluster] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        seed_trio_scheduler(self.seed)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for node in range(self.size):
+                await self.start(node)
+            task_status.started(self)
+            await trio.sleep_forever()
+
+    async def start(self, node: int) -> None:
+        assert self._nursery is not None
+        self.net.restart(self.address(node))
+        await self._nursery.start(self._broker, node)
+        self.running.add(node)
+
+    async def _broker(self, node: int, *, task_status: trio.TaskStatus[None]) -> None:
+        self.starts += 1
+        with trio.CancelScope() as scope:
+            self._scopes[node] = scope
+            endpoint = self.net.endpoint(Peer(node, self.address(node)))
+            broker = Broker(
+                self.configs[node],
+                disk=self.disks[node],
+                network=endpoint,
+                serve_clients=False,
+                rng=random.Random(self.rng.getrandbits(64)),
+                # Monotonic across restarts, like the wall clock a real broker uses.
+                incarnation=self.starts * 1_000_000,
+            )
+            self.brokers[node] = broker
+            async with trio.open_nursery() as nursery:
+                await nursery.start(broker.run)
+                task_status.started()
+
+    def crash(self, node: int, *, power_loss: bool = True) -> None:
+        self._scopes[node].cancel()
+        self.net.crash(self.address(node))
+        self.running.discard(node)
+        if power_loss:
+            self.disks[node].crash(random.Random(self.rng.getrandbits(64)), tear=True)
+
+    async def stop_gracefully(self, node: int) -> None:
+        await self.brokers[node].shutdown()
+        self.crash(node, power_loss=False)
+
+    def partition(self, *groups: Iterable[int]) -> None:
+        self.net.partition(*[[self.address(n) for n in g] for g in groups])
+
+    def heal(self) -> None:
+        self.net.heal()
+
+    # -- queries --------------------------------------------------------------------------
+
+    def leaders(self) -> dict[int, int]:
+        """partition id -> node id of its current leader (highest term wins), running nodes."""
+        best: dict[int, tuple[int, int]] = {}
+        for node in self.running:
+            manager = self.brokers[node].partitions
+            if manager is None:
+                continue
+            for pid, part in manager.local.items():
+                driver = part.driver
+                if driver is None or driver.soft_state.role is not Role.LEADER:
+                    continue
+                term = driver.soft_state.term
+                if pid not in best or term > best[pid][0]:
+                    best[pid] = (term, node)
+        return {pid: node for pid, (_, node) in sorted(best.items())}
+
+    def leader_counts(self) -> dict[int, int]:
+        counts = {node: 0 for node in self.running}
+        for node in self.leaders().values():
+            counts[node] = counts.get(node, 0) + 1
+        return counts
