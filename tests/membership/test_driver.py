@@ -489,3 +489,24 @@ async def test_members_remain_consistent_under_message_loss(
             assert not any(isinstance(e, MemberRemoved) for e in node.events)
             assert node.alive() == set(range(5))
         nursery.cancel_scope.cancel()
+
+
+async def test_rewriting_the_topology_keeps_what_other_components_stored(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The broker keeps the partition distribution in ``extra``; membership must not drop it."""
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(nursery)
+        disk = cluster.disks[1] = SimDisk()
+        extra = {"distribution": {"partitions": [[1, [0, 1]]]}}
+        await TopologyStore(disk, "/data/1").save(
+            PersistedTopology(CLUSTER, ((1, address(1)),), extra)
+        )
+        await cluster.start(0)
+        await cluster.start(1, contacts=[0])
+        await converge(cluster, {0, 1})
+        store = TopologyStore(disk, "/data/1")
+        await wait_until(lambda: (t := store.load()) is not None and len(t.members) == 2, 1.0)
+        reread = store.load()
+        assert reread is not None and reread.extra == extra
+        nursery.cancel_scope.cancel()
