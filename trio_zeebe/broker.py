@@ -19,7 +19,15 @@ from . import __version__
 from .config import BrokerConfig, gateway_tls_files
 from .disk import Disk, RealDisk
 from .errors import find_error
-from .gateway.messages import BrokerInfo, ErrorCode, Topology, TopologyRequest
+from .gateway.messages import (
+    BrokerInfo,
+    ErrorCode,
+    LeaderMove,
+    RebalanceRequest,
+    RebalanceResponse,
+    Topology,
+    TopologyRequest,
+)
 from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_context
 from .membership.config import SwimConfig
 from .membership.core import SwimCore
@@ -329,6 +337,11 @@ class Broker:
     async def handle_client_request(self, request: Any) -> Any:
         if isinstance(request, TopologyRequest):
             return self.topology()
+        if isinstance(request, RebalanceRequest):
+            if self.partitions is None:
+                raise GatewayRequestError(ErrorCode.UNAVAILABLE, "broker is starting")
+            plan = self.partitions.rebalance()
+            return RebalanceResponse(tuple(LeaderMove(p, a, b) for p, a, b in plan))
         raise GatewayRequestError(
             ErrorCode.UNIMPLEMENTED, f"{type(request).__name__} is not supported by this broker"
         )

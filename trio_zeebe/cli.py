@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_cmd_status)
 
+    rebalance = sub.add_parser(
+        "rebalance", help="move each partition's leadership back to its primary broker"
+    )
+    _add_client_arguments(rebalance)
+    rebalance.add_argument("--json", action="store_true", help="machine-readable output")
+    rebalance.set_defaults(handler=_cmd_rebalance)
+
     certs = sub.add_parser(
         "certs", help="write a DEVELOPMENT CA plus broker and client certificates"
     )
@@ -151,6 +158,34 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(topology))
     else:
         print(format_topology(topology))
+    return EXIT_OK
+
+
+def _cmd_rebalance(args: argparse.Namespace) -> int:
+    import anyio
+
+    from .client import Client, ClientError
+
+    async def ask() -> list[dict[str, int]]:
+        async with Client(**_client_settings(args)) as client:  # type: ignore[arg-type]
+            response = await client.rebalance()
+        return [
+            {"partition_id": m.partition_id, "from": m.from_node, "to": m.to_node}
+            for m in response.moves
+        ]
+
+    try:
+        moves = anyio.run(ask)
+    except ClientError as exc:
+        print(f"rebalance: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.json:
+        print(json.dumps({"moves": moves}))
+    elif not moves:
+        print("leaders are already on their primaries")
+    else:
+        for m in moves:
+            print(f"partition {m['partition_id']}: leader {m['from']} -> primary {m['to']}")
     return EXIT_OK
 
 

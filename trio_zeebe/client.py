@@ -19,7 +19,15 @@ import anyio
 import anyio.abc
 
 from . import codec
-from .gateway.messages import MAGIC, ErrorCode, ErrorResponse, Topology, TopologyRequest
+from .gateway.messages import (
+    MAGIC,
+    ErrorCode,
+    ErrorResponse,
+    RebalanceRequest,
+    RebalanceResponse,
+    Topology,
+    TopologyRequest,
+)
 from .transport.api import split_address
 from .transport.frames import FrameDecoder, FrameTooLarge, frame
 
@@ -243,6 +251,13 @@ class Client:
         except ConnectionFailed:
             conn = await self._connection()
             return await conn.request(message, timeout)
+
+    async def rebalance(self) -> RebalanceResponse:
+        """Ask leaders that are not their partition's primary to hand over to the primary."""
+        result = await self.request(RebalanceRequest())
+        if not isinstance(result, RebalanceResponse):
+            raise RequestError(ErrorCode.INTERNAL, f"unexpected answer {type(result).__name__}")
+        return result
 
     async def topology(self) -> Topology:
         result = await self.request(TopologyRequest())

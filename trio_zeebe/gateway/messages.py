@@ -77,3 +77,24 @@ class Topology:
         data: dict[str, Any] = converter.unstructure(self)
         data["brokers"] = [{**b, "partitions": list(b["partitions"])} for b in data["brokers"]]
         return data
+
+
+@wire("g.rebalance?")
+@attrs.frozen
+class RebalanceRequest:
+    pass
+
+
+@attrs.frozen
+class LeaderMove:
+    partition_id: int
+    from_node: int
+    to_node: int
+
+
+@wire("g.rebalance")
+@attrs.frozen
+class RebalanceResponse:
+    """The transfers that were requested (they complete asynchronously)."""
+
+    moves: tuple[LeaderMove, ...]

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import trio
 
+from ..codec import wire
 from ..disk import Disk
 from ..membership.driver import MembershipService
 from ..membership.events import (
@@ -34,9 +35,20 @@ from ..raft.driver import RaftDriver, RaftRouter
 from ..raft.election import PriorityElectionTimer
 from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
 from .distribution import PartitionDistribution
-from .leaders import PartitionLeaderTable, should_campaign
+from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign
 
 log = logging.getLogger("trio_zeebe.partitions")
+
+
+@wire("p.transfer")
+@attrs.frozen
+class TransferLeadership:
+    """Broker to broker: "hand leadership of ``partition`` over to ``target``" (rebalance)."""
+
+    partition: int
+    source: int
+    target: int
+
 
 RESTART_BACKOFF_INITIAL = 0.1
 RESTART_BACKOFF_MAX = 10.0
@@ -51,6 +63,7 @@ class LocalPartition:
     installed: bool = False  # has been leader or follower at least once (readiness)
     restarts: int = 0
     last_campaign: float = -1e9
+    failed_leader: int | None = None  # the leader both failure detectors gave up on
 
 
 class PartitionManager:
@@ -88,6 +101,7 @@ class PartitionManager:
         }
         self.on_partition_started: list[Callable[[int, RaftDriver, trio.Nursery], None]] = []
         self._publish_needed = trio.Event()
+        router.network.on(TransferLeadership, self._on_transfer_request)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -126,6 +140,33 @@ class PartitionManager:
                 nursery.start_soon(self._supervise, pid)
             self._publish_needed.set()
             task_status.started()
+
+    def rebalance(self) -> list[tuple[int, int, int]]:
+        """Ask every live leader that is not its partition's primary to hand over to it.
+
+        Returns the plan ``(partition, from node, to node)``; the transfers run asynchronously.
+        """
+        members = self.membership.members()
+        alive = {n for n, m in members.items() if m.state is State.ALIVE}
+        plan = rebalance_plan(self.distribution, self.leaders, alive)
+        for pid, source, target in plan:
+            if source == self.node_id:
+                self.transfer_leadership(pid, target)
+            elif source in self.addresses:
+                self.router.network.send(
+                    self.addresses[source], TransferLeadership(pid, source, target)
+                )
+        return plan
+
+    def transfer_leadership(self, partition_id: int, to: int) -> None:
+        driver = self.driver(partition_id)
+        if driver is not None and driver.is_leader:
+            log.info("partition %d: transferring leadership to node %d", partition_id, to)
+            driver.transfer_leadership(to)
+
+    async def _on_transfer_request(self, peer: Any, message: TransferLeadership) -> None:
+        if message.source == self.node_id:
+            self.transfer_leadership(message.partition, message.target)
 
     async def hand_over_leaderships(self, within: float) -> None:
         """Graceful shutdown: move every local leadership to an up-to-date follower."""
@@ -234,28 +275,44 @@ class PartitionManager:
                     pass  # the failover loop looks at states directly
 
     async def _failover_loop(self) -> None:
-        interval = self.raft.heartbeat_interval * 2
+        """Stand at once when both failure detectors agree that a partition's leader is gone.
+
+        Evidence needed: SWIM marks the leader's broker SUSPECT or DEAD *and* Raft has not heard
+        from it for several heartbeats. Then every replica drops its leader lease (so it votes at
+        once instead of after an election timeout) and the highest-priority live replica
+        campaigns, retrying every couple of heartbeats until a new leader is known.
+        """
+        hb = self.raft.heartbeat_interval
         while True:
-            await trio.sleep(interval)
+            await trio.sleep(hb)
             members = self.membership.members()
             alive = {n for n, m in members.items() if m.state is State.ALIVE}
             now = trio.current_time()
             for pid, part in self.local.items():
                 driver = part.driver
                 if driver is None or driver.core is None or driver.is_leader:
+                    part.failed_leader = None
                     continue
                 leader = driver.soft_state.leader
-                record = members.get(leader) if leader is not None else None
-                if record is None or record.state is State.ALIVE:
-                    continue  # no evidence that the leader died: the Raft timers decide
-                if now - part.last_campaign < self.raft.election_timeout:
+                if leader is not None:
+                    record = members.get(leader)
+                    if record is None or record.state is State.ALIVE or driver.silence() < 3 * hb:
+                        part.failed_leader = None
+                        continue
+                    part.failed_leader = leader
+                    log.info(
+                        "partition %d: leader %d is %s and silent; node %d drops its lease",
+                        pid,
+                        leader,
+                        record.state.label,
+                        self.node_id,
+                    )
+                    driver.forget_leader()
+                elif part.failed_leader is None or part.failed_leader in alive:
+                    part.failed_leader = None
+                    continue  # an ordinary election: the Raft timers decide
+                if now - part.last_campaign < 2 * hb:
                     continue
                 if should_campaign(pid, self.node_id, self.distribution, alive, leader_known=False):
                     part.last_campaign = now
-                    log.info(
-                        "partition %d: leader %d is not alive; node %d stands now",
-                        pid,
-                        leader,
-                        self.node_id,
-                    )
                     driver.campaign()

@@ -233,6 +233,11 @@ class RaftCore:
         else:
             self._become_candidate(transfer)
 
+    @property
+    def last_leader_contact(self) -> float:
+        """When this follower last heard from a leader (``-inf``-like when never)."""
+        return self._last_leader_contact
+
     def forget_leader(self) -> None:
         if self.role is Role.FOLLOWER:
             self.leader = None

@@ -249,9 +249,20 @@ class RaftDriver:
         with trio.move_on_after(within):
             watcher = self.watch_roles()
             async with watcher:
-                while self.is_leader:
+                # Done when another node is known to lead: clients can be sent there at once.
+                while self.soft_state.leader in (None, self.node_id):
                     await watcher.receive()
         return not self.is_leader
+
+    def forget_leader(self) -> None:
+        """Drop the leader lease (membership says the leader is gone), so this node votes now."""
+        if self.core is not None:
+            self.core.forget_leader()
+            self._wake()
+
+    def silence(self) -> float:
+        """Seconds since this follower last heard from a leader."""
+        return trio.current_time() - self.core.last_leader_contact if self.core else math.inf
 
     def campaign(self) -> None:
         """Stand for election now (e.g. membership says the leader is dead)."""
