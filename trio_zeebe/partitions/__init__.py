@@ -1,0 +1,38 @@
+"""Partitions across brokers: distribution, published broker info, the leader table, failover.
+
+The pure building blocks live here (``distribution``, ``broker_info``, ``leaders``); the trio
+partition manager that runs one supervised Raft group per local partition uses them.
+"""
+
+from .broker_info import (
+    BrokerInfoProps,
+    Health,
+    PartitionStatus,
+    Role,
+    decode_broker_info,
+    encode_broker_info,
+)
+from .distribution import (
+    PartitionDistribution,
+    PartitionReplica,
+    check_compatible,
+    round_robin,
+    should_campaign,
+)
+from .leaders import PartitionLeaderTable, rebalance_plan
+
+__all__ = [
+    "BrokerInfoProps",
+    "Health",
+    "PartitionDistribution",
+    "PartitionLeaderTable",
+    "PartitionReplica",
+    "PartitionStatus",
+    "Role",
+    "check_compatible",
+    "decode_broker_info",
+    "encode_broker_info",
+    "rebalance_plan",
+    "round_robin",
+    "should_campaign",
+]
