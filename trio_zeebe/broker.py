@@ -20,6 +20,8 @@ from .config import BrokerConfig, gateway_tls_files
 from .disk import Disk, RealDisk
 from .errors import find_error
 from .gateway.messages import (
+    AppendRequest,
+    AppendResponse,
     BrokerInfo,
     ErrorCode,
     LeaderMove,
@@ -37,7 +39,7 @@ from .monitoring.http import MonitoringServer
 from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
-from .raft.config import RaftConfig
+from .raft.config import Backpressure, NotLeader, ProposalDropped, RaftConfig
 from .raft.driver import RaftRouter
 from .transport.api import Network, Peer, join_address
 from .transport.tcp import TcpTransport
@@ -337,6 +339,8 @@ class Broker:
     async def handle_client_request(self, request: Any) -> Any:
         if isinstance(request, TopologyRequest):
             return self.topology()
+        if isinstance(request, AppendRequest):
+            return await self._append(request)
         if isinstance(request, RebalanceRequest):
             if self.partitions is None:
                 raise GatewayRequestError(ErrorCode.UNAVAILABLE, "broker is starting")
@@ -345,6 +349,42 @@ class Broker:
         raise GatewayRequestError(
             ErrorCode.UNIMPLEMENTED, f"{type(request).__name__} is not supported by this broker"
         )
+
+    async def _append(self, request: AppendRequest) -> AppendResponse:
+        pid = request.partition_id
+        if not request.records:
+            raise GatewayRequestError(ErrorCode.INVALID_ARGUMENT, "no records to append")
+        driver = self.partitions.driver(pid) if self.partitions is not None else None
+        if driver is None:
+            raise GatewayRequestError(
+                ErrorCode.UNAVAILABLE, f"partition {pid} is not on node {self.node_id}"
+            )
+        positions: list[tuple[int, int] | None] = [None] * len(request.records)
+
+        async def one(i: int, record: bytes) -> None:
+            position = await driver.propose(record)
+            positions[i] = (position.index, position.offset)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                for i, record in enumerate(request.records):
+                    nursery.start_soon(one, i, record)
+        except BaseException as exc:
+            raise _gateway_error(exc, pid) from None
+        return AppendResponse(pid, tuple(p for p in positions if p is not None))
+
+
+def _gateway_error(exc: BaseException, pid: int) -> BaseException:
+    """The first Raft refusal inside ``exc`` as the client-facing error."""
+    if (full := find_error(exc, Backpressure)) is not None:
+        return GatewayRequestError(ErrorCode.RESOURCE_EXHAUSTED, f"partition {pid}: {full}")
+    if (moved := find_error(exc, NotLeader)) is not None:
+        return GatewayRequestError(
+            ErrorCode.UNAVAILABLE, f"not the leader of partition {pid} (leader: {moved.leader})"
+        )
+    if (dropped := find_error(exc, ProposalDropped)) is not None:
+        return GatewayRequestError(ErrorCode.UNAVAILABLE, f"partition {pid}: {dropped}")
+    return exc
 
 
 async def _start(nursery: trio.Nursery, fn: Any, key: str, port: int) -> None:

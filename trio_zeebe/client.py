@@ -21,6 +21,8 @@ import anyio.abc
 from . import codec
 from .gateway.messages import (
     MAGIC,
+    AppendRequest,
+    AppendResponse,
     ErrorCode,
     ErrorResponse,
     RebalanceRequest,
@@ -251,6 +253,14 @@ class Client:
         except ConnectionFailed:
             conn = await self._connection()
             return await conn.request(message, timeout)
+
+    async def append(self, partition_id: int, records: Sequence[bytes]) -> list[tuple[int, int]]:
+        """Append raw records to a partition (at its leader's gateway); returns their positions
+        (entry index, offset) once committed."""
+        result = await self.request(AppendRequest(partition_id, tuple(records)))
+        if not isinstance(result, AppendResponse):
+            raise RequestError(ErrorCode.INTERNAL, f"unexpected answer {type(result).__name__}")
+        return list(result.positions)
 
     async def rebalance(self) -> RebalanceResponse:
         """Ask leaders that are not their partition's primary to hand over to the primary."""

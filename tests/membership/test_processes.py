@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,69 +17,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_zeebe.client import Client, ClientError
-from trio_zeebe.config import load_config
-from trio_zeebe.devcluster import write_configs
-
 from ..conftest import repo_root
+from ..processes import Brokers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 PROBE_INTERVAL = 0.2
 FAILURE_TIMEOUT = 2.0
 SLACK = 1.0  # process scheduling, TLS redial, our own polling period
-TIMINGS = {
-    "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__PROBE_INTERVAL": "200ms",
-    "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__PROBE_TIMEOUT": "100ms",
-    "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__FAILURE_TIMEOUT": "2s",
-    "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__GOSSIP_INTERVAL": "100ms",
-    "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__SYNC_INTERVAL": "2s",
-}
-
-
-class Brokers:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.configs = write_configs(
-            directory, brokers=3, partitions=1, replication_factor=1, tls=True
-        )
-        self.ca = str(directory / "certs" / "ca.pem")
-        self.gateways = [
-            f"127.0.0.1:{load_config(p, environ={}).network.gateway_port}" for p in self.configs
-        ]
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
-
-    def start(self, node_id: int, **env: str) -> None:
-        log = (self.directory / f"broker-{node_id}.log").open("ab")
-        self.procs[node_id] = subprocess.Popen(
-            [sys.executable, "-m", "trio_zeebe", "node", "--config", str(self.configs[node_id])],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **TIMINGS, **env},
-            cwd=repo_root(),
-        )
-        log.close()
-
-    def log(self, node_id: int) -> str:
-        return (self.directory / f"broker-{node_id}.log").read_text(errors="replace")
-
-    async def states(self, node_id: int) -> dict[int, str] | None:
-        """node id -> state as broker ``node_id`` sees it; None while it does not answer."""
-        try:
-            async with Client(
-                [self.gateways[node_id]], ca=self.ca, connect_timeout=1, request_timeout=1
-            ) as client:
-                topology = await client.topology()
-        except ClientError:
-            return None
-        return {b.node_id: b.state for b in topology.brokers}
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
@@ -92,26 +36,14 @@ def brokers(tmp_path: Path) -> Iterator[Brokers]:
         cluster.stop_all()
 
 
-async def wait_all_alive(brokers: Brokers, limit: float) -> None:
-    everyone = {0: "alive", 1: "alive", 2: "alive"}
-    with trio.fail_after(limit):
-        while True:
-            seen = [await brokers.states(i) for i in range(3)]
-            if all(s == everyone for s in seen):
-                return
-            for i, proc in brokers.procs.items():
-                assert proc.poll() is None, f"broker {i} exited:\n{brokers.log(i)[-2000:]}"
-            await trio.sleep(0.05)
-
-
 async def test_kill_9_is_detected_and_restart_rejoins_from_persisted_topology(
     brokers: Brokers,
 ) -> None:
     for i in range(3):
         brokers.start(i)
-    await wait_all_alive(brokers, limit=20)
+    await brokers.wait_all_alive(limit=20)
 
-    brokers.procs[2].kill()  # SIGKILL: no goodbye, no final write
+    brokers.kill(2)
     killed_at = time.monotonic()
     detected: dict[int, float] = {}
     bound = FAILURE_TIMEOUT + PROBE_INTERVAL + SLACK
@@ -130,7 +62,7 @@ async def test_kill_9_is_detected_and_restart_rejoins_from_persisted_topology(
     # Back with no contact points at all: only the persisted topology can lead it home.
     brokers.start(2, TRIO_ZEEBE_BROKER_CLUSTER__INITIAL_CONTACT_POINTS="[]")
     restarted_at = time.monotonic()
-    await wait_all_alive(brokers, limit=20)
+    await brokers.wait_all_alive(limit=20)
     print(f"restart -> all alive: {time.monotonic() - restarted_at:.2f}s")
     assert "loaded persisted topology: 2 other member(s)" in brokers.log(2)
 

@@ -98,3 +98,23 @@ class RebalanceResponse:
     """The transfers that were requested (they complete asynchronously)."""
 
     moves: tuple[LeaderMove, ...]
+
+
+@wire("g.append?")
+@attrs.frozen
+class AppendRequest:
+    """Append raw records to a partition's replicated log (embedders, diagnostics, benchmarks).
+
+    Answered by the partition's leader once the records are committed: durable on a quorum.
+    """
+
+    partition_id: int
+    records: tuple[bytes, ...]
+
+
+@wire("g.append")
+@attrs.frozen
+class AppendResponse:
+    partition_id: int
+    positions: tuple[tuple[int, int], ...]
+    """(log entry index, offset within the entry) of each record, in request order."""
