@@ -242,6 +242,7 @@ class Broker:
             gateway_address=self.gateway_address,
             rng=random.Random(self.rng.getrandbits(64)),
             segment_bytes=self.config.data.log_segment_size,
+            min_free_bytes=self.config.data.disk.free_space_replication,
         )
         await nursery.start(manager.run)
         return manager

@@ -192,12 +192,23 @@ class NetworkConfig:
 
 
 @attrs.frozen
+class DiskConfig:
+    """After a partition failed on a full disk it restarts only once this much space is free
+    (Zeebe's ``data.disk.freeSpace.replication``)."""
+
+    free_space_replication: ByteSize = attrs.field(
+        default=ByteSize(1024**3), metadata=_non_negative_field
+    )
+
+
+@attrs.frozen
 class DataConfig:
     directory: str = "data"
     log_segment_size: ByteSize = attrs.field(
         default=ByteSize(128 * 1024 * 1024), metadata=_positive_field
     )
     snapshot_period: Duration = attrs.field(default=Duration(300.0), metadata=_positive_field)
+    disk: DiskConfig = DiskConfig()
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ import trio
 
 from ..codec import wire
 from ..disk import Disk
+from ..errors import find_error
 from ..membership.driver import MembershipService
 from ..membership.events import (
     MemberAdded,
@@ -81,6 +82,7 @@ class PartitionManager:
         gateway_address: str,
         rng: random.Random,
         segment_bytes: int,
+        min_free_bytes: int = 0,
     ) -> None:
         self.node_id = node_id
         self.distribution = distribution
@@ -93,6 +95,7 @@ class PartitionManager:
         self.gateway_address = gateway_address
         self.rng = rng
         self.segment_bytes = segment_bytes
+        self.min_free_bytes = min_free_bytes
         self.leaders = PartitionLeaderTable()
         self.peers: dict[int, BrokerInfoProps] = {}
         self.addresses: dict[int, str] = {}  # live address book shared with the drivers
@@ -190,7 +193,7 @@ class PartitionManager:
                     for hook in self.on_partition_started:
                         hook(pid, driver, nursery)
                     nursery.start_soon(self._watch_roles, part, driver)
-            except Exception:
+            except Exception as exc:
                 part.restarts += 1
                 part.health = "unhealthy"
                 self._publish_needed.set()
@@ -200,8 +203,23 @@ class PartitionManager:
                     self.node_id,
                     backoff,
                 )
+                if find_error(exc, OSError) is not None:
+                    await self._wait_for_disk_space(pid, backoff)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
+
+    async def _wait_for_disk_space(self, pid: int, poll: float) -> None:
+        """A partition that failed on the disk stays down (and out of elections) until there is
+        room again, rather than winning elections only to fail on its first write."""
+        while (free := self.disk.free_bytes(self.data_dir)) < self.min_free_bytes:
+            log.warning(
+                "partition %d on node %d waits for disk space: %d bytes free, %d needed",
+                pid,
+                self.node_id,
+                free,
+                self.min_free_bytes,
+            )
+            await trio.sleep(max(poll, 1.0))
 
     def _new_driver(self, pid: int) -> RaftDriver:
         dist = self.distribution

@@ -335,6 +335,8 @@ class RaftDriver:
                 await self._loop()
         finally:
             self.router.unregister(self)
+            # A stopped driver leads nothing, whatever its core last said.
+            self.soft_state = SoftState(Role.FOLLOWER, None, self.soft_state.term)
             self._fail_all(LeadershipLost("partition stopped"))
             if self._committed_send is not None:
                 self._committed_send.close()
