@@ -17,9 +17,8 @@ from trio_zeebe.errors import find_error
 from trio_zeebe.raft.config import NotLeader
 from trio_zeebe.raft.driver import LeadershipLost
 from trio_zeebe.testing.cluster import SimCluster
+from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 from trio_zeebe.testing.raft_group import wait_until
-
-from .processes import FAST_RAFT, Brokers
 
 ET = 2.5
 

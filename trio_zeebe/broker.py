@@ -25,6 +25,7 @@ from .gateway.messages import (
     BrokerInfo,
     ErrorCode,
     LeaderMove,
+    PartitionInfo,
     RebalanceRequest,
     RebalanceResponse,
     Topology,
@@ -34,6 +35,7 @@ from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_cont
 from .membership.config import SwimConfig
 from .membership.core import SwimCore
 from .membership.driver import MembershipService
+from .membership.messages import State
 from .membership.topology_store import PersistedTopology, TopologyStore
 from .monitoring.http import MonitoringServer
 from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
@@ -315,12 +317,14 @@ class Broker:
                 info = BrokerInfo(node_id, known[node_id], "", "dead")
             else:
                 props = decode_broker_info(member.properties)
+                partitions = tuple(s.to_info() for s in props.partitions)
+                if member.state is State.DEAD:  # its last gossip is history, not a role
+                    partitions = tuple(
+                        PartitionInfo(p.partition_id, "inactive", p.term, "dead")
+                        for p in partitions
+                    )
                 info = BrokerInfo(
-                    node_id,
-                    member.address,
-                    props.gateway,
-                    member.state.label,
-                    tuple(s.to_info() for s in props.partitions),
+                    node_id, member.address, props.gateway, member.state.label, partitions
                 )
             brokers.append(info)
         return Topology(

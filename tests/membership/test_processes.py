@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from trio_zeebe.testing.processes import Brokers
+
 from ..conftest import repo_root
-from ..processes import Brokers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

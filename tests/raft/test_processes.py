@@ -20,8 +20,7 @@ from trio_zeebe.client import ClientError
 from trio_zeebe.disk import RealDisk
 from trio_zeebe.log.segmented import SegmentedLog
 from trio_zeebe.raft.driver import unpack_records
-
-from ..processes import FAST_RAFT, Brokers
+from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

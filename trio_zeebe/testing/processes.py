@@ -1,4 +1,4 @@
-"""Real broker processes for tests: ``python -m trio_zeebe node`` over mutual TLS on loopback.
+"""Real broker processes (tests, benchmarks): ``python -m trio_zeebe node`` over mutual TLS.
 
 Configs come from the dev-cluster writer; timings are shortened through environment overrides.
 Everything that waits polls with a deadline (through each broker's gateway, as ``status`` does).
@@ -13,12 +13,15 @@ from pathlib import Path
 
 import trio
 
-from trio_zeebe.client import Client, ClientError
-from trio_zeebe.config import load_config
-from trio_zeebe.devcluster import write_configs
-from trio_zeebe.gateway.messages import Topology
+from ..client import Client, ClientError
+from ..config import load_config
+from ..devcluster import write_configs
+from ..gateway.messages import Topology
 
-from .conftest import repo_root
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent.parent
+
 
 FAST_MEMBERSHIP = {
     "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__PROBE_INTERVAL": "200ms",
@@ -58,6 +61,7 @@ class Brokers:
         self.gateways = [f"127.0.0.1:{c.network.gateway_port}" for c in self.loaded]
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.killed: set[int] = set()
+        self.cwd = repo_root()
 
     def data_dir(self, node_id: int) -> Path:
         c = self.loaded[node_id]
@@ -72,7 +76,7 @@ class Brokers:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env, **env},
-            cwd=repo_root(),
+            cwd=self.cwd,
         )
         log.close()
 
