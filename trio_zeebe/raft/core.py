@@ -493,6 +493,8 @@ class RaftCore:
         if m.prev_index < self.commit:
             # The committed prefix matches the leader's by definition: skip it.
             if last_new <= self.commit:
+                if m.commit_only:
+                    return
                 self._msgs_after.append(
                     AppendResponse(cfg.partition, self.id, m.src, self.term, True, self.commit)
                 )
@@ -517,6 +519,8 @@ class RaftCore:
             self._append_from_leader(entries)
         if m.commit > self.commit:
             self.commit = max(self.commit, min(m.commit, last_new))
+        if m.commit_only and not entries:
+            return  # the leader already knows we match up to prev_index
         self._msgs_after.append(
             AppendResponse(cfg.partition, self.id, m.src, self.term, True, last_new)
         )
@@ -681,6 +685,7 @@ class RaftCore:
                                 pr.match,
                                 match_term,
                                 self.commit,
+                                commit_only=True,
                             )
                         )
                 return
