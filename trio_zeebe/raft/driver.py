@@ -33,76 +33,43 @@ from typing import Any
 import attrs
 import trio
 
-from .. import codec
 from ..disk import Disk
 from ..log.meta import MetaState, MetaStore
 from ..log.segmented import SegmentedLog
-from ..transport.api import Network, Peer
+from ..transport.api import TransportError
+from .applied import (
+    Applied,
+    Committed,
+    LeadershipLost,
+    Position,
+    Restore,
+    pack_records,
+    unpack_records,
+)
 from .config import NotLeader, ProposalDropped, RaftConfig, Ready, Role, SoftState
 from .core import RaftCore
 from .election import ElectionTimer
-from .messages import (
-    NORMAL,
-    AppendEntries,
-    AppendResponse,
-    Entry,
-    HardState,
-    Heartbeat,
-    HeartbeatResponse,
-    InstallSnapshot,
-    InstallSnapshotResponse,
-    TimeoutNow,
-    VoteRequest,
-    VoteResponse,
-)
+from .messages import NOOP, NORMAL, Entry, HardState, InstallSnapshot, SnapshotMeta
+from .router import RaftRouter
+from .snapshots import SnapshotChunk, SnapshotInfo, SnapshotStore
 
 log = logging.getLogger("trio_zeebe.raft")
 
-RAFT_MESSAGES = (
-    AppendEntries,
-    AppendResponse,
-    Heartbeat,
-    HeartbeatResponse,
-    VoteRequest,
-    VoteResponse,
-    TimeoutNow,
-    InstallSnapshot,
-    InstallSnapshotResponse,
-)
 INBOX_SIZE = 4096
 COMMITTED_BUFFER = 1024
 
 
-class LeadershipLost(ProposalDropped):
-    """The leader stepped down before the proposal committed: its outcome is unknown."""
-
-
-def pack_records(records: list[bytes]) -> bytes:
-    return codec.packb(records)
-
-
-def unpack_records(data: bytes) -> list[bytes]:
-    records = codec.unpackb(data)
-    if not isinstance(records, list):
-        raise codec.DecodeError("entry data is not a list of records")
-    return records
-
-
-@attrs.frozen
-class Committed:
-    """A committed NORMAL entry with its records, in log order."""
-
-    index: int
-    term: int
-    records: list[bytes]
-
-
-@attrs.frozen
-class Position:
-    """Where a proposed record landed: entry index and its offset within the entry."""
-
-    index: int
-    offset: int
+__all__ = [
+    "Applied",
+    "Committed",
+    "LeadershipLost",
+    "Position",
+    "RaftDriver",
+    "RaftRouter",
+    "Restore",
+    "pack_records",
+    "unpack_records",
+]
 
 
 class _Proposal:
@@ -127,31 +94,6 @@ class _Unsynced:
         self.stale = False
 
 
-class RaftRouter:
-    """Dispatches Raft messages arriving on a shared network to the partition's driver."""
-
-    def __init__(self, network: Network) -> None:
-        self.network = network
-        self.drivers: dict[int, RaftDriver] = {}
-        self.unknown_partition = 0
-        for message_type in RAFT_MESSAGES:
-            network.on(message_type, self._on_message)
-
-    def register(self, driver: RaftDriver) -> None:
-        self.drivers[driver.partition] = driver
-
-    def unregister(self, driver: RaftDriver) -> None:
-        if self.drivers.get(driver.partition) is driver:
-            del self.drivers[driver.partition]
-
-    async def _on_message(self, peer: Peer, message: Any) -> None:
-        driver = self.drivers.get(message.partition)
-        if driver is None:
-            self.unknown_partition += 1
-            return
-        driver.deliver(message)
-
-
 class RaftDriver:
     def __init__(
         self,
@@ -167,6 +109,9 @@ class RaftDriver:
         segment_bytes: int = 128 * 1024 * 1024,
         timer: ElectionTimer | None = None,
         on_ready: Callable[[int, Ready], None] | None = None,
+        retain_entries: int = 1000,
+        request_timeout: float = 2.5,
+        snapshot_chunk_bytes: int = 1 << 20,
     ) -> None:
         if node_id not in voters:
             raise ValueError(f"node {node_id} is not among the partition's voters {sorted(voters)}")
@@ -187,13 +132,22 @@ class RaftDriver:
         self.core: RaftCore | None = None
         self.log: SegmentedLog | None = None
         self.meta = MetaStore(disk, f"{directory}/raft.meta")
+        self.snapshots = SnapshotStore(disk, f"{directory}/snapshots")
+        # Entries kept behind a snapshot, so a follower a little behind gets entries, not the
+        # whole snapshot (Zeebe: preferSnapshotReplicationThreshold).
+        self.retain_entries = retain_entries
+        self.request_timeout = request_timeout
+        self.snapshot_chunk_bytes = snapshot_chunk_bytes
+        self.snapshot_chunks_sent = 0
+        self._transfers: set[int] = set()
+        self._nursery: trio.Nursery | None = None
         self.soft_state = SoftState(Role.FOLLOWER, None, 0)
         self.dropped_inbound = 0
         self.fsyncs = 0
         send, receive = trio.open_memory_channel[Any](INBOX_SIZE)
         self._inbox_send, self._inbox = send, receive
-        self._committed_send: trio.MemorySendChannel[Committed] | None = None
-        self._committed_backlog: deque[Committed] = deque()
+        self._committed_send: trio.MemorySendChannel[Applied] | None = None
+        self._committed_backlog: deque[Applied] = deque()
         self._committed_ready = trio.Event()
         self._queued: list[_Proposal] = []
         self._waiting: dict[int, list[_Proposal]] = {}  # entry index -> proposals in it
@@ -208,6 +162,10 @@ class RaftDriver:
 
     def deliver(self, message: Any) -> None:
         """Called by the router for every inbound message of this partition (never blocks)."""
+        if isinstance(message, InstallSnapshot) and not self.snapshots.has(
+            message.snapshot_index, message.snapshot_term
+        ):
+            return  # the data must be installed first; the leader will send it again
         try:
             self._inbox_send.send_nowait(message)
         except trio.WouldBlock:
@@ -272,9 +230,10 @@ class RaftDriver:
 
     def committed_entries(
         self, buffer: int = COMMITTED_BUFFER
-    ) -> trio.MemoryReceiveChannel[Committed]:
-        """Every committed NORMAL entry, in order (call before ``run``; one consumer)."""
-        send, receive = trio.open_memory_channel[Committed](buffer)
+    ) -> trio.MemoryReceiveChannel[Applied]:
+        """Every committed entry, in order, after a :class:`Restore` of the snapshot to start
+        from (call before ``run``; one consumer)."""
+        send, receive = trio.open_memory_channel[Applied](buffer)
         self._committed_send = send
         return receive
 
@@ -305,7 +264,19 @@ class RaftDriver:
         # Whatever recovery read may sit only in the page cache (a process crash keeps it):
         # make it durable before anything is promised about it.
         await self.log.flush()
-        entries = [Entry(r.index, r.term, r.kind, r.data) for r in self.log.entries()]
+        snapshot = self.snapshots.latest()
+        snap_meta = None
+        if snapshot is not None:
+            snap_meta = SnapshotMeta(snapshot.index, snapshot.term)
+            if self.log.last_index < snapshot.index:
+                # Installed from a leader, crashed before the log caught up: start after it.
+                self.log.reset(snapshot.index, snapshot.term)
+            if self._committed_send is not None:
+                self._committed_backlog.append(Restore(snapshot))
+        after = snapshot.index if snapshot is not None else 0
+        entries = [
+            Entry(r.index, r.term, r.kind, r.data) for r in self.log.entries() if r.index > after
+        ]
         self._hard_state = HardState(meta.term, meta.vote)
         self.core = RaftCore(
             self.config,
@@ -313,7 +284,7 @@ class RaftDriver:
             self.voters,
             self._hard_state,
             entries,
-            None,
+            snap_meta,
             self.rng,
             trio.current_time(),
             timer=self.timer,
@@ -329,8 +300,10 @@ class RaftDriver:
         self.router.register(self)
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self._committed_pump)
+                self._committed_ready.set()
                 task_status.started(self)
                 await self._loop()
         finally:
@@ -421,8 +394,7 @@ class RaftDriver:
             if ready.soft_state is not None:
                 self._on_soft_state(ready.soft_state)
             if ready.snapshot is not None:
-                # Snapshot install arrives with the processing issue; nothing compacts yet.
-                raise NotImplementedError("snapshot install is not supported yet")
+                await self._install(ready.snapshot)
             if ready.entries:
                 first = ready.entries[0].index
                 if first <= log_.last_index:
@@ -441,7 +413,9 @@ class RaftDriver:
                 )
                 self._need_flush.set()
             for snap in ready.snapshots_to_send:
-                core.report_snapshot(snap.dst, False)
+                if snap.dst not in self._transfers and self._nursery is not None:
+                    self._transfers.add(snap.dst)
+                    self._nursery.start_soon(self._ship_snapshot, snap)
             if ready.committed:
                 self._apply(ready.committed)
 
@@ -498,11 +472,14 @@ class RaftDriver:
         self._role_watchers = alive
 
     def _apply(self, entries: list[Entry]) -> None:
+        consumer = self._committed_send is not None
         for entry in entries:
             waiting = self._waiting.pop(entry.index, None)
             if entry.kind != NORMAL:
                 if waiting:
                     self._fail(waiting, LeadershipLost("entry overwritten by a new leader"))
+                if consumer and entry.kind == NOOP:
+                    self._committed_backlog.append(Committed(entry.index, entry.term, [], True))
                 continue
             if waiting:
                 if waiting[0].term == entry.term:
@@ -510,11 +487,92 @@ class RaftDriver:
                         p.done.set()
                 else:
                     self._fail(waiting, LeadershipLost("entry overwritten by a new leader"))
-            if self._committed_send is not None:
+            if consumer:
                 records = unpack_records(entry.data)
                 self._committed_backlog.append(Committed(entry.index, entry.term, records))
         if self._committed_backlog:
             self._committed_ready.set()
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    async def take_snapshot(self, index: int, term: int, body: bytes) -> SnapshotInfo:
+        """Persist the state machine as of entry ``index``, then compact the log behind it."""
+        info = await self.snapshots.save(index, term, body)
+        core, log_ = self.core, self.log
+        if core is not None and log_ is not None:
+            upto = index - self.retain_entries
+            if upto > core.log.snap_index:
+                upto_term = core.log.term(upto)
+                if upto_term is not None:
+                    core.compact(upto)
+                    log_.compact(upto)
+        return info
+
+    async def _install(self, meta: SnapshotMeta) -> None:
+        """The core adopted a snapshot received from the leader: the log restarts after it."""
+        assert self.log is not None
+        info = self.snapshots.latest()
+        if info is None or (info.index, info.term) != (meta.index, meta.term):
+            raise RuntimeError(f"snapshot {meta} was adopted but is not on disk")
+        for item in self._unsynced:
+            item.stale = True
+        self.log.reset(meta.index, meta.term)
+        if self._committed_send is not None:
+            self._committed_backlog.append(Restore(info))
+            self._committed_ready.set()
+
+    async def _ship_snapshot(self, message: InstallSnapshot) -> None:
+        """Stream the snapshot to a follower in chunks, resuming where it says, then deliver
+        the InstallSnapshot message itself. Never re-sent to a follower that already has it."""
+        peer, ok = message.dst, False
+        try:
+            info = self.snapshots.latest()
+            address = self.addresses.get(peer)
+            if info is None or address is None or info.index < message.snapshot_index:
+                return
+            # The core names its compaction point; the newest snapshot covers at least that
+            # (entries are retained behind a snapshot), so ship it and name it instead.
+            message = attrs.evolve(message, snapshot_index=info.index, snapshot_term=info.term)
+            chunk_size = self.snapshot_chunk_bytes
+            offset, failures = 0, 0
+            while True:
+                data = self.snapshots.read_chunk(info, offset, chunk_size)
+                chunk = SnapshotChunk(
+                    self.partition,
+                    self.node_id,
+                    message.term,
+                    info.index,
+                    info.term,
+                    offset,
+                    info.size,
+                    data,
+                )
+                self.snapshot_chunks_sent += 1
+                try:
+                    ack = await self.network.request(address, chunk, timeout=self.request_timeout)
+                except TransportError as exc:
+                    failures += 1
+                    if failures > 5:
+                        log.warning(
+                            "partition %d: snapshot to node %d failed: %s",
+                            self.partition,
+                            peer,
+                            exc,
+                        )
+                        return
+                    await trio.sleep(min(0.1 * 2**failures, 2.0))
+                    continue
+                failures = 0
+                if ack.done:
+                    break
+                offset = ack.next_offset
+            self.network.send(address, message)
+            ok = True
+        finally:
+            self._transfers.discard(peer)
+            if self.core is not None:
+                self.core.report_snapshot(peer, ok)
+                self._wake()
 
     async def _committed_pump(self) -> None:
         """Moves committed entries to the bounded channel; a slow consumer never blocks Raft."""

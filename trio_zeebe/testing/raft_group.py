@@ -72,6 +72,8 @@ class RaftChecker:
                         f"two leaders in term {soft.term}: node {other} and node {node}"
                     )
                 self._check_completeness(group, node)
+        if ready.snapshot is not None:
+            self.applied[node] = ready.snapshot.index
         last = self.applied.get(node)
         for entry in ready.committed:
             if last is not None and entry.index != last + 1:
@@ -130,6 +132,8 @@ class SimRaftGroup:
         config: RaftConfig | None = None,
         segment_bytes: int = 64 * 1024,
         timers: dict[int, ElectionTimer] | None = None,
+        driver_options: dict[str, Any] | None = None,
+        on_start: Callable[[int, RaftDriver, trio.Nursery], None] | None = None,
     ) -> None:
         self.seed = seed
         self.size = size
@@ -137,6 +141,8 @@ class SimRaftGroup:
         self.config = config or RaftConfig(partition=1)
         self.segment_bytes = segment_bytes
         self.timers = timers or {}
+        self.driver_options = driver_options or {}
+        self.on_start = on_start
         self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
         self.addresses = {i: f"node-{i}:26502" for i in range(size)}
         self.disks: dict[int, Disk] = {i: SimDisk() for i in range(size)}
@@ -184,8 +190,11 @@ class SimRaftGroup:
                     segment_bytes=self.segment_bytes,
                     timer=self.timers.get(node),
                     on_ready=lambda n, r: self.checker.on_ready(self, n, r),
+                    **self.driver_options,
                 )
                 self.drivers[node] = driver
+                if self.on_start is not None:
+                    self.on_start(node, driver, nursery)
                 await nursery.start(driver.run)
                 task_status.started()
 
