@@ -1,0 +1,42 @@
+"""The interface a partition's processor drives: apply committed records, snapshot, restore.
+
+The built-in :class:`~trio_zeebe.engine.jobs.JobEngine` implements it; an embedding application
+implements it to replicate its own state instead of, or beside, the job engine (see
+:class:`~trio_zeebe.engine.kv.KVStore` for a small example).
+
+Contract (what makes leader, followers and restored replicas agree byte for byte):
+
+* **Deterministic.** The result and the new state depend only on the state and the arguments:
+  no clock, no randomness, no I/O, no iteration over hash-ordered containers whose order could
+  differ between processes. The same sequence of ``apply`` calls gives the same ``snapshot()``
+  bytes, and ``restore(snapshot())`` followed by the same applies gives the same results.
+* **Time comes from the log.** ``timestamp`` is the leader's wall clock (float Unix seconds),
+  stamped into the record when it was appended. Anything that must happen "when time passes"
+  is triggered by a record the leader appends (e.g. the job engine's ``TimeTick``).
+* **Bad input is an answer, not an exception.** A committed record is applied on every replica;
+  raising would stop them all. Undecodable or invalid commands return an encoded rejection.
+* ``position`` increases strictly from record to record (the processor derives it from the
+  entry index and the record's offset in the entry). An implementation may ignore a record
+  whose position is not above the last one it applied (a replay after restoring a snapshot).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class StateMachine(Protocol):
+    def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
+        """Apply one committed record; return the encoded result for the waiting client (the
+        processor sends it when this replica leads and drops it otherwise)."""
+        ...
+
+    def snapshot(self) -> bytes:
+        """The whole state, canonically encoded (equal states give equal bytes)."""
+        ...
+
+    def restore(self, data: bytes) -> None:
+        """Replace the state with a snapshot's; raise ValueError (leaving the state unchanged)
+        if ``data`` is not a valid snapshot of this kind of state machine."""
+        ...
