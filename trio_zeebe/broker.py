@@ -11,6 +11,7 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import trio
@@ -18,6 +19,7 @@ import trio
 from . import __version__
 from .config import BrokerConfig, gateway_tls_files
 from .disk import Disk, RealDisk
+from .engine.statemachine import StateMachine
 from .errors import find_error
 from .gateway.messages import (
     AppendRequest,
@@ -74,6 +76,8 @@ class Broker:
         serve_clients: bool = True,
         rng: random.Random | None = None,
         incarnation: int | None = None,
+        state_machine: Callable[[int], StateMachine] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         self.node_id = config.cluster.node_id
@@ -81,6 +85,9 @@ class Broker:
         self.rng = rng or random.Random()
         self.incarnation = incarnation
         self.serve_clients = serve_clients
+        # What every partition replicates: the job engine unless the embedder brings its own.
+        self.state_machine = state_machine or _job_engine
+        self.clock = clock or time.time
         self.started = False
         self._injected_network = network
         self.network: RunnableNetwork | None = None
@@ -245,6 +252,10 @@ class Broker:
             rng=random.Random(self.rng.getrandbits(64)),
             segment_bytes=self.config.data.log_segment_size,
             min_free_bytes=self.config.data.disk.free_space_replication,
+            machine_factory=self.state_machine,
+            clock=self.clock,
+            snapshot_every=self.config.data.snapshot_entries,
+            snapshot_period=self.config.data.snapshot_period,
         )
         await nursery.start(manager.run)
         return manager
@@ -377,6 +388,12 @@ class Broker:
         except BaseException as exc:
             raise _gateway_error(exc, pid) from None
         return AppendResponse(pid, tuple(p for p in positions if p is not None))
+
+
+def _job_engine(partition_id: int) -> StateMachine:
+    from .engine.jobs import JobEngine
+
+    return JobEngine(partition_id)
 
 
 def _gateway_error(exc: BaseException, pid: int) -> BaseException:

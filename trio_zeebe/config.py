@@ -208,6 +208,8 @@ class DataConfig:
         default=ByteSize(128 * 1024 * 1024), metadata=_positive_field
     )
     snapshot_period: Duration = attrs.field(default=Duration(300.0), metadata=_positive_field)
+    snapshot_entries: int = attrs.field(default=10_000, metadata=_positive_field)
+    """Also snapshot after this many log entries were applied since the last snapshot."""
     disk: DiskConfig = DiskConfig()
 
 

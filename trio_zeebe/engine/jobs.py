@@ -169,6 +169,10 @@ class JobEngine:
         """When the leader must append a TimeTick (a lease or back-off ends then); None: never."""
         return self._store.next_deadline()
 
+    def tick_command(self, now: float) -> bytes:
+        """The command the leader appends when ``next_deadline()`` has passed."""
+        return codec.encode(TimeTick(now))
+
     def activatable_count(self, type: str) -> int:
         return self._store.ready_count(type)
 

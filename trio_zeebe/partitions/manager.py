@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ import trio
 
 from ..codec import wire
 from ..disk import Disk
+from ..engine.statemachine import StateMachine
 from ..errors import find_error
 from ..membership.driver import MembershipService
 from ..membership.events import (
@@ -31,6 +33,7 @@ from ..membership.events import (
     PropertiesChanged,
 )
 from ..membership.messages import State
+from ..processing.processor import PartitionProcessor
 from ..raft.config import RaftConfig, Role
 from ..raft.driver import RaftDriver, RaftRouter
 from ..raft.election import PriorityElectionTimer
@@ -60,6 +63,7 @@ PUBLISH_DELAY = 0.02  # coalesce many role changes (e.g. at startup) into one go
 class LocalPartition:
     partition_id: int
     driver: RaftDriver | None = None
+    processor: PartitionProcessor | None = None
     health: str = "unhealthy"  # healthy | unhealthy | dead
     installed: bool = False  # has been leader or follower at least once (readiness)
     restarts: int = 0
@@ -83,6 +87,10 @@ class PartitionManager:
         rng: random.Random,
         segment_bytes: int,
         min_free_bytes: int = 0,
+        machine_factory: Callable[[int], StateMachine] | None = None,
+        clock: Callable[[], float] | None = None,
+        snapshot_every: int = 10_000,
+        snapshot_period: float = 300.0,
     ) -> None:
         self.node_id = node_id
         self.distribution = distribution
@@ -96,6 +104,10 @@ class PartitionManager:
         self.rng = rng
         self.segment_bytes = segment_bytes
         self.min_free_bytes = min_free_bytes
+        self.machine_factory = machine_factory
+        self.clock = clock or time.time
+        self.snapshot_every = snapshot_every
+        self.snapshot_period = snapshot_period
         self.leaders = PartitionLeaderTable()
         self.peers: dict[int, BrokerInfoProps] = {}
         self.addresses: dict[int, str] = {}  # live address book shared with the drivers
@@ -129,6 +141,10 @@ class PartitionManager:
     def driver(self, partition_id: int) -> RaftDriver | None:
         part = self.local.get(partition_id)
         return part.driver if part is not None else None
+
+    def processor(self, partition_id: int) -> PartitionProcessor | None:
+        part = self.local.get(partition_id)
+        return part.processor if part is not None else None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -184,9 +200,21 @@ class PartitionManager:
         while True:
             driver = self._new_driver(pid)
             part.driver = driver
+            processor = None
+            if self.machine_factory is not None:
+                processor = PartitionProcessor(
+                    driver,
+                    self.machine_factory(pid),
+                    clock=self.clock,
+                    snapshot_every=self.snapshot_every,
+                    snapshot_period=self.snapshot_period,
+                )
+            part.processor = processor
             try:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(driver.run)
+                    if processor is not None:
+                        await nursery.start(processor.run)
                     part.health = "healthy"
                     self._publish_needed.set()
                     backoff = RESTART_BACKOFF_INITIAL

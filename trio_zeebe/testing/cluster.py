@@ -9,13 +9,14 @@ every random choice, including trio's scheduling order.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
 
 from ..broker import Broker
 from ..config import BrokerConfig, config_from_dict
+from ..engine.statemachine import StateMachine
 from ..raft.config import Role
 from ..transport.api import Peer
 from .disk import SimDisk
@@ -63,8 +64,10 @@ class SimCluster:
         replication_factor: int = 3,
         *,
         overrides: dict[str, Any] | None = None,
+        state_machine: Callable[[int], StateMachine] | None = None,
     ) -> None:
         self.seed = seed
+        self.state_machine = state_machine
         self.size = brokers
         self.rng = random.Random(seed)
         self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
@@ -112,6 +115,8 @@ class SimCluster:
                 rng=random.Random(self.rng.getrandbits(64)),
                 # Monotonic across restarts, like the wall clock a real broker uses.
                 incarnation=self.starts * 1_000_000,
+                state_machine=self.state_machine,
+                clock=trio.current_time,
             )
             self.brokers[node] = broker
             async with trio.open_nursery() as nursery:

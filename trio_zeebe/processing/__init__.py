@@ -1,0 +1,1 @@
+"""Stream processing: committed records applied to a partition's state machine."""
