@@ -1,5 +1,11 @@
 """Client <-> gateway protocol: the magic preamble, request/response envelopes, messages.
 
+Job commands travel as the engine's own records (``trio_zeebe.engine.records``: CreateJob,
+CompleteJob, FailJob, ThrowError, UpdateJobRetries, UpdateJobTimeout); the gateway routes them
+to the right partition leader and answers with the engine's result (JobKey, Job) or an
+:class:`ErrorResponse`. Activation is wrapped in :class:`ActivateJobsRequest` because it
+long-polls across partitions.
+
 A client opens a (TLS) connection to any broker's gateway port and sends :data:`MAGIC` first. The
 magic cannot be mistaken for HTTP/2's connection preface (``PRI * HTTP/2.0``), so a gRPC endpoint
 may share the port later. After the magic both sides exchange length-prefixed frames (the peer
@@ -17,6 +23,7 @@ from typing import Any
 import attrs
 
 from ..codec import converter, wire
+from ..engine.records import ActivateJobs
 
 MAGIC = b"TZGW\x00\x01\r\n"
 """8 bytes: 'TZGW', protocol major 0 / minor 1, CRLF (so a stray HTTP client sees garbage early)."""
@@ -118,3 +125,14 @@ class AppendResponse:
     partition_id: int
     positions: tuple[tuple[int, int], ...]
     """(log entry index, offset within the entry) of each record, in request order."""
+
+
+@wire("g.activate?")
+@attrs.frozen
+class ActivateJobsRequest:
+    """Long-polling activation: answered as soon as any partition has a matching job, with up to
+    ``command.max_jobs`` jobs gathered round-robin over partitions, or with an empty
+    ActivatedJobs once ``request_timeout`` seconds pass."""
+
+    command: ActivateJobs
+    request_timeout: float = 10.0
