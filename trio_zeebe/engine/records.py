@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from ..codec import wire
-from ..gateway.messages import ErrorCode
+from ..errors import ErrorCode
 
 __all__ = [
     "ActivateJobs",

@@ -17,29 +17,16 @@ This module is imported by the anyio client, so it must not import trio.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 import attrs
 
 from ..codec import converter, wire
 from ..engine.records import ActivateJobs
+from ..errors import ErrorCode as ErrorCode  # re-exported: part of the protocol
 
 MAGIC = b"TZGW\x00\x01\r\n"
 """8 bytes: 'TZGW', protocol major 0 / minor 1, CRLF (so a stray HTTP client sees garbage early)."""
-
-
-class ErrorCode(StrEnum):
-    """Error kinds, named like the gRPC status codes Zeebe's gateway maps them to."""
-
-    INVALID_ARGUMENT = "INVALID_ARGUMENT"
-    NOT_FOUND = "NOT_FOUND"
-    FAILED_PRECONDITION = "FAILED_PRECONDITION"  # invalid state
-    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
-    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
-    UNAVAILABLE = "UNAVAILABLE"
-    UNIMPLEMENTED = "UNIMPLEMENTED"
-    INTERNAL = "INTERNAL"
 
 
 @wire("g.error")
