@@ -298,6 +298,8 @@ class RaftDriver:
             list(self.voters),
         )
         self.router.register(self)
+        if self.voters == (self.node_id,):
+            self.core.campaign()  # alone: no one to wait for, lead at once
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
