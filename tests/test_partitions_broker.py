@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,3 +149,40 @@ async def test_processes_one_leader_per_broker_and_failover_within_10s(brokers: 
     print(
         f"kill -9 of broker 0 -> every partition led again after {time.monotonic() - killed:.2f}s"
     )
+    # Back, then `rebalance` moves partition leadership home to the primaries.
+    brokers.start(0)
+    await brokers.wait_all_alive(limit=30)
+    with trio.fail_after(30):
+        while True:
+            topology = await brokers.topology(0)
+            mine = [
+                p
+                for b in (topology.brokers if topology else ())
+                if b.node_id == 0
+                for p in b.partitions
+            ]
+            if len(mine) == 3 and all(p.role == "follower" for p in mine):
+                break
+            await trio.sleep(0.1)
+    out = await trio.run_process(
+        [
+            sys.executable,
+            "-m",
+            "trio_zeebe",
+            "rebalance",
+            "--json",
+            "--address",
+            brokers.gateways[1],
+            "--ca",
+            brokers.ca,
+        ],
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    moves = json.loads(out.stdout)["moves"]
+    assert moves and all(m["to"] == 0 for m in moves)
+    with trio.fail_after(15):
+        while sorted((await leaders_seen_by(brokers, 2)).values()) != [0, 1, 2]:  # noqa: ASYNC110
+            await trio.sleep(0.1)
