@@ -346,10 +346,39 @@ class Broker:
         )
 
     def metrics_text(self) -> str:
-        lines = [f'trio_zeebe_build_info{{version="{__version__}"}} 1']
-        if self.transport is not None:
-            for name, value in sorted(self.transport.stats().items()):
-                lines.append(f'trio_zeebe_transport_{name}{{node="{self.node_id}"}} {value}')
+        """Prometheus text exposition of the broker's state and counters."""
+        node = f'node="{self.node_id}"'
+        lines = [f'trio_zeebe_build_info{{version="{__version__}",{node}}} 1']
+        lines.append(f"trio_zeebe_broker_ready{{{node}}} {int(self.is_ready())}")
+        lines.append(f"trio_zeebe_broker_healthy{{{node}}} {int(self.is_healthy())}")
+        if self.network is not None:
+            for name, value in sorted(self.network.stats().items()):
+                lines.append(f"trio_zeebe_transport_{name}{{{node}}} {value}")
+        if self.membership is not None:
+            states: dict[str, int] = {"alive": 0, "suspect": 0, "dead": 0}
+            for member in self.membership.members().values():
+                states[member.state.label] = states.get(member.state.label, 0) + 1
+            for state, count in states.items():
+                lines.append(f'trio_zeebe_members{{{node},state="{state}"}} {count}')
+        if self.partitions is not None:
+            for pid, part in sorted(self.partitions.local.items()):
+                labels = f'{node},partition="{pid}"'
+                driver = part.driver
+                status = driver.status() if driver is not None else {}
+                leader = int(driver is not None and driver.is_leader)
+                lines.append(f"trio_zeebe_partition_leader{{{labels}}} {leader}")
+                lines.append(
+                    f"trio_zeebe_partition_healthy{{{labels}}} {int(part.health == 'healthy')}"
+                )
+                lines.append(f"trio_zeebe_partition_restarts_total{{{labels}}} {part.restarts}")
+                for key in ("term", "commit", "last_index", "durable_index", "fsyncs"):
+                    if key in status:
+                        lines.append(f"trio_zeebe_raft_{key}{{{labels}}} {status[key]}")
+                if part.processor is not None:
+                    lines.append(
+                        f"trio_zeebe_processor_applied_records_total{{{labels}}} "
+                        f"{part.processor.applied_records}"
+                    )
         return "\n".join(lines) + "\n"
 
     async def handle_client_request(self, request: Any) -> Any:
