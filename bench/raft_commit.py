@@ -231,7 +231,8 @@ def node_process(
     args: argparse.Namespace,
     results: multiprocessing.Queue[Any],
 ) -> None:
-    logging.basicConfig(level=logging.WARNING)
+    # Peers dial each other before all have bound their ports: those first refusals are noise.
+    logging.basicConfig(level=logging.ERROR)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
