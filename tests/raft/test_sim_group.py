@@ -124,7 +124,16 @@ async def run_random_scenario(seed: int, size: int) -> SimRaftGroup:
     acked: set[bytes] = set()
     proposed: set[bytes] = set()
     async with trio.open_nursery() as nursery:
-        group: SimRaftGroup = await nursery.start(SimRaftGroup(seed, size, config=config).run)
+        group: SimRaftGroup = await nursery.start(
+            SimRaftGroup(
+                seed,
+                size,
+                config=config,
+                machines=True,
+                # Small retained tails and chunks: snapshots get installed, in several chunks.
+                driver_options={"retain_entries": 20, "snapshot_chunk_bytes": 512},
+            ).run
+        )
 
         async def client(k: int) -> None:
             crng = random.Random(rng.getrandbits(64))
@@ -163,8 +172,16 @@ async def run_random_scenario(seed: int, size: int) -> SimRaftGroup:
                     except (NotLeader, ProposalDropped, LeadershipLost):
                         await trio.sleep(0.1)
             clients.cancel_scope.cancel()
+        # Every replica's state machine converges (some of them through snapshot installs).
+        leader = group.leader()
+        assert leader is not None
+        target = group.machines[leader].records
+        await wait_until(
+            lambda: all(group.machines[n].records == target for n in range(size)), RECOVERY_BOUND
+        )
         committed = group.committed_records()
         assert len(committed) == len(set(committed)), "a record was committed twice"
+        assert [r for r in target if r in acked] == [r for r in committed if r in acked]
         lost = acked - set(committed)
         assert not lost, f"acknowledged records lost: {sorted(lost)[:5]}"
         assert set(committed) <= proposed | {b"final"}
@@ -178,7 +195,7 @@ async def _random_fault(group: SimRaftGroup, rng: random.Random) -> None:
 
     nodes = list(range(group.size))
     action = rng.choice(
-        ["crash", "restart", "restart", "partition", "heal", "faults", "calm", "transfer"]
+        ["crash", "restart", "restart", "partition", "heal", "faults", "calm", "transfer", "snap"]
     )
     if action == "crash" and len(group.running) > 1:
         group.crash(rng.choice(sorted(group.running)), power_loss=rng.random() < 0.7)
@@ -203,6 +220,10 @@ async def _random_fault(group: SimRaftGroup, rng: random.Random) -> None:
         )
     elif action == "calm":
         group.net.set_faults(LinkFaults())
+    elif action == "snap":
+        for node in sorted(group.running):
+            if rng.random() < 0.5:
+                await group.machines[node].snapshot()
     elif action == "transfer":
         leader = group.leader()
         if leader is not None and group.size > 1:

@@ -7,9 +7,7 @@ import random
 import trio
 import trio.testing
 
-from trio_zeebe import codec
 from trio_zeebe.raft.config import RaftConfig
-from trio_zeebe.raft.driver import Committed, RaftDriver, Restore
 from trio_zeebe.raft.snapshots import SnapshotChunk, SnapshotStore, encode_snapshot
 from trio_zeebe.testing.disk import SimDisk
 from trio_zeebe.testing.network import LinkFaults
@@ -67,45 +65,9 @@ async def test_receiving_chunks_is_resumable_and_idempotent() -> None:
     assert (await store.receive_chunk(chunk(0))).done
 
 
-class ListMachine:
-    """The replicated state of these tests: every record, in order; snapshot = msgpack list."""
-
-    def __init__(self, driver: RaftDriver) -> None:
-        self.driver = driver
-        self.records: list[bytes] = []
-        self.applied = (0, 0)
-        self.restores = 0
-
-    async def run(self) -> None:
-        async for item in self.driver.committed_entries_channel:
-            if isinstance(item, Restore):
-                self.records = list(codec.unpackb(self.driver.snapshots.load(item.snapshot)))
-                self.applied = (item.snapshot.index, item.snapshot.term)
-                self.restores += 1
-            elif isinstance(item, Committed):
-                self.records.extend(item.records)
-                self.applied = (item.index, item.term)
-
-    async def snapshot(self) -> None:
-        index, term = self.applied
-        await self.driver.take_snapshot(index, term, codec.packb(self.records))
-
-
-def machines_for(group_options: dict[str, object]) -> tuple[dict[int, ListMachine], object]:
-    machines: dict[int, ListMachine] = {}
-
-    def on_start(node: int, driver: RaftDriver, nursery: trio.Nursery) -> None:
-        machine = machines[node] = ListMachine(driver)
-        driver.committed_entries_channel = driver.committed_entries()  # type: ignore[attr-defined]
-        nursery.start_soon(machine.run)
-
-    return machines, on_start
-
-
 async def test_lagging_follower_catches_up_through_a_snapshot_with_lost_chunks(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    machines, on_start = machines_for({})
     config = RaftConfig(partition=1, heartbeat_interval=0.1, election_timeout=1.0)
     group = SimRaftGroup(
         31,
@@ -113,8 +75,9 @@ async def test_lagging_follower_catches_up_through_a_snapshot_with_lost_chunks(
         config=config,
         segment_bytes=2048,
         driver_options={"retain_entries": 5, "snapshot_chunk_bytes": 256},
-        on_start=on_start,  # type: ignore[arg-type]
+        machines=True,
     )
+    machines = group.machines
     async with trio.open_nursery() as nursery:
         await nursery.start(group.run)
         leader = await group.wait_for_leader(10)
@@ -144,14 +107,10 @@ async def test_lagging_follower_catches_up_through_a_snapshot_with_lost_chunks(
 
 
 async def test_restart_from_snapshot_plus_log_tail(autojump_clock: trio.testing.MockClock) -> None:
-    machines, on_start = machines_for({})
     group = SimRaftGroup(
-        33,
-        1,
-        segment_bytes=2048,
-        driver_options={"retain_entries": 0},
-        on_start=on_start,  # type: ignore[arg-type]
+        33, 1, segment_bytes=2048, driver_options={"retain_entries": 0}, machines=True
     )
+    machines = group.machines
     async with trio.open_nursery() as nursery:
         await nursery.start(group.run)
         await group.wait_for_leader(10)

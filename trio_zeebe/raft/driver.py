@@ -323,6 +323,8 @@ class RaftDriver:
     # -- the loop -----------------------------------------------------------------------
 
     def _wake(self) -> None:
+        if self._wake_pending:
+            return  # already woken: a second cancel would only cost time
         self._wake_pending = True
         if self._wait_scope is not None:
             self._wait_scope.cancel()
@@ -397,6 +399,10 @@ class RaftDriver:
                 self._on_soft_state(ready.soft_state)
             if ready.snapshot is not None:
                 await self._install(ready.snapshot)
+            # Messages that promise nothing go out first: followers start their own write
+            # while ours is still being made.
+            for message in ready.messages:
+                self._send(message)
             if ready.entries:
                 first = ready.entries[0].index
                 if first <= log_.last_index:
@@ -407,8 +413,6 @@ class RaftDriver:
             if ready.hard_state is not None and ready.hard_state != self._hard_state:
                 await self.meta.save(MetaState(ready.hard_state.term, ready.hard_state.vote))
                 self._hard_state = ready.hard_state
-            for message in ready.messages:
-                self._send(message)
             if ready.messages_after_persist or ready.persisted_point is not None:
                 self._unsynced.append(
                     _Unsynced(log_.last_index, ready.messages_after_persist, ready.persisted_point)
@@ -597,6 +601,9 @@ class RaftDriver:
             self._need_flush = trio.Event()
             await log_.flush()
             self.fsyncs += 1
+            # Acknowledge what is now durable right away rather than a scheduler round later;
+            # the loop then processes whatever the core makes of it.
+            self._release_synced()
             self._wake()
 
     # -- proposals bookkeeping ----------------------------------------------------------

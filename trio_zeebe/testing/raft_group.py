@@ -121,6 +121,38 @@ class RaftChecker:
             )
 
 
+class ListMachine:
+    """A replicated list of every record, fed from a driver's committed stream; its snapshot is
+    the msgpack list. Lets simulations exercise snapshots, compaction and snapshot install."""
+
+    def __init__(self, driver: RaftDriver) -> None:
+        self.driver = driver
+        self.channel = driver.committed_entries()
+        self.records: list[bytes] = []
+        self.applied = (0, 0)
+        self.restores = 0
+
+    async def run(self) -> None:
+        from .. import codec
+        from ..raft.applied import Committed, Restore
+
+        async for item in self.channel:
+            if isinstance(item, Restore):
+                self.records = list(codec.unpackb(self.driver.snapshots.load(item.snapshot)))
+                self.applied = (item.snapshot.index, item.snapshot.term)
+                self.restores += 1
+            elif isinstance(item, Committed):
+                self.records.extend(item.records)
+                self.applied = (item.index, item.term)
+
+    async def snapshot(self) -> None:
+        from .. import codec
+
+        index, term = self.applied
+        if index:
+            await self.driver.take_snapshot(index, term, codec.packb(self.records))
+
+
 class SimRaftGroup:
     """``size`` RaftDrivers for one partition, each on its own SimDisk and network endpoint."""
 
@@ -134,6 +166,7 @@ class SimRaftGroup:
         timers: dict[int, ElectionTimer] | None = None,
         driver_options: dict[str, Any] | None = None,
         on_start: Callable[[int, RaftDriver, trio.Nursery], None] | None = None,
+        machines: bool = False,
     ) -> None:
         self.seed = seed
         self.size = size
@@ -143,6 +176,8 @@ class SimRaftGroup:
         self.timers = timers or {}
         self.driver_options = driver_options or {}
         self.on_start = on_start
+        self.with_machines = machines
+        self.machines: dict[int, ListMachine] = {}
         self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
         self.addresses = {i: f"node-{i}:26502" for i in range(size)}
         self.disks: dict[int, Disk] = {i: SimDisk() for i in range(size)}
@@ -193,6 +228,9 @@ class SimRaftGroup:
                     **self.driver_options,
                 )
                 self.drivers[node] = driver
+                if self.with_machines:
+                    machine = self.machines[node] = ListMachine(driver)
+                    nursery.start_soon(machine.run)
                 if self.on_start is not None:
                     self.on_start(node, driver, nursery)
                 await nursery.start(driver.run)
