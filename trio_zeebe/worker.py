@@ -10,7 +10,7 @@ Behaviour (anyio: runs under trio and under asyncio):
 
 * At most ``concurrency`` handlers run at once. The worker only asks for as many jobs as it has
   free slots (at most ``max_jobs`` per request), so an activated job never waits for a slot while
-  its lease (``timeout`` seconds) runs down.
+  its lease (``timeout`` seconds) runs down; it asks again once a quarter of its slots are free.
 * A handler returns the variables to complete the job with (a mapping, or None for none).
 * A handler that raises :class:`JobError` throws that business error (the job is not retried).
   Any other exception fails the job with ``retries - 1`` (an incident at 0), the exception text
@@ -119,6 +119,7 @@ class Worker:
         self.thrown = 0
         self.report_errors = 0  # complete/fail/throw requests that were refused or lost
         self.running = 0
+        self._poll_threshold = max(1, min(max_jobs, concurrency // 4))
         self._failures: dict[int, int] = {}
         self._slot_freed = anyio.Event()
         self._tg: anyio.abc.TaskGroup | None = None
@@ -135,7 +136,9 @@ class Worker:
         limiter = anyio.CapacityLimiter(self.concurrency)
         pause = 0.0
         while True:
-            while self.running >= self.concurrency:
+            # Ask again once a quarter of the slots (or max_jobs) are free, not per freed slot:
+            # fewer, fuller activations (Zeebe's workers poll at a threshold, too).
+            while self.concurrency - self.running < self._poll_threshold:
                 self._slot_freed = anyio.Event()
                 await self._slot_freed.wait()
             wanted = min(self.max_jobs, self.concurrency - self.running)
