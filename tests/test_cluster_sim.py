@@ -127,6 +127,10 @@ async def test_graceful_stop_hands_leadership_over_before_leaving(
         assert trio.current_time() - started < ET / 2
         # ... and the partitions have their new leaders already.
         assert all(cluster.leaders().get(pid) in (0, 1) for pid in led)
+        # The others learned of the departure at once, not after a failure timeout.
+        survivor = cluster.brokers[0].membership
+        assert survivor is not None
+        await wait_until(lambda: survivor.members()[2].state.label == "dead", 1.0)
         nursery.cancel_scope.cancel()
 
 

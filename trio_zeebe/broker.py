@@ -33,6 +33,7 @@ from .gateway.messages import (
     Topology,
     TopologyRequest,
 )
+from .gateway.router import JOB_REQUESTS, JobRouter
 from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_context
 from .membership.config import SwimConfig
 from .membership.core import SwimCore
@@ -50,6 +51,8 @@ from .transport.tcp import TcpTransport
 from .transport.tls import client_context, server_context
 
 log = logging.getLogger("trio_zeebe.broker")
+
+LEAVE_GRACE = 0.1
 
 
 class StartupError(RuntimeError):
@@ -97,6 +100,7 @@ class Broker:
         self.distribution: PartitionDistribution | None = None
         self.gateway: GatewayServer | None = None
         self.monitoring: MonitoringServer | None = None
+        self.router: JobRouter | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -131,10 +135,15 @@ class Broker:
             task_status.started(self)
 
     async def shutdown(self, within: float = 5.0) -> None:
-        """Graceful stop, part one: hand every leadership over. Then cancel ``run``."""
+        """Graceful stop, part one: hand every leadership over and tell the other members we
+        are leaving (so they do not wait for a failure timeout). Then cancel ``run``."""
         if self.partitions is not None:
             with trio.move_on_after(within):
                 await self.partitions.hand_over_leaderships(within)
+        if self.membership is not None:
+            self.membership.leave()
+            # Best effort: give the transport a moment to put the goodbye on the wire.
+            await trio.sleep(LEAVE_GRACE)
 
     async def _bootstrap_distribution(self, store: TopologyStore) -> PartitionDistribution:
         """The partition layout, computed once at the first start and persisted with the
@@ -256,6 +265,14 @@ class Broker:
             clock=self.clock,
             snapshot_every=self.config.data.snapshot_entries,
             snapshot_period=self.config.data.snapshot_period,
+        )
+        # Before the partitions start, so the router hooks every processor.
+        self.router = JobRouter(
+            manager,
+            self.network,
+            partitions_count=self.config.cluster.partitions_count,
+            max_inflight=self.config.network.max_inflight_per_partition,
+            request_timeout=self.config.network.request_timeout,
         )
         await nursery.start(manager.run)
         return manager
@@ -384,6 +401,10 @@ class Broker:
     async def handle_client_request(self, request: Any) -> Any:
         if isinstance(request, TopologyRequest):
             return self.topology()
+        if isinstance(request, JOB_REQUESTS):
+            if self.router is None:
+                raise GatewayRequestError(ErrorCode.UNAVAILABLE, "broker is starting")
+            return await self.router.handle(request)
         if isinstance(request, AppendRequest):
             return await self._append(request)
         if isinstance(request, RebalanceRequest):
