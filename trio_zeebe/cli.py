@@ -1,4 +1,4 @@
-"""Command line: ``python -m trio_zeebe node|status|certs|dev-cluster``.
+"""Command line: ``python -m trio_zeebe node|status|job|certs|dev-cluster``.
 
 Each sub-command is a thin wrapper: the broker, client and dev cluster live in their modules.
 Exit codes: 0 success, 1 runtime failure (e.g. cannot reach the gateway), 2 usage/config error.
@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_cmd_status)
 
+    from .cli_job import add_job_parser
+
+    add_job_parser(sub, _add_client_arguments, _client_settings)
+
     rebalance = sub.add_parser(
         "rebalance", help="move each partition's leadership back to its primary broker"
     )
@@ -82,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_client_arguments(p: argparse.ArgumentParser) -> None:
+def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool = True) -> None:
     env = os.environ.get
     p.add_argument(
         "--address",
@@ -102,7 +106,8 @@ def _add_client_arguments(p: argparse.ArgumentParser) -> None:
         default=env("TRIO_ZEEBE_INSECURE_CONNECTION", "").lower() in ("1", "true", "yes"),
         help="plain TCP without TLS (env TRIO_ZEEBE_INSECURE_CONNECTION)",
     )
-    p.add_argument("--timeout", type=float, default=10.0, help="request timeout in seconds")
+    if request_timeout:
+        p.add_argument("--timeout", type=float, default=10.0, help="request timeout in seconds")
 
 
 def _setup_logging(level: str, node_id: int | None = None) -> None:

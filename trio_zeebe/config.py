@@ -170,6 +170,10 @@ class NetworkConfig:
     internal_api: PortConfig = PortConfig(26502)
     gateway: PortConfig = PortConfig(26500)
     monitoring: PortConfig = PortConfig(9600)
+    request_timeout: Duration = attrs.field(default=Duration(15.0), metadata=_positive_field)
+    """How long the gateway re-resolves and retries a job request before DEADLINE_EXCEEDED."""
+    max_inflight_per_partition: int = attrs.field(default=4096, metadata=_positive_field)
+    """Job commands a partition leader runs at once; more are refused as RESOURCE_EXHAUSTED."""
 
     @property
     def advertised(self) -> str:

@@ -1,0 +1,135 @@
+"""Waking long-polling ActivateJobs requests as soon as a matching job appears on any partition.
+
+Leaders tell every gateway (every broker) which job types just became activatable, in a one-way
+:class:`JobsAvailable` message sent from the processor's ``on_applied`` hook; a gateway wakes every
+activation waiting for one of those types, and each woken request tries activation again. No
+polling: a waiting request sleeps on an event until a notice or its own deadline.
+
+A replica that just became the serving leader announces every type it has activatable, so a
+request that could not reach the old leader learns about jobs the new one can hand out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import trio
+
+from ..codec import wire
+from ..partitions.manager import PartitionManager
+from ..processing.processor import PartitionProcessor
+from ..raft.driver import RaftDriver
+from ..transport.api import Network, Peer
+
+log = logging.getLogger("trio_zeebe.gateway.longpoll")
+
+COALESCE = 0.005  # seconds between two broadcasts for one partition
+
+
+@wire("g.jobs!")
+@attrs.frozen
+class JobsAvailable:
+    """Leader to gateways: jobs of these types became activatable on ``partition``."""
+
+    partition: int
+    types: tuple[str, ...]
+
+
+class Waiters:
+    """Activation requests waiting for a job type, each an event set on a notice."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, set[trio.Event]] = {}
+        self.notices = 0
+
+    def register(self, job_type: str) -> trio.Event:
+        event = trio.Event()
+        self._by_type.setdefault(job_type, set()).add(event)
+        return event
+
+    def unregister(self, job_type: str, event: trio.Event) -> None:
+        events = self._by_type.get(job_type)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._by_type[job_type]
+
+    def wake(self, types: Iterable[str]) -> None:
+        self.notices += 1
+        for job_type in types:
+            for event in self._by_type.pop(job_type, ()):
+                event.set()
+
+    def waiting(self, job_type: str | None = None) -> int:
+        if job_type is not None:
+            return len(self._by_type.get(job_type, ()))
+        return sum(len(v) for v in self._by_type.values())
+
+    async def on_notice(self, peer: Peer, message: JobsAvailable) -> None:
+        self.wake(message.types)
+
+
+class Announcer:
+    """Hooks every local processor: after each applied entry, the leader wakes local waiters at
+    once and broadcasts the job types that became activatable to every other broker it knows,
+    coalesced to one message per partition per :data:`COALESCE` seconds under load."""
+
+    def __init__(self, partitions: PartitionManager, network: Network, waiters: Waiters) -> None:
+        self.partitions = partitions
+        self.network = network
+        self.waiters = waiters
+        self.sent = 0
+        self._pending: dict[int, set[str]] = {}
+        self._flush: dict[int, trio.Event] = {}
+
+    def partition_started(self, pid: int, driver: RaftDriver, nursery: trio.Nursery) -> None:
+        processor = self.partitions.processor(pid)
+        if processor is None:
+            return
+        machine: Any = processor.machine
+        if not hasattr(machine, "take_newly_activatable"):
+            return  # an embedder's state machine without jobs
+        processor.on_applied.append(self._hook(processor, machine))
+        self._flush[pid] = trio.Event()
+        nursery.start_soon(self._broadcaster, pid)
+
+    def _hook(self, processor: PartitionProcessor, machine: Any) -> Callable[[], None]:
+        announced_term = -1
+
+        def applied() -> None:
+            nonlocal announced_term
+            # Followers drain the hints too, so the set stays bounded.
+            types: set[str] = machine.take_newly_activatable()
+            if not processor.serving:
+                return
+            if processor.serving_term != announced_term:
+                announced_term = processor.serving_term
+                types |= set(machine.activatable_types())
+            if types:
+                self.announce(processor.partition, types)
+
+        return applied
+
+    def announce(self, pid: int, types: set[str]) -> None:
+        self.waiters.wake(types)
+        self._pending.setdefault(pid, set()).update(types)
+        event = self._flush.get(pid)
+        if event is not None:
+            event.set()
+
+    async def _broadcaster(self, pid: int) -> None:
+        while True:
+            await self._flush[pid].wait()
+            self._flush[pid] = trio.Event()
+            types = self._pending.pop(pid, set())
+            if types:
+                message = JobsAvailable(pid, tuple(sorted(types)))
+                me = self.partitions.node_id
+                for node, address in list(self.partitions.addresses.items()):
+                    if node != me:
+                        self.network.send(address, message)
+                        self.sent += 1
+            await trio.sleep(COALESCE)
