@@ -287,3 +287,16 @@ async def test_one_handler_per_type_and_only_wire_types(certs: Certs) -> None:
         a.on(Note, h)
     with pytest.raises(ValueError, match="not a wire message"):
         a.on(int, h)
+
+
+async def test_a_broker_certificate_cannot_claim_another_node_id(
+    certs: Certs, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Node 2 presents node 1's (valid, cluster-CA-signed) certificate.
+    impostor = make(certs, 2, contexts=certs.contexts(1))
+    honest = make(certs, 0)
+    echo_handlers(honest)
+    async with running(impostor, honest):
+        with pytest.raises(PeerUnavailable, match="certificate is for node-1"):
+            await impostor.request(honest.local.address, Ask(1), timeout=1)
+        assert honest.stats().get("handshakes_refused", 0) == 1

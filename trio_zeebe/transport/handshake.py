@@ -6,6 +6,9 @@ After TLS both sides send :class:`Hello`, check the other's and then both send a
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import attrs
 
 from trio_zeebe import codec
@@ -48,4 +51,21 @@ def check_hello(ours: Hello, theirs: Hello) -> str | None:
         split_address(theirs.address)
     except ValueError as exc:
         return str(exc)
+    return None
+
+
+_NODE_NAME = re.compile(r"node-(\d+)")
+
+
+def check_certificate(theirs: Hello, cert: dict[str, Any] | None) -> str | None:
+    """A certificate that names nodes (``node-<id>``, as ``certs`` issues them) may only be
+    used by those nodes: another broker's certificate cannot claim its node id. Certificates
+    without node names (host names only) are accepted; the cluster CA vouches for them."""
+    if not cert:
+        return None
+    names = [value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"]
+    nodes = {int(m.group(1)) for n in names if (m := _NODE_NAME.fullmatch(n))}
+    if nodes and theirs.node_id not in nodes:
+        owned = ", ".join(f"node-{n}" for n in sorted(nodes))
+        return f"certificate is for {owned} but the peer claims node id {theirs.node_id}"
     return None

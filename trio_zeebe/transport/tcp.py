@@ -39,7 +39,13 @@ from trio_zeebe.transport.api import (
     join_address,
     split_address,
 )
-from trio_zeebe.transport.handshake import PROTOCOL_VERSION, Hello, Verdict, check_hello
+from trio_zeebe.transport.handshake import (
+    PROTOCOL_VERSION,
+    Hello,
+    Verdict,
+    check_certificate,
+    check_hello,
+)
 
 log = logging.getLogger("trio_zeebe.transport")
 
@@ -357,7 +363,8 @@ class TcpTransport:
         theirs = codec.decode(await _read_frame(stream, decoder, backlog))
         if not isinstance(theirs, Hello):
             raise DecodeError(f"expected a Hello, got {type(theirs).__name__}")
-        reason = check_hello(self._hello, theirs)
+        cert = stream.getpeercert() if isinstance(stream, trio.SSLStream) else None
+        reason = check_hello(self._hello, theirs) or check_certificate(theirs, cert)
         await stream.send_all(frames.frame(codec.encode(Verdict(reason is None, reason or ""))))
         # Always read their verdict too, so the dialler can say *why* it was refused.
         try:
