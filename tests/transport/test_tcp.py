@@ -300,3 +300,13 @@ async def test_a_broker_certificate_cannot_claim_another_node_id(
         with pytest.raises(PeerUnavailable, match="certificate is for node-1"):
             await impostor.request(honest.local.address, Ask(1), timeout=1)
         assert honest.stats().get("handshakes_refused", 0) == 1
+
+
+async def test_unreachable_peer_means_not_sent(certs: Certs) -> None:
+    """A request that never left (no connection) is NotSent: safe to send elsewhere."""
+    from trio_zeebe.transport.api import NotSent
+
+    a = make(certs, 0)
+    async with running(a):
+        with pytest.raises(NotSent):
+            await a.request("127.0.0.1:1", Ask(1), timeout=2)

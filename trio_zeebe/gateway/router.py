@@ -13,10 +13,9 @@ a leader change the leader is re-resolved (Raft's own view first, then the gossi
 and the command retried with back-off until the request's deadline (DEADLINE_EXCEEDED). A
 CreateJob whose outcome is unknown (leadership lost while pending, or no answer) is never retried:
 it could create a second job, so the client gets UNAVAILABLE saying the outcome is unknown.
-Like Zeebe (which retries on ConnectException) a CreateJob refused by the transport as
-PeerUnavailable is passed on to the next partition: that is almost always "could not connect".
-The transport also reports a connection that broke after sending as PeerUnavailable, a narrow
-window in which a duplicate job is possible until the transport tells the two apart.
+Like Zeebe (which retries on ConnectException) a CreateJob the transport could not send at all
+(NotSent) is passed on to the next partition; a connection that broke after sending leaves the
+outcome unknown and is treated as such.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from ..engine.records import (
 from ..errors import ErrorCode
 from ..partitions.manager import PartitionManager
 from ..raft.config import Role
-from ..transport.api import Network, PeerUnavailable, TransportError
+from ..transport.api import Network, NotSent, TransportError
 from .forward import RETRY_ELSEWHERE, ForwardCommand, ForwardReply, LeaderExecutor, Status
 from .longpoll import Announcer, JobsAvailable, Waiters
 from .messages import ActivateJobsRequest
@@ -133,7 +132,7 @@ class JobRouter:
             raise trio.TooSlowError
         try:
             reply = await self.network.request(address, ForwardCommand(pid, data), timeout=timeout)
-        except PeerUnavailable as exc:
+        except NotSent as exc:
             return ForwardReply(Status.DROPPED, message=f"node {node}: {exc}")
         except TransportError as exc:
             raise _Unknown(f"partition {pid}: no answer from leader node {node}: {exc}") from None

@@ -30,6 +30,7 @@ import trio.lowlevel
 from trio_zeebe import codec
 from trio_zeebe.transport.api import (
     Handler,
+    NotSent,
     Peer,
     PeerUnavailable,
     RemoteError,
@@ -212,7 +213,7 @@ class SimEndpoint:
         sim = self.sim
         if address in sim.crashed or address not in sim._endpoints or self._detached:
             await trio.lowlevel.checkpoint()  # like a refused connection: fails fast
-            raise PeerUnavailable(f"{address} unreachable")
+            raise NotSent(f"{address} unreachable")
         corr = next(self._corr)
         pending = self._pending[corr] = _Pending(address)
         self._stats["requests"] += 1

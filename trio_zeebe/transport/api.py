@@ -34,6 +34,12 @@ class PeerUnavailable(TransportError):
     """The peer could not be reached (refused, backing off, connection lost, crashed)."""
 
 
+class NotSent(PeerUnavailable):
+    """The request never left this node (no connection could be made): it cannot have been
+    executed, so even a non-idempotent request may be sent elsewhere. A plain
+    :class:`PeerUnavailable` from ``request`` means the connection broke after sending."""
+
+
 class RequestTimeout(TransportError):
     """No response within the request's timeout."""
 

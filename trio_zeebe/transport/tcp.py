@@ -32,6 +32,7 @@ from trio_zeebe.transport import frames
 from trio_zeebe.transport.api import (
     Handler,
     MessageTooLarge,
+    NotSent,
     Peer,
     PeerUnavailable,
     RemoteError,
@@ -188,7 +189,7 @@ class TcpTransport:
         pending = self._pending[corr] = _Pending(address)
         try:
             if not self._enqueue(link, frame):
-                raise PeerUnavailable(self._why_unavailable(link))
+                raise NotSent(self._why_unavailable(link))
             with trio.move_on_after(timeout):
                 await pending.done.wait()
             if not pending.done.is_set():
@@ -320,14 +321,18 @@ class TcpTransport:
                 delay,
             )
         if link.current is None:
-            self._drop_link_traffic(link, f"{link.address} unreachable: {_describe(exc)}")
+            # Never connected: whatever waited in the queue was not sent.
+            self._drop_link_traffic(
+                link, f"{link.address} unreachable: {_describe(exc)}", sent=False
+            )
 
-    def _drop_link_traffic(self, link: _Link, reason: str) -> None:
+    def _drop_link_traffic(self, link: _Link, reason: str, *, sent: bool = True) -> None:
         self._stats["dropped_unreachable"] += len(link.queue)
         link.queue.clear()
+        error = PeerUnavailable if sent else NotSent
         for pending in self._pending.values():
             if pending.address == link.address:
-                pending.resolve(error=PeerUnavailable(reason))
+                pending.resolve(error=error(reason))
 
     # ---- accepting and handshaking -----------------------------------------------------
 
