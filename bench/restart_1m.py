@@ -25,8 +25,16 @@ from trio_zeebe.config import config_from_dict
 from trio_zeebe.engine.records import CreateJob
 
 
-def du(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def du(path: Path, suffix: str = "") -> int:
+    return sum(f.stat().st_size for f in path.rglob("*" + suffix) if f.is_file())
+
+
+def sizes(data: Path) -> str:
+    mib = 2**20
+    return (
+        f"{du(data) / mib:.1f} MiB (log segments {du(data, '.log') / mib:.1f} MiB, "
+        f"snapshots {du(data, '.snap') / mib:.1f} MiB)"
+    )
 
 
 def broker(data: Path, snapshot_entries: int) -> Broker:
@@ -93,14 +101,9 @@ async def restart(data: Path, label: str, snapshot_first: bool = False) -> None:
         jobs = proc.machine.job_count  # type: ignore[attr-defined]
         print(f"restart {label}: serving after {elapsed:.2f}s with {jobs} jobs", flush=True)
         if snapshot_first:
-            before = du(data)
+            before = sizes(data)
             await proc.take_snapshot()
-            after = du(data)
-            print(
-                f"snapshot + compaction: data directory {before / 2**20:.1f} MiB -> "
-                f"{after / 2**20:.1f} MiB",
-                flush=True,
-            )
+            print(f"snapshot + compaction: data directory {before} -> {sizes(data)}", flush=True)
         nursery.cancel_scope.cancel()
 
 
@@ -108,7 +111,7 @@ async def main(records: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         data = Path(tmp) / "data"
         await fill(data, records, concurrency)
-        print(f"data directory: {du(data) / 2**20:.1f} MiB", flush=True)
+        print(f"data directory: {sizes(data)}", flush=True)
         await restart(data, "without snapshot (replays the whole log)", snapshot_first=True)
         await restart(data, "from the snapshot (+ empty log tail)")
 
