@@ -6,7 +6,9 @@ propose; the checker asserts the Raft invariants on every Ready. After the fault
 must appear and everything pending must commit within a bounded simulated time, and every
 acknowledged record must be in the committed log exactly once.
 
-CI runs ``SEEDS_IN_CI`` seeds; ``nox -s soak -- --seeds N`` runs N more.
+CI runs ``SEEDS_IN_CI`` seeds; ``nox -s soak -- --seeds N`` runs N more. A failing run names its
+seed in the test id (``test_soak[1000123]``); everything random, trio's scheduling included,
+derives from it, so ``nox -s soak -- --first-seed 1000123 --seeds 1`` replays it exactly.
 """
 
 from __future__ import annotations
