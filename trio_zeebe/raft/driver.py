@@ -110,6 +110,7 @@ class RaftDriver:
         timer: ElectionTimer | None = None,
         on_ready: Callable[[int, Ready], None] | None = None,
         retain_entries: int = 1000,
+        retain_bytes: int = 4 * 1024 * 1024,
         request_timeout: float = 2.5,
         snapshot_chunk_bytes: int = 1 << 20,
     ) -> None:
@@ -136,6 +137,7 @@ class RaftDriver:
         # Entries kept behind a snapshot, so a follower a little behind gets entries, not the
         # whole snapshot (Zeebe: preferSnapshotReplicationThreshold).
         self.retain_entries = retain_entries
+        self.retain_bytes = retain_bytes
         self.request_timeout = request_timeout
         self.snapshot_chunk_bytes = snapshot_chunk_bytes
         self.snapshot_chunks_sent = 0
@@ -506,7 +508,15 @@ class RaftDriver:
         info = await self.snapshots.save(index, term, body)
         core, log_ = self.core, self.log
         if core is not None and log_ is not None:
-            upto = index - self.retain_entries
+            # Keep at most retain_entries entries, and at most retain_bytes of them.
+            upto, kept = index, 0
+            floor = max(index - self.retain_entries, core.log.snap_index)
+            while upto > floor:
+                size = len(core.log.entry(upto).data)
+                if kept + size > self.retain_bytes:
+                    break
+                kept += size
+                upto -= 1
             if upto > core.log.snap_index:
                 upto_term = core.log.term(upto)
                 if upto_term is not None:

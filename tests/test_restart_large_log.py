@@ -1,0 +1,112 @@
+"""Restart of a broker whose partition log holds 1,000,000 job records (issue: processing).
+
+The log is written directly in the on-disk format (what a broker that created a million jobs
+leaves behind, without spending minutes creating them one by one); the broker must come back
+serving with every job, first by replaying the whole log, then from a snapshot plus log tail,
+with the log compacted behind the snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+from trio_zeebe import codec
+from trio_zeebe.broker import Broker
+from trio_zeebe.config import config_from_dict
+from trio_zeebe.disk import RealDisk
+from trio_zeebe.engine.records import CreateJob, JobKey
+from trio_zeebe.log.meta import MetaState, MetaStore
+from trio_zeebe.log.segmented import SegmentedLog
+from trio_zeebe.raft.applied import pack_records
+from trio_zeebe.raft.messages import NORMAL, Entry
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+RECORDS = 1_000_000
+PER_ENTRY = 500
+
+
+def broker(data: Path) -> Broker:
+    return Broker(
+        config_from_dict(
+            {
+                "network": {
+                    "internal_api": {"port": 0},
+                    "gateway": {"port": 0},
+                    "monitoring": {"port": 0},
+                },
+                "data": {
+                    "directory": str(data),
+                    "log_segment_size": "8MB",
+                    "snapshot_entries": 10**9,
+                    "snapshot_period": "1000h",
+                },
+                "security": {"enabled": False, "gateway": {"enabled": False}},
+            }
+        )
+    )
+
+
+async def write_log(data: Path) -> None:
+    disk = RealDisk()
+    directory = str(data / "partitions" / "1")
+    disk.makedirs(directory)
+    await MetaStore(disk, f"{directory}/raft.meta").save(MetaState(term=1, vote=0))
+    log = SegmentedLog.open(disk, directory, segment_bytes=8 * 1024 * 1024)
+    command = codec.encode(CreateJob("restart", variables={"n": 1}))
+    for index, first in enumerate(range(0, RECORDS, PER_ENTRY), start=1):
+        records = [
+            codec.packb([n + 1, 1_000_000.0 + n, command])
+            for n in range(first, min(first + PER_ENTRY, RECORDS))
+        ]
+        log.append([Entry(index, 1, NORMAL, pack_records(records))])
+    await log.flush()
+    log.close()
+
+
+def du(path: Path, suffix: str) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*" + suffix) if f.is_file())
+
+
+async def start_and_count(data: Path) -> tuple[float, int]:
+    async with trio.open_nursery() as nursery:
+        started = time.perf_counter()
+        b: Broker = await nursery.start(broker(data).run)
+        with trio.fail_after(300):
+            while True:
+                proc = b.partitions.processor(1) if b.partitions else None
+                if proc is not None and proc.serving:
+                    break
+                await trio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        jobs = proc.machine.job_count  # type: ignore[attr-defined]
+        # It serves: a new job gets the next key.
+        answer = codec.decode(await proc.submit(codec.encode(CreateJob("after"))))
+        assert isinstance(answer, JobKey) and answer.key & ((1 << 51) - 1) == jobs + 1
+        if not (data / "partitions" / "1" / "snapshots").exists():
+            await proc.take_snapshot()
+        nursery.cancel_scope.cancel()
+    return elapsed, jobs
+
+
+async def test_restart_with_a_million_job_records(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await write_log(data)
+    log_before = du(data, ".log")
+    replayed, jobs = await start_and_count(data)
+    assert jobs == RECORDS
+    log_after = du(data, ".log")
+    assert du(data, ".snap") > 0
+    assert log_after < log_before / 4  # segments behind the snapshot are gone
+    from_snapshot, jobs = await start_and_count(data)
+    assert jobs == RECORDS + 1  # plus the job created to prove the first restart served
+    mib = 2**20
+    print(
+        f"\n1,000,000 job records: restart replaying the log {replayed:.1f}s, "
+        f"from snapshot {from_snapshot:.1f}s; log {log_before / mib:.1f} MiB -> "
+        f"{log_after / mib:.1f} MiB after compaction, snapshot {du(data, '.snap') / mib:.1f} MiB"
+    )
