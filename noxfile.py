@@ -24,16 +24,19 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """Long randomized simulation: ``nox -s soak -- --seeds 10000``."""
-    session.install("-e", ".[test]")
+    """Long randomized simulation: ``nox -s soak -- --seeds 10000`` (one worker per core)."""
+    session.install("-e", ".[test]", "pytest-xdist")
     session.run(
         "python",
         "-m",
         "pytest",
         "-q",
+        "-x",
         "-m",
         "soak",
-        "tests",
+        "-n",
+        "auto",
+        "tests/raft/test_sim_group.py",
         "-p",
         "no:cacheprovider",
         *session.posargs,
