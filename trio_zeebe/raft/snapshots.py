@@ -90,6 +90,10 @@ class SnapshotStore:
         self.disk = disk
         self.directory = directory
         self._receiving: tuple[int, int, FileHandle] | None = None
+        # latest() verifies a whole file; callers ask often (every chunk, every InstallSnapshot)
+        # so the answer is kept until this store changes the directory.
+        self._latest: SnapshotInfo | None = None
+        self._latest_known = False
 
     def _list(self) -> list[tuple[int, int, str]]:
         if not self.disk.exists(self.directory):
@@ -103,6 +107,15 @@ class SnapshotStore:
 
     def latest(self) -> SnapshotInfo | None:
         """The newest snapshot whose checksum holds (corrupt ones are logged and skipped)."""
+        if not self._latest_known:
+            self._latest = self._find_latest()
+            self._latest_known = True
+        return self._latest
+
+    def _changed(self) -> None:
+        self._latest_known = False
+
+    def _find_latest(self) -> SnapshotInfo | None:
         for index, term, path in self._list():
             try:
                 data = self.disk.read(path)
@@ -118,7 +131,11 @@ class SnapshotStore:
         return latest is not None and (latest.index, latest.term) >= (index, term)
 
     def load(self, info: SnapshotInfo) -> bytes:
-        return decode_snapshot(self.disk.read(info.path), info.path)
+        try:
+            return decode_snapshot(self.disk.read(info.path), info.path)
+        except SnapshotCorruptError:
+            self._changed()  # rotted since it was verified: the next latest() looks again
+            raise
 
     def read_chunk(self, info: SnapshotInfo, offset: int, size: int) -> bytes:
         return self.disk.read(info.path, offset, size)
@@ -130,12 +147,14 @@ class SnapshotStore:
         from ..disk import replace_atomically
 
         await replace_atomically(self.disk, path, data)
+        self._changed()
         self._prune()
         return SnapshotInfo(index, term, path, len(data))
 
     def _prune(self) -> None:
         for _, _, path in self._list()[KEEP:]:
             self.disk.remove(path)
+        self._changed()
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -177,6 +196,7 @@ class SnapshotStore:
             return SnapshotChunkAck(chunk.partition, 0, False)
         self.disk.rename(part, final)
         await self.disk.run_blocking(self.disk.fsync_dir, self.directory)
+        self._changed()
         self._prune()
         return SnapshotChunkAck(chunk.partition, chunk.total, True)
 
