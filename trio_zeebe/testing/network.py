@@ -36,6 +36,7 @@ from trio_zeebe.transport.api import (
     RemoteError,
     RequestTimeout,
 )
+from trio_zeebe.transport.pending import PendingRequest
 
 log = logging.getLogger("trio_zeebe.testing.network")
 
@@ -51,19 +52,6 @@ class LinkFaults:
     duplicate: float = 0.0  # probability a message is delivered twice
     reorder: float = 0.0  # probability of an extra random delay (lets later messages overtake)
     reorder_delay: float = 0.05  # the extra delay is uniform in [0, reorder_delay]
-
-
-@attrs.define(eq=False)
-class _Pending:
-    destination: str
-    done: trio.Event = attrs.field(factory=trio.Event)
-    value: Any = None
-    error: Exception | None = None
-
-    def resolve(self, value: Any = None, error: Exception | None = None) -> None:
-        if not self.done.is_set():
-            self.value, self.error = value, error
-            self.done.set()
 
 
 class SimNetwork:
@@ -151,8 +139,8 @@ class SimNetwork:
             return
         for ep in self._endpoints.values():
             for pending in ep._pending.values():
-                if broken(ep.local.address, pending.destination):
-                    pending.resolve(error=kind(f"{pending.destination} is unreachable"))
+                if broken(ep.local.address, pending.address):
+                    pending.resolve(error=kind(f"{pending.address} is unreachable"))
 
     # ---- delivery ----------------------------------------------------------------------
 
@@ -193,7 +181,7 @@ class SimEndpoint:
         self._handlers: dict[type, Handler] = {}
         self._heap: list[tuple[float, int, tuple[Any, ...]]] = []
         self._wake = trio.Event()
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, PendingRequest] = {}
         self._corr = itertools.count(1)
         self._stats: collections.Counter[str] = collections.Counter()
         self._detached = False
@@ -215,7 +203,7 @@ class SimEndpoint:
             await trio.lowlevel.checkpoint()  # like a refused connection: fails fast
             raise NotSent(f"{address} unreachable")
         corr = next(self._corr)
-        pending = self._pending[corr] = _Pending(address)
+        pending = self._pending[corr] = PendingRequest(address)
         self._stats["requests"] += 1
         try:
             sim._transmit(self, address, (_REQUEST, corr, self.local, self._wire(message)))
@@ -288,7 +276,7 @@ class SimEndpoint:
         self._stats["frames_in"] += 1
         if kind in (_RESPONSE, _ERROR):
             pending = self._pending.get(corr)
-            if pending is None or pending.destination != sender.address:
+            if pending is None or pending.address != sender.address:
                 self._stats["late_responses"] += 1
             elif kind == _ERROR:
                 pending.resolve(error=RemoteError(payload))

@@ -47,6 +47,7 @@ from trio_zeebe.transport.handshake import (
     check_certificate,
     check_hello,
 )
+from trio_zeebe.transport.pending import PendingRequest
 
 log = logging.getLogger("trio_zeebe.transport")
 
@@ -59,19 +60,6 @@ _CLOSED = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 class _Refused(Exception):
     """Handshake refused (already logged and counted)."""
-
-
-@attrs.define(eq=False)
-class _Pending:
-    address: str
-    done: trio.Event = attrs.field(factory=trio.Event)
-    value: Any = None
-    error: Exception | None = None
-
-    def resolve(self, value: Any = None, error: Exception | None = None) -> None:
-        if not self.done.is_set():
-            self.value, self.error = value, error
-            self.done.set()
 
 
 @attrs.define(eq=False)
@@ -144,7 +132,7 @@ class TcpTransport:
         self._incarnation = self._rng.getrandbits(62)
         self._handlers: dict[type, Handler] = {}
         self._links: dict[str, _Link] = {}
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, PendingRequest] = {}
         self._corr = itertools.count(1)
         self._stats: collections.Counter[str] = collections.Counter()
         self._nursery: trio.Nursery | None = None
@@ -186,7 +174,7 @@ class TcpTransport:
             raise MessageTooLarge(str(exc)) from None
         link = self._link(address)
         self._stats["requests"] += 1
-        pending = self._pending[corr] = _Pending(address)
+        pending = self._pending[corr] = PendingRequest(address)
         try:
             if not self._enqueue(link, frame):
                 raise NotSent(self._why_unavailable(link))
