@@ -186,3 +186,33 @@ async def test_processes_one_leader_per_broker_and_failover_within_10s(brokers: 
     with trio.fail_after(15):
         while sorted((await leaders_seen_by(brokers, 2)).values()) != [0, 1, 2]:  # noqa: ASYNC110
             await trio.sleep(0.1)
+
+
+async def test_corrupt_log_stops_only_that_partition_with_a_clear_message(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(SimCluster(23, 3, 2, 3).run)
+        await wait_until(lambda: len(cluster.leaders()) == 2, 4 * ET)
+        for pid, node in cluster.leaders().items():
+            driver = cluster.brokers[node].partitions.driver(pid)  # type: ignore[union-attr]
+            assert driver is not None
+            for i in range(50):
+                await driver.propose(b"record-%d" % i)
+        victim = next(n for n in range(3) if n not in cluster.leaders().values())
+        cluster.crash(victim, power_loss=False)
+        segment = f"/data/broker-{victim}/partitions/1/00000000000000000001.log"
+        cluster.disks[victim].corrupt(segment, 200)  # bit rot well before the tail
+        await cluster.start(victim)
+        manager = cluster.brokers[victim].partitions
+        assert manager is not None
+        await wait_until(lambda: manager.local[1].health == "dead", 10)
+        messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert any(
+            "partition 1 on node" in m and "00000000000000000001.log" in m and "offset" in m
+            for m in messages
+        ), messages
+        # Partition 2 on the same broker is fine, and partition 1 is still served elsewhere.
+        await wait_until(lambda: manager.local[2].health == "healthy", 10)
+        await wait_until(lambda: cluster.leaders().get(1) not in (None, victim), 10)
+        nursery.cancel_scope.cancel()

@@ -24,6 +24,8 @@ from ..codec import wire
 from ..disk import Disk
 from ..engine.statemachine import StateMachine
 from ..errors import find_error
+from ..log.meta import MetaCorruptionError
+from ..log.record import LogCorruptionError
 from ..membership.driver import MembershipService
 from ..membership.events import (
     MemberAdded,
@@ -222,6 +224,22 @@ class PartitionManager:
                         hook(pid, driver, nursery)
                     nursery.start_soon(self._watch_roles, part, driver)
             except Exception as exc:
+                corrupt = find_error(exc, LogCorruptionError) or find_error(
+                    exc, MetaCorruptionError
+                )
+                if corrupt is not None:
+                    # Restarting cannot help and could make things worse: stop this partition
+                    # (its replicas elsewhere keep serving) and say exactly what is wrong.
+                    part.health = "dead"
+                    self._publish_needed.set()
+                    log.error(
+                        "partition %d on node %d stopped: %s (the other replicas keep serving; "
+                        "move the partition directory away to resync it from them)",
+                        pid,
+                        self.node_id,
+                        corrupt,
+                    )
+                    return
                 part.restarts += 1
                 part.health = "unhealthy"
                 self._publish_needed.set()
