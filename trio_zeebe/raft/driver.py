@@ -552,7 +552,18 @@ class RaftDriver:
             chunk_size = self.snapshot_chunk_bytes
             offset, failures = 0, 0
             while True:
-                data = self.snapshots.read_chunk(info, offset, chunk_size)
+                try:
+                    data = self.snapshots.read_chunk(info, offset, chunk_size)
+                except OSError as exc:
+                    # A newer snapshot replaced this one mid-transfer (only two are kept):
+                    # give up; the leader offers the newer one at the next round.
+                    log.info(
+                        "partition %d: snapshot for node %d superseded: %s",
+                        self.partition,
+                        peer,
+                        exc,
+                    )
+                    return
                 chunk = SnapshotChunk(
                     self.partition,
                     self.node_id,
