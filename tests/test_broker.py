@@ -235,3 +235,21 @@ async def test_monitoring_probes_and_metrics(dev_certs: DevCerts, tmp_path: Path
         assert 'trio_zeebe_members{node="0",state="alive"} 1' in metrics
         assert (await http_get(port, "/nope"))[0] == 404
         nursery.cancel_scope.cancel()
+
+
+async def test_gateway_can_require_client_certificates(dev_certs: DevCerts, tmp_path: Path) -> None:
+    raw = broker_dict(dev_certs, tmp_path)
+    raw["security"]["gateway"] = {"client_auth": True}
+    config = config_from_dict(raw)
+    async with trio.open_nursery() as nursery:
+        broker: Broker = await nursery.start(Broker(config).run)
+        assert broker.gateway is not None
+        address = [f"127.0.0.1:{broker.gateway.port}"]
+        ca = str(dev_certs.ca)
+        with pytest.raises(ConnectionFailed):  # no client certificate: the handshake fails
+            async with Client(address, ca=ca, connect_timeout=2, request_timeout=2) as client:
+                await client.topology()
+        cert, key = (str(p) for p in dev_certs.client)
+        async with Client(address, ca=ca, cert=cert, key=key) as client:
+            assert len((await client.topology()).brokers) == 1
+        nursery.cancel_scope.cancel()
