@@ -261,8 +261,9 @@ async def test_a_seed_replays_exactly() -> None:
 
 # Seeds the soak found problems with, kept in CI: 1000495 took snapshots faster than a transfer
 # could ship one (the file being shipped was pruned); 1001961 re-proposed a record after an
-# unknown outcome (a scenario bug).
-@pytest.mark.parametrize("seed", [1000495, 1001961])
+# unknown outcome (a scenario bug); 1005539 offered a follower an older snapshot than the one a
+# deposed leader had already shipped to it.
+@pytest.mark.parametrize("seed", [1000495, 1001961, 1005539])
 async def test_soak_regressions(autojump_clock: trio.testing.MockClock, seed: int) -> None:
     await run_random_scenario(seed, 3 if seed % 4 else 5)
 

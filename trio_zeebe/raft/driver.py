@@ -164,10 +164,18 @@ class RaftDriver:
 
     def deliver(self, message: Any) -> None:
         """Called by the router for every inbound message of this partition (never blocks)."""
-        if isinstance(message, InstallSnapshot) and not self.snapshots.has(
-            message.snapshot_index, message.snapshot_term
-        ):
-            return  # the data must be installed first; the leader will send it again
+        if isinstance(message, InstallSnapshot):
+            latest = self.snapshots.latest()
+            named = (message.snapshot_index, message.snapshot_term)
+            if latest is None or (latest.index, latest.term) < named:
+                return  # the data must be installed first; the leader will send it again
+            if (latest.index, latest.term) != named:
+                # We already hold a newer snapshot (e.g. a deposed leader shipped it): adopt
+                # that one, so the state machine restores exactly what the log restarts after.
+                # It covers committed entries only, which every later leader holds.
+                message = attrs.evolve(
+                    message, snapshot_index=latest.index, snapshot_term=latest.term
+                )
         try:
             self._inbox_send.send_nowait(message)
         except trio.WouldBlock:
