@@ -566,4 +566,6 @@ def _reason(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    if exc.__cause__ is not None:
+        return _reason(exc.__cause__)  # anyio: "All connection attempts failed" from <cause>
     return str(exc) or type(exc).__name__
