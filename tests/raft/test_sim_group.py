@@ -179,16 +179,17 @@ async def run_random_scenario(seed: int, size: int) -> SimRaftGroup:
                     except (NotLeader, ProposalDropped, LeadershipLost):
                         await trio.sleep(0.1)
             clients.cancel_scope.cancel()
-        # Every replica's state machine converges (some of them through snapshot installs).
-        leader = group.leader()
-        assert leader is not None
-        target = group.machines[leader].records
+        # Every replica's state machine converges on exactly the committed sequence (some of
+        # them through snapshot installs). Compared with what Raft committed, not with one
+        # machine's list: a machine may still be consuming its committed channel.
         await wait_until(
-            lambda: all(group.machines[n].records == target for n in range(size)), RECOVERY_BOUND
+            lambda: all(
+                group.machines[n].records == group.committed_records() for n in range(size)
+            ),
+            RECOVERY_BOUND,
         )
         committed = group.committed_records()
         assert len(committed) == len(set(committed)), "a record was committed twice"
-        assert [r for r in target if r in acked] == [r for r in committed if r in acked]
         lost = acked - set(committed)
         assert not lost, f"acknowledged records lost: {sorted(lost)[:5]}"
         assert set(committed) <= proposed
@@ -262,8 +263,9 @@ async def test_a_seed_replays_exactly() -> None:
 # Seeds the soak found problems with, kept in CI: 1000495 took snapshots faster than a transfer
 # could ship one (the file being shipped was pruned); 1001961 re-proposed a record after an
 # unknown outcome (a scenario bug); 1005539 offered a follower an older snapshot than the one a
-# deposed leader had already shipped to it.
-@pytest.mark.parametrize("seed", [1000495, 1001961, 1005539])
+# deposed leader had already shipped to it; 1006115 compared a state machine that was still
+# consuming its committed channel with what Raft had committed (a check race).
+@pytest.mark.parametrize("seed", [1000495, 1001961, 1005539, 1006115])
 async def test_soak_regressions(autojump_clock: trio.testing.MockClock, seed: int) -> None:
     await run_random_scenario(seed, 3 if seed % 4 else 5)
 
