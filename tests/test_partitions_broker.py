@@ -135,12 +135,13 @@ async def leaders_seen_by(
 async def test_processes_one_leader_per_broker_and_failover_within_10s(brokers: Brokers) -> None:
     for i in range(3):
         brokers.start(i)
+    # Balanced: one leader per broker, as seen from every broker once the
+    # leaders' claims have been gossiped (each view converges on its own).
     with trio.fail_after(30):
-        while sorted((await leaders_seen_by(brokers, 0)).values()) != [0, 1, 2]:
-            brokers.check_running()
-            await trio.sleep(0.1)
-    before = await leaders_seen_by(brokers, 1)
-    assert sorted(before.values()) == [0, 1, 2]  # balanced: one leader per broker
+        for node in range(3):
+            while sorted((await leaders_seen_by(brokers, node)).values()) != [0, 1, 2]:
+                brokers.check_running()
+                await trio.sleep(0.1)
     brokers.kill(0)
     killed = time.monotonic()
     with trio.fail_after(10):
