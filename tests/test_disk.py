@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import random
+import threading
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from trio_zeebe.disk import DiskError, DiskFullError, RealDisk, replace_atomically
 from trio_zeebe.testing.disk import SimDisk
@@ -178,3 +180,82 @@ async def test_sim_run_blocking_latency_uses_mock_clock(
     await disk.run_blocking(disk.fsync, h)
     assert trio.current_time() - t0 == pytest.approx(0.005)
     assert disk.fsyncs == 1
+
+
+async def test_grouped_calls_queued_behind_a_trip_share_the_next_one(tmp_path: Path) -> None:
+    """Group commit across logs: the fsyncs asked for while one worker trip runs go together."""
+    disk = RealDisk()
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def held() -> str:
+        gate.wait(10)
+        return "first"
+
+    def sync(i: int) -> int:
+        handle = disk.open_append(str(tmp_path / f"log-{i}"))
+        handle.write(b"x" * i)
+        disk.fsync(handle)
+        handle.close()
+        ran.append(i)
+        return i
+
+    def broken() -> None:
+        raise DiskError(errno.EIO, "disk error: fsync broken-log: Input/output error")
+
+    results: dict[int, object] = {}
+
+    async def call(i: int) -> None:
+        try:
+            results[i] = await disk.run_grouped(sync, i)
+        except DiskError as exc:
+            results[i] = exc
+
+    async def call_broken() -> None:
+        with pytest.raises(DiskError, match="broken-log"):
+            await disk.run_grouped(broken)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(disk.run_grouped, held)
+        await trio.testing.wait_all_tasks_blocked()
+        for i in range(1, 21):
+            nursery.start_soon(call, i)
+        nursery.start_soon(call_broken)
+        await trio.testing.wait_all_tasks_blocked()
+        gate.set()
+    assert results == {i: i for i in range(1, 21)}  # one failure stays with its caller
+    assert sorted(ran) == list(range(1, 21))
+    assert disk._trips.trips == 2  # the held trip, then one for all 21 queued calls
+
+
+async def test_grouped_call_cancelled_while_queued_does_not_run_or_block_others(
+    tmp_path: Path,
+) -> None:
+    disk = RealDisk()
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def step(name: str) -> str:
+        if name == "first":
+            gate.wait(10)
+        ran.append(name)
+        return name
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(disk.run_grouped, step, "first")
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.CancelScope() as cancelled:
+            cancelled.cancel()
+            with pytest.raises(trio.Cancelled):
+                await disk.run_grouped(step, "cancelled")
+        later = trio.Event()
+
+        async def last() -> None:
+            assert await disk.run_grouped(step, "last") == "last"
+            later.set()
+
+        nursery.start_soon(last)
+        await trio.testing.wait_all_tasks_blocked()
+        gate.set()
+        await later.wait()
+    assert ran == ["first", "last"]

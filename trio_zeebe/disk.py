@@ -5,7 +5,8 @@ Production uses :class:`RealDisk` (plain files; blocking calls run on a worker t
 unsynced state apart and can simulate a power loss.
 
 Cheap calls (open, write, read, rename, ...) are synchronous.  ``fsync`` and ``fsync_dir`` block
-for milliseconds and must be called through :meth:`Disk.run_blocking` from trio code.
+for milliseconds and must be called through :meth:`Disk.run_blocking` from trio code (or
+:meth:`Disk.run_grouped`, which lets the logs of many partitions share one thread handoff).
 
 Writes are all-or-nothing: a write that fails (ENOSPC, EIO) leaves the file at its previous size
 and raises :class:`DiskFullError` / :class:`DiskError`, so a failed write never leaves a partial
@@ -17,7 +18,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -110,6 +111,14 @@ class Disk(Protocol):
 
     async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking disk call without blocking the trio thread."""
+        ...
+
+    async def run_grouped(self, fn: Callable[..., T], *args: object) -> T:
+        """Like :meth:`run_blocking`, for short calls that may share a worker-thread trip.
+
+        For the group commit of many logs: calls made while another trip runs wait for it and
+        then go together, so a broker's partitions pay one thread handoff for their fsyncs.
+        """
         ...
 
 
@@ -225,8 +234,91 @@ class RealDisk:
         except OSError as exc:
             raise _wrap(exc, f"fsync directory {path}") from exc
 
+    def __init__(self) -> None:
+        self._trips = _Trips()
+
     async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
         return await trio.to_thread.run_sync(fn, *args)
+
+    async def run_grouped(self, fn: Callable[..., T], *args: object) -> T:
+        return await self._trips.run(fn, args)
+
+
+class _Call:
+    __slots__ = ("args", "error", "finished", "fn", "turn", "value")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[object, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.finished = False
+        self.turn = trio.Event()  # set when finished, or when this call must run the next trip
+
+    def run(self) -> None:  # on the worker thread
+        try:
+            self.value = self.fn(*self.args)
+        except Exception as exc:
+            self.error = exc
+        self.finished = True
+
+
+class _Trips:
+    """Worker-thread trips shared by the calls that queue while the previous trip runs.
+
+    No task of its own: the first caller runs a trip; when it ends, the oldest queued caller
+    is woken to run the next one.  Trips are shielded from cancellation, because callers
+    queued behind a trip depend on it; each is a few fsyncs long.
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[_Call] = []
+        self._running = False
+        self.trips = 0
+
+    async def run(self, fn: Callable[..., T], args: tuple[object, ...]) -> T:
+        call = _Call(fn, args)
+        self._queue.append(call)
+        if self._running:
+            try:
+                await call.turn.wait()
+            except trio.Cancelled:
+                if not call.turn.is_set():
+                    self._queue.remove(call)  # not run, and nobody waits on it
+                elif not call.finished:
+                    await self._trip()  # our turn came with the cancellation: others need it
+                raise
+        if not call.finished:
+            await self._trip()
+        if call.error is not None:
+            raise call.error
+        return call.value  # type: ignore[no-any-return]
+
+    async def _trip(self) -> None:
+        self._running = True
+        batch, self._queue = self._queue, []
+        self.trips += 1
+        try:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(_run_calls, batch)
+        except Exception as exc:
+            for call in batch:
+                if not call.finished and call.error is None:
+                    call.error = DiskError(errno.EIO, f"disk worker thread failed: {exc!r}")
+            raise
+        finally:
+            for call in batch:
+                call.finished = True
+                call.turn.set()
+            if self._queue:
+                self._queue[0].turn.set()
+            else:
+                self._running = False
+
+
+def _run_calls(calls: list[_Call]) -> None:
+    for call in calls:
+        call.run()
 
 
 async def replace_atomically(disk: Disk, path: str, data: bytes) -> None:

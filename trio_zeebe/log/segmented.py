@@ -438,7 +438,7 @@ class SegmentedLog:
         self._flushing = True
         ok = False
         try:
-            await self.disk.run_blocking(
+            await self.disk.run_grouped(
                 _sync, self.disk, self.directory, handles, paths, removed, created
             )
             ok = True

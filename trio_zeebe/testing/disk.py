@@ -214,6 +214,8 @@ class SimDisk:
             await trio.lowlevel.checkpoint()
         return result
 
+    run_grouped = run_blocking
+
     # -- power loss ----------------------------------------------------------------------
 
     def crash(self, rng: random.Random, tear: bool = True) -> None:
