@@ -1,7 +1,8 @@
 """The gateway listener: clients connect to any broker's gateway port.
 
 One task per connection reads frames; each request runs in its own task (so a long-polling
-request does not hold up the others on the same connection) and answers under a write lock.
+request does not hold up the others on the same connection); a writer task sends the answers,
+as many as are ready in one write.
 What a request does is decided by the ``handler`` the broker passes in.
 """
 
@@ -26,6 +27,7 @@ Handler = Callable[[Any], Awaitable[Any]]
 MAGIC_TIMEOUT = 10.0
 _CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 MAX_PENDING_PER_CONNECTION = 1024
+MAX_QUEUED_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 class GatewayRequestError(Exception):
@@ -102,30 +104,30 @@ class GatewayServer:
 
     async def _session(self, conn: trio.abc.Stream, peer: str) -> None:
         decoder = FrameDecoder(self.max_frame_bytes)
-        write_lock = trio.Lock()
         limiter = trio.CapacityLimiter(MAX_PENDING_PER_CONNECTION)
+        outbox = _Outbox()
 
         async def answer(corr: Any, request: Any) -> None:
             async with limiter:
                 response = await self._dispatch(request)
-                data = frame(codec.packb([corr, codec.to_wire(response)]), self.max_frame_bytes)
-                try:
-                    async with write_lock:
-                        await conn.send_all(data)
-                except _CONNECTION_ERRORS:
-                    pass  # the client is gone; the reader notices and ends the session
+                outbox.put(
+                    frame(codec.packb([corr, codec.to_wire(response)]), self.max_frame_bytes)
+                )
 
         async with trio.open_nursery() as nursery:
-            try:
-                await self._read_requests(conn, decoder, nursery, answer)
-            except _CONNECTION_ERRORS as exc:
-                log.debug("gateway: connection from %s ended: %r", peer, exc)
-                nursery.cancel_scope.cancel()
-            except (FrameTooLarge, codec.DecodeError) as exc:
-                self.rejected += 1
-                log.warning("gateway: closing %s: malformed request: %s", peer, exc)
-                nursery.cancel_scope.cancel()
-            # The client closed its side cleanly: pending answers finish, then we close.
+            nursery.start_soon(outbox.write_to, conn)
+            async with trio.open_nursery() as requests:
+                try:
+                    await self._read_requests(conn, decoder, requests, answer, outbox)
+                except _CONNECTION_ERRORS as exc:
+                    log.debug("gateway: connection from %s ended: %r", peer, exc)
+                    nursery.cancel_scope.cancel()
+                except (FrameTooLarge, codec.DecodeError) as exc:
+                    self.rejected += 1
+                    log.warning("gateway: closing %s: malformed request: %s", peer, exc)
+                    nursery.cancel_scope.cancel()
+            # The client closed its side cleanly: pending answers finished; send them, close.
+            outbox.close()
 
     async def _read_requests(
         self,
@@ -133,8 +135,11 @@ class GatewayServer:
         decoder: FrameDecoder,
         nursery: trio.Nursery,
         answer: Callable[[Any, Any], Awaitable[None]],
+        outbox: _Outbox,
     ) -> None:
         while True:
+            # A client that does not read its answers gets no more requests read.
+            await outbox.room()
             data = await conn.receive_some(65536)
             if not data:
                 return
@@ -153,6 +158,60 @@ class GatewayServer:
         except Exception as exc:
             log.exception("gateway: request %s failed", type(request).__name__)
             return ErrorResponse(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+class _Outbox:
+    """Answers waiting for the connection: one writer sends all that queued meanwhile.
+
+    Answers finish one by one as their partitions commit; sending each alone would cost a TLS
+    record and a system call apiece.
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[bytes] = []
+        self._bytes = 0
+        self._wake = trio.Event()
+        self._drained = trio.Event()
+        self._closed = False
+        self._broken = False
+
+    def put(self, data: bytes) -> None:
+        if self._broken:
+            return
+        self._frames.append(data)
+        self._bytes += len(data)
+        self._wake.set()
+
+    def close(self) -> None:
+        """Send what is queued, then stop."""
+        self._closed = True
+        self._wake.set()
+
+    async def room(self) -> None:
+        while self._bytes > MAX_QUEUED_ANSWER_BYTES and not self._broken:
+            self._drained = trio.Event()
+            await self._drained.wait()
+
+    async def write_to(self, conn: trio.abc.Stream) -> None:
+        while True:
+            if not self._frames:
+                if self._closed:
+                    return
+                await self._wake.wait()
+                self._wake = trio.Event()
+                continue
+            data = b"".join(self._frames)
+            self._frames.clear()
+            self._bytes = 0
+            try:
+                await conn.send_all(data)
+            except _CONNECTION_ERRORS:
+                # The client is gone; the reader notices and ends the session.
+                self._broken = True
+                self._frames.clear()
+                self._drained.set()
+                return
+            self._drained.set()
 
 
 async def _receive_exactly(stream: trio.abc.Stream, n: int) -> bytes:
