@@ -89,12 +89,18 @@ from trio_zeebe.raft.messages import (
     VoteRequest,
     VoteResponse,
 )
-from trio_zeebe.raft.progress import Progress, ProgressState
+from trio_zeebe.raft.progress import Progress
+from trio_zeebe.raft.replication import ReplicationMixin
+from trio_zeebe.raft.voting import VotingMixin
 
 _FROM_LEADER = (AppendEntries, Heartbeat, InstallSnapshot)
 
 
-class RaftCore:
+class RaftCore(VotingMixin, ReplicationMixin):
+    # Elections (campaign, votes, lease) live in voting.py; the leader's side (progress,
+    # replication, commit counting, leadership transfer, snapshot reports) in replication.py.
+    # Here: state, inputs, the Ready output, role transitions and the follower's handlers.
+
     def __init__(
         self,
         config: RaftConfig,
@@ -225,14 +231,6 @@ class RaftCore:
         if self.role is Role.LEADER:
             self._maybe_commit()
 
-    def campaign(self, transfer: bool = False) -> None:
-        if self.role is Role.LEADER:
-            return
-        if self.config.pre_vote and not transfer:
-            self._become_pre_candidate()
-        else:
-            self._become_candidate(transfer)
-
     @property
     def last_leader_contact(self) -> float:
         """When this follower last heard from a leader (``-inf``-like when never)."""
@@ -242,20 +240,6 @@ class RaftCore:
         if self.role is Role.FOLLOWER:
             self.leader = None
             self._last_leader_contact = -1e18
-
-    def transfer_leadership(self, to: int) -> None:
-        if self.role is not Role.LEADER:
-            raise NotLeader(self.leader)
-        if to == self.id or to not in self.progress or to == self.transferee:
-            return
-        self.transferee = to
-        self._transfer_deadline = self._now + self.config.election_timeout
-        pr = self.progress[to]
-        if pr.match == self.log.last_index:
-            self._send(TimeoutNow(self.config.partition, self.id, to, self.term))
-        else:
-            pr.paused = False  # catch the target up now rather than at the next heartbeat
-            self._send_append(to, pr)
 
     def compact(self, index: int) -> None:
         if index > self.applied:
@@ -277,19 +261,6 @@ class RaftCore:
         self._emit_from = meta.index + 1
         self._snapshot_out = meta
         return True
-
-    def report_snapshot(self, peer: int, ok: bool) -> None:
-        pr = self.progress.get(peer)
-        if pr is None or pr.state is not ProgressState.SNAPSHOT:
-            return
-        pr.become_probe()
-        # Wait for the follower's answer (ok) or the next heartbeat (failed) before probing.
-        pr.paused = True
-
-    def report_unreachable(self, peer: int) -> None:
-        pr = self.progress.get(peer)
-        if pr is not None and pr.state is ProgressState.REPLICATE:
-            pr.become_probe()
 
     # ----------------------------------------------------------------- outputs
 
@@ -375,48 +346,6 @@ class RaftCore:
             self._last_leader_contact = self._now
         self.timer.reset(self._now, leader is not None)
 
-    def _become_pre_candidate(self) -> None:
-        self.role = Role.PRE_CANDIDATE
-        self.leader = None
-        self._votes = {self.id: True}
-        self.timer.reset(self._now, False)
-        if self._quorum == 1:
-            self._become_candidate(False)
-            return
-        log, cfg = self.log, self.config
-        for p in self.peers:
-            self._msgs.append(
-                VoteRequest(
-                    cfg.partition, self.id, p, self.term + 1, log.last_index, log.last_term, True
-                )
-            )
-
-    def _become_candidate(self, transfer: bool) -> None:
-        self.role = Role.CANDIDATE
-        self.term += 1
-        self.vote = self.id
-        self.leader = None
-        self._votes = {self.id: True}
-        self.timer.reset(self._now, False)
-        if self._quorum == 1:
-            self._become_leader()
-            return
-        log, cfg = self.log, self.config
-        for p in self.peers:
-            # After persist: the request counts on our own vote being durable.
-            self._msgs_after.append(
-                VoteRequest(
-                    cfg.partition,
-                    self.id,
-                    p,
-                    self.term,
-                    log.last_index,
-                    log.last_term,
-                    False,
-                    transfer,
-                )
-            )
-
     def _become_leader(self) -> None:
         self.role = Role.LEADER
         self.leader = self.id
@@ -430,14 +359,7 @@ class RaftCore:
         self._bcast = True
         self._maybe_commit()
 
-    # --------------------------------------------------------------- handlers
-
-    def _in_lease(self) -> bool:
-        if not self.config.check_quorum or self.leader is None:
-            return False
-        if self.role is Role.LEADER:
-            return True
-        return self._now - self._last_leader_contact < self.config.election_timeout
+    # ------------------------------------------------------ follower handlers
 
     def _heard_leader(self, src: int) -> None:
         if self.role is not Role.FOLLOWER:
@@ -445,45 +367,6 @@ class RaftCore:
         self.leader = src
         self._last_leader_contact = self._now
         self.timer.reset(self._now, True)
-
-    def _on_vote_request(self, m: VoteRequest) -> None:
-        log, cfg = self.log, self.config
-        can_vote = (
-            self.vote == m.src
-            or (self.vote is None and self.leader is None)
-            or (m.pre_vote and m.term > self.term)
-        )
-        granted = can_vote and (m.last_term, m.last_index) >= (log.last_term, log.last_index)
-        if m.pre_vote:
-            term = m.term if granted else self.term
-            self._msgs.append(VoteResponse(cfg.partition, self.id, m.src, term, granted, True))
-            return
-        if granted:
-            self.vote = m.src
-            self.timer.reset(self._now, False)
-        self._msgs_after.append(
-            VoteResponse(cfg.partition, self.id, m.src, self.term, granted, False)
-        )
-
-    def _on_vote_response(self, m: VoteResponse) -> None:
-        if m.pre_vote:
-            if self.role is not Role.PRE_CANDIDATE:
-                return
-        elif self.role is not Role.CANDIDATE:
-            return
-        self._votes.setdefault(m.src, m.granted)
-        yes = sum(self._votes.values())
-        if yes >= self._quorum:
-            if m.pre_vote:
-                self._become_candidate(False)
-            else:
-                self._become_leader()
-        elif len(self._votes) - yes > len(self.voters) - self._quorum:
-            self._become_follower(self.term, None)
-
-    def _on_timeout_now(self, m: TimeoutNow) -> None:
-        if self.role is not Role.LEADER:
-            self._become_candidate(True)
 
     def _on_append(self, m: AppendEntries) -> None:
         self._heard_leader(m.src)
@@ -560,150 +443,6 @@ class RaftCore:
         self._msgs_after.append(
             InstallSnapshotResponse(self.config.partition, self.id, m.src, self.term, True, index)
         )
-
-    # ------------------------------------------------------- leader handlers
-
-    def _on_append_response(self, m: AppendResponse) -> None:
-        pr = self.progress.get(m.src) if self.role is Role.LEADER else None
-        if pr is None:
-            return
-        pr.recent_active = True
-        if m.success:
-            was = pr.state
-            if pr.update(m.index):
-                if was is ProgressState.PROBE or (
-                    was is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot
-                ):
-                    pr.become_replicate()
-                self._maybe_commit()
-                if m.src == self.transferee and pr.match == self.log.last_index:
-                    self._send(TimeoutNow(self.config.partition, self.id, m.src, self.term))
-        else:
-            hint_next = self._hint_next(m.hint_index, m.hint_term)
-            if not pr.reject(m.index, hint_next):
-                return
-        self._send_append(m.src, pr)
-
-    def _hint_next(self, hint_index: int, hint_term: int) -> int:
-        j, _ = self.log.find_conflict_by_term(hint_index, hint_term)
-        return j + 1
-
-    def _on_heartbeat_response(self, m: HeartbeatResponse) -> None:
-        pr = self.progress.get(m.src) if self.role is Role.LEADER else None
-        if pr is None:
-            return
-        pr.heartbeat_answered(self.config.max_inflight)
-        if pr.match < self.log.last_index or pr.state is ProgressState.PROBE:
-            self._send_append(m.src, pr)
-
-    def _on_install_snapshot_response(self, m: InstallSnapshotResponse) -> None:
-        pr = self.progress.get(m.src) if self.role is Role.LEADER else None
-        if pr is None:
-            return
-        pr.recent_active = True
-        if m.success:
-            pr.update(m.index)
-            pr.become_replicate()
-            self._maybe_commit()
-        else:
-            pr.become_probe()
-        self._send_append(m.src, pr)
-
-    # ----------------------------------------------------------- replication
-
-    def _send(self, m: Message) -> None:
-        self._msgs.append(m)
-
-    def _maybe_commit(self) -> None:
-        if len(self.voters) == 1:
-            q = self.durable
-        else:
-            matches = sorted([pr.match for pr in self.progress.values()], reverse=True)
-            matches.append(self.durable)
-            matches.sort(reverse=True)
-            q = matches[self._quorum - 1]
-        if q > self.commit and self.log.term(q) == self.term:
-            self.commit = q
-            self._bcast_commit = True
-
-    def _quorum_active(self) -> bool:
-        active = 1
-        for pr in self.progress.values():
-            if pr.recent_active:
-                active += 1
-            pr.recent_active = False
-        return active >= self._quorum
-
-    def _broadcast_append(self) -> None:
-        commit_moved = self._bcast_commit
-        self._bcast = self._bcast_commit = False
-        if self.role is not Role.LEADER:
-            return
-        for p, pr in self.progress.items():
-            self._send_append(p, pr, commit_moved)
-
-    def _broadcast_heartbeat(self) -> None:
-        cfg, commit = self.config, self.commit
-        for p, pr in self.progress.items():
-            self._msgs.append(
-                Heartbeat(cfg.partition, self.id, p, self.term, min(commit, pr.match))
-            )
-
-    def _send_append(self, peer: int, pr: Progress, send_commit: bool = False) -> None:
-        log, cfg = self.log, self.config
-        max_inflight = cfg.max_inflight
-        while pr.can_send(max_inflight):
-            nxt = pr.next
-            prev_term = log.term(nxt - 1)
-            if prev_term is None:
-                pr.become_snapshot(log.snap_index)
-                self._snaps_out.append(
-                    InstallSnapshot(
-                        cfg.partition, self.id, peer, self.term, log.snap_index, log.snap_term
-                    )
-                )
-                return
-            if nxt > log.last_index:
-                if pr.state is ProgressState.PROBE:
-                    self._msgs.append(
-                        AppendEntries(
-                            cfg.partition, self.id, peer, self.term, nxt - 1, prev_term, self.commit
-                        )
-                    )
-                    pr.paused = True
-                elif send_commit:
-                    # Idle follower, commit moved: anchor at ``match`` (known to match, unlike
-                    # the optimistic ``next``) so a reordered message cannot cause a reject.
-                    match_term = log.term(pr.match)
-                    if match_term is not None:
-                        self._msgs.append(
-                            AppendEntries(
-                                cfg.partition,
-                                self.id,
-                                peer,
-                                self.term,
-                                pr.match,
-                                match_term,
-                                self.commit,
-                                commit_only=True,
-                            )
-                        )
-                return
-            hi = log.batch_end(nxt, cfg.max_batch_bytes)
-            self._msgs.append(
-                AppendEntries(
-                    cfg.partition,
-                    self.id,
-                    peer,
-                    self.term,
-                    nxt - 1,
-                    prev_term,
-                    self.commit,
-                    tuple(log.slice(nxt, hi)),
-                )
-            )
-            pr.sent(hi - 1)
-            send_commit = False  # the message just sent carried the commit index
 
 
 _HANDLERS: dict[type[Any], Any] = {

@@ -36,7 +36,6 @@ import trio
 from ..disk import Disk
 from ..log.meta import MetaState, MetaStore
 from ..log.segmented import SegmentedLog
-from ..transport.api import TransportError
 from .applied import (
     Applied,
     Committed,
@@ -49,9 +48,11 @@ from .applied import (
 from .config import NotLeader, ProposalDropped, RaftConfig, Ready, Role, SoftState
 from .core import RaftCore
 from .election import ElectionTimer
+from .leadership import LeadershipMixin
 from .messages import NOOP, NORMAL, Entry, HardState, InstallSnapshot, SnapshotMeta
 from .router import RaftRouter
-from .snapshots import SnapshotChunk, SnapshotInfo, SnapshotStore
+from .snapshot_transfer import SnapshotTransferMixin
+from .snapshots import SnapshotStore
 
 log = logging.getLogger("trio_zeebe.raft")
 
@@ -94,7 +95,11 @@ class _Unsynced:
         self.stale = False
 
 
-class RaftDriver:
+class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
+    # Leadership controls and role announcements live in leadership.py; taking, shipping and
+    # installing snapshots in snapshot_transfer.py. Here: start-up, the loop that owns the core
+    # and carries out its Readies, proposals, the flusher and the committed-entries channel.
+
     def __init__(
         self,
         *,
@@ -197,47 +202,6 @@ class RaftDriver:
             raise proposal.error
         return Position(proposal.index, proposal.offset)
 
-    def transfer_leadership(self, to: int) -> None:
-        if self.core is not None:
-            self.core.transfer_leadership(to)
-            self._wake()
-
-    async def hand_over_leadership(self, within: float) -> bool:
-        """Graceful stop: transfer leadership to the most up-to-date follower; True if done."""
-        core = self.core
-        if core is None or not self.is_leader or len(self.voters) == 1:
-            return False
-        progress = core.status().get("progress", {})
-        candidates = sorted(progress.items(), key=lambda kv: (-kv[1]["match"], kv[0]))
-        if not candidates:
-            return False
-        target = candidates[0][0]
-        core.transfer_leadership(target)
-        self._wake()
-        with trio.move_on_after(within):
-            watcher = self.watch_roles()
-            async with watcher:
-                # Done when another node is known to lead: clients can be sent there at once.
-                while self.soft_state.leader in (None, self.node_id):
-                    await watcher.receive()
-        return not self.is_leader
-
-    def forget_leader(self) -> None:
-        """Drop the leader lease (membership says the leader is gone), so this node votes now."""
-        if self.core is not None:
-            self.core.forget_leader()
-            self._wake()
-
-    def silence(self) -> float:
-        """Seconds since this follower last heard from a leader."""
-        return trio.current_time() - self.core.last_leader_contact if self.core else math.inf
-
-    def campaign(self) -> None:
-        """Stand for election now (e.g. membership says the leader is dead)."""
-        if self.core is not None:
-            self.core.campaign()
-            self._wake()
-
     def committed_entries(
         self, buffer: int = COMMITTED_BUFFER
     ) -> trio.MemoryReceiveChannel[Applied]:
@@ -246,15 +210,6 @@ class RaftDriver:
         send, receive = trio.open_memory_channel[Applied](buffer)
         self._committed_send = send
         return receive
-
-    def watch_roles(self, buffer: int = 64) -> trio.MemoryReceiveChannel[SoftState]:
-        send, receive = trio.open_memory_channel[SoftState](buffer)
-        self._role_watchers.append(send)
-        return receive
-
-    @property
-    def is_leader(self) -> bool:
-        return self.soft_state.role is Role.LEADER
 
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = self.core.status() if self.core is not None else {}
@@ -461,32 +416,6 @@ class RaftDriver:
         if address is not None:
             self.network.send(address, message)
 
-    def _on_soft_state(self, soft: SoftState) -> None:
-        previous = self.soft_state
-        self.soft_state = soft
-        if soft.role is not previous.role or soft.leader != previous.leader:
-            log.info(
-                "partition %d: node %d is %s in term %d (leader %s)",
-                self.partition,
-                self.node_id,
-                soft.role.value,
-                soft.term,
-                soft.leader,
-            )
-        if previous.role is Role.LEADER and soft.role is not Role.LEADER:
-            # Fail at once rather than at the client's timeout (Zeebe #42720).
-            self._fail_all(LeadershipLost(f"leader stepped down (new leader: {soft.leader})"))
-        alive = []
-        for watcher in self._role_watchers:
-            try:
-                watcher.send_nowait(soft)
-            except trio.WouldBlock:
-                pass  # a watcher that does not keep up misses intermediate states
-            except trio.BrokenResourceError:
-                continue
-            alive.append(watcher)
-        self._role_watchers = alive
-
     def _apply(self, entries: list[Entry]) -> None:
         consumer = self._committed_send is not None
         for entry in entries:
@@ -508,106 +437,6 @@ class RaftDriver:
                 self._committed_backlog.append(Committed(entry.index, entry.term, records))
         if self._committed_backlog:
             self._committed_ready.set()
-
-    # -- snapshots ----------------------------------------------------------------------
-
-    async def take_snapshot(self, index: int, term: int, body: bytes) -> SnapshotInfo:
-        """Persist the state machine as of entry ``index``, then compact the log behind it."""
-        info = await self.snapshots.save(index, term, body)
-        core, log_ = self.core, self.log
-        if core is not None and log_ is not None:
-            # Keep at most retain_entries entries, and at most retain_bytes of them.
-            upto, kept = index, 0
-            floor = max(index - self.retain_entries, core.log.snap_index)
-            while upto > floor:
-                size = len(core.log.entry(upto).data)
-                if kept + size > self.retain_bytes:
-                    break
-                kept += size
-                upto -= 1
-            if upto > core.log.snap_index:
-                upto_term = core.log.term(upto)
-                if upto_term is not None:
-                    core.compact(upto)
-                    log_.compact(upto)
-        return info
-
-    async def _install(self, meta: SnapshotMeta) -> None:
-        """The core adopted a snapshot received from the leader: the log restarts after it."""
-        assert self.log is not None
-        info = self.snapshots.latest()
-        if info is None or (info.index, info.term) != (meta.index, meta.term):
-            raise RuntimeError(f"snapshot {meta} was adopted but is not on disk")
-        for item in self._unsynced:
-            item.stale = True
-        self.log.reset(meta.index, meta.term)
-        if self._committed_send is not None:
-            self._committed_backlog.append(Restore(info))
-            self._committed_ready.set()
-
-    async def _ship_snapshot(self, message: InstallSnapshot) -> None:
-        """Stream the snapshot to a follower in chunks, resuming where it says, then deliver
-        the InstallSnapshot message itself. Never re-sent to a follower that already has it."""
-        peer, ok = message.dst, False
-        try:
-            info = self.snapshots.latest()
-            address = self.addresses.get(peer)
-            if info is None or address is None or info.index < message.snapshot_index:
-                return
-            # The core names its compaction point; the newest snapshot covers at least that
-            # (entries are retained behind a snapshot), so ship it and name it instead.
-            message = attrs.evolve(message, snapshot_index=info.index, snapshot_term=info.term)
-            chunk_size = self.snapshot_chunk_bytes
-            offset, failures = 0, 0
-            while True:
-                try:
-                    data = self.snapshots.read_chunk(info, offset, chunk_size)
-                except OSError as exc:
-                    # A newer snapshot replaced this one mid-transfer (only two are kept):
-                    # give up; the leader offers the newer one at the next round.
-                    log.info(
-                        "partition %d: snapshot for node %d superseded: %s",
-                        self.partition,
-                        peer,
-                        exc,
-                    )
-                    return
-                chunk = SnapshotChunk(
-                    self.partition,
-                    self.node_id,
-                    message.term,
-                    info.index,
-                    info.term,
-                    offset,
-                    info.size,
-                    data,
-                )
-                self.snapshot_chunks_sent += 1
-                try:
-                    ack = await self.network.request(address, chunk, timeout=self.request_timeout)
-                except TransportError as exc:
-                    failures += 1
-                    if failures > 5:
-                        log.warning(
-                            "partition %d: snapshot to node %d failed: %s",
-                            self.partition,
-                            peer,
-                            exc,
-                        )
-                        return
-                    await trio.sleep(min(0.1 * 2**failures, 2.0))
-                    continue
-                failures = 0
-                if ack.done:
-                    break
-                offset = ack.next_offset
-            self.network.send(address, message)
-            ok = True
-        finally:
-            self._transfers.discard(peer)
-            if self.core is not None:
-                self.core.report_snapshot(peer, ok)
-                self._wake()
 
     async def _committed_pump(self) -> None:
         """Moves committed entries to the bounded channel; a slow consumer never blocks Raft."""
