@@ -390,6 +390,26 @@ def test_heartbeat_response_frees_a_full_window_whose_messages_were_lost() -> No
     assert len(appends(drain(c).messages, 2)) == 1
 
 
+def test_heartbeat_response_repairs_a_lost_last_append_with_no_new_entries() -> None:
+    """The last append (or its answer) was lost and nothing new is proposed: a heartbeat
+    round must still get the entry acknowledged, or it never commits."""
+    c = replicating(make_leader())
+    idx = c.propose(b"last")
+    assert len(appends(drain(c).messages)) == 2  # both lost in the network
+    assert c.commit < idx
+    c.step(HeartbeatResponse(PARTITION, 2, 1, c.term))
+    (m,) = appends(drain(c).messages, 2)
+    # An empty append anchored at the last entry: a follower holding it acknowledges it
+    # (its earlier answer was lost), one missing it rejects and gets probed.
+    assert (m.prev_index, m.entries, m.commit_only) == (idx, (), False)
+    c.step(AppendResponse(PARTITION, 2, 1, c.term, False, idx, hint_index=idx - 1, hint_term=c.term))
+    (probe,) = appends(drain(c).messages, 2)
+    assert probe.prev_index == idx - 1 and [e.data for e in probe.entries] == [b"last"]
+    c.step(ack(2, c.term, idx))
+    drain(c)
+    assert c.commit == idx
+
+
 def test_heartbeat_carries_min_of_commit_and_follower_match() -> None:
     c = make_leader()
     c.step(ack(2, c.term, c.log.last_index))

@@ -104,7 +104,20 @@ class ReplicationMixin:
         if pr is None:
             return
         pr.heartbeat_answered(self.config.max_inflight)
-        if pr.match < self.log.last_index or pr.state is ProgressState.PROBE:
+        last = self.log.last_index
+        if pr.state is ProgressState.REPLICATE and pr.match < last < pr.next:
+            # All sent, not all acknowledged: an append or its answer may have been lost, and
+            # no new entry may come to repair it. An empty append at ``next - 1`` makes the
+            # follower acknowledge what it holds, or reject it and so start a probe.
+            prev_term = self.log.term(last)
+            if prev_term is not None:
+                cfg = self.config
+                self._msgs.append(
+                    AppendEntries(
+                        cfg.partition, self.id, m.src, self.term, last, prev_term, self.commit
+                    )
+                )
+        elif pr.match < last or pr.state is ProgressState.PROBE:
             self._send_append(m.src, pr)
 
     def _on_install_snapshot_response(self, m: InstallSnapshotResponse) -> None:
