@@ -274,6 +274,7 @@ class Broker:
             max_inflight=self.config.network.max_inflight_per_partition,
             request_timeout=self.config.network.request_timeout,
         )
+        await nursery.start(self.router.run)
         await nursery.start(manager.run)
         return manager
 

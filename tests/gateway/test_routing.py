@@ -229,8 +229,38 @@ async def test_back_pressure_refuses_past_the_in_flight_bound(
             assert router is not None and router.executor.inflight == {}
 
 
-def test_forward_reply_round_trips_on_the_wire() -> None:
-    from trio_zeebe.gateway.forward import ForwardCommand, ForwardReply
+def test_forward_messages_round_trip_on_the_wire() -> None:
+    from trio_zeebe.gateway.forward import ForwardCommands, ForwardReplies, ForwardReply
 
-    for message in (ForwardCommand(3, b"\x01"), ForwardReply("lost", b"", 2, "m")):
+    replies = ForwardReplies((ForwardReply("lost", b"", 2, "m"), ForwardReply("ok", b"\x02")))
+    for message in (ForwardCommands(((3, b"\x01"), (1, b""))), replies):
         assert codec.decode(codec.encode(message)) == message
+
+
+async def test_commands_waiting_together_go_to_each_leader_in_one_request(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Forwarding is batched per leader broker: the creates a gateway reads in one go cost one
+    request per other broker, and every one still gets its own answer."""
+    async with job_cluster(131) as cluster:
+        leaders = cluster.leaders()
+        gateway = 0
+        router = cluster.brokers[gateway].router
+        assert router is not None
+        before = (router.batcher.batches, router.batcher.forwarded)
+        results: list[object] = []
+
+        async def create(i: int) -> None:
+            results.append(await call(cluster, gateway, CreateJob("batched", variables={"i": i})))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(30):
+                nursery.start_soon(create, i)
+        assert all(isinstance(r, JobKey) for r in results) and len(results) == 30
+        keys = [r.key for r in results if isinstance(r, JobKey)]
+        assert len(set(keys)) == 30
+        remote = sum(1 for k in keys if leaders[k >> 51] != gateway)
+        other_brokers = {node for node in leaders.values() if node != gateway}
+        assert remote > 0
+        assert router.batcher.forwarded - before[1] == remote
+        assert router.batcher.batches - before[0] == len(other_brokers)

@@ -13,6 +13,7 @@ import logging
 from enum import StrEnum
 
 import attrs
+import trio
 
 from ..codec import wire
 from ..partitions.manager import PartitionManager
@@ -40,11 +41,14 @@ RETRY_ELSEWHERE = frozenset({Status.NOT_LEADER, Status.NOT_SERVING, Status.DROPP
 
 @wire("g.fwd?")
 @attrs.frozen
-class ForwardCommand:
-    """Broker to broker: run ``command`` (an encoded engine record) on ``partition``."""
+class ForwardCommands:
+    """Broker to broker: run each ``(partition, command)`` (an encoded engine record).
 
-    partition: int
-    command: bytes
+    A gateway sends the commands for one leader's broker that are waiting at the same moment
+    in one request (see :class:`~.batching.ForwardBatcher`).
+    """
+
+    commands: tuple[tuple[int, bytes], ...]
 
 
 @wire("g.fwd")
@@ -56,6 +60,12 @@ class ForwardReply:
     message: str = ""
 
 
+@wire("g.fwds")
+@attrs.frozen
+class ForwardReplies:
+    replies: tuple[ForwardReply, ...]  # one per command, in order
+
+
 class LeaderExecutor:
     """Runs commands on this broker's partition leaders with a bound on those in flight."""
 
@@ -65,47 +75,88 @@ class LeaderExecutor:
         self.inflight: dict[int, int] = {}
         self.refused = 0
 
-    async def on_forward(self, peer: Peer, message: ForwardCommand) -> ForwardReply:
-        return await self.execute(message.partition, message.command)
+    async def on_forward(self, peer: Peer, message: ForwardCommands) -> ForwardReplies:
+        commands = message.commands
+        by_partition: dict[int, list[int]] = {}
+        for i, (pid, _) in enumerate(commands):
+            by_partition.setdefault(pid, []).append(i)
+        replies: list[ForwardReply] = [_NOT_RUN] * len(commands)
+
+        async def run(pid: int, positions: list[int]) -> None:
+            answers = await self.execute_many(pid, [commands[i][1] for i in positions])
+            for i, reply in zip(positions, answers, strict=True):
+                replies[i] = reply
+
+        if len(by_partition) == 1:
+            [(pid, positions)] = by_partition.items()
+            await run(pid, positions)
+        else:
+            async with trio.open_nursery() as nursery:
+                for pid, positions in by_partition.items():
+                    nursery.start_soon(run, pid, positions)
+        return ForwardReplies(tuple(replies))
 
     async def execute(self, pid: int, command: bytes) -> ForwardReply:
+        (reply,) = await self.execute_many(pid, [command])
+        return reply
+
+    async def execute_many(self, pid: int, commands: list[bytes]) -> list[ForwardReply]:
+        """Run commands on partition ``pid`` (proposed together); a reply for each."""
         processor = self.partitions.processor(pid)
         node = self.partitions.node_id
         if processor is None:
-            return ForwardReply(
+            refused = ForwardReply(
                 Status.NO_PARTITION, message=f"partition {pid} is not on node {node}"
             )
+            return [refused] * len(commands)
         count = self.inflight.get(pid, 0)
-        if count >= self.max_inflight:
-            self.refused += 1
-            return ForwardReply(
+        room = max(0, self.max_inflight - count)
+        refused_count = len(commands) - room
+        if refused_count > 0:
+            self.refused += refused_count
+            busy = ForwardReply(
                 Status.BACKPRESSURE,
                 message=f"partition {pid} has {count} requests in flight at node {node} "
                 f"(network.max_inflight_per_partition = {self.max_inflight})",
             )
-        self.inflight[pid] = count + 1
+            if not room:
+                return [busy] * len(commands)
+            return await self.execute_many(pid, commands[:room]) + [busy] * refused_count
+        self.inflight[pid] = count + len(commands)
         try:
-            result = await processor.submit(command)
-        except NotServing:
-            return ForwardReply(
-                Status.NOT_SERVING, message=f"partition {pid}: leader {node} is catching up"
-            )
+            results = await processor.submit_many(commands)
         except NotLeader as exc:
-            return ForwardReply(
-                Status.NOT_LEADER,
-                leader=exc.leader,
-                message=f"node {node} does not lead partition {pid} (leader: {exc.leader})",
-            )
-        except LeadershipLost as exc:
-            return ForwardReply(Status.LOST, message=str(exc))
-        except Backpressure as exc:
-            return ForwardReply(Status.BACKPRESSURE, message=f"partition {pid}: {exc}")
-        except ProposalDropped as exc:
-            return ForwardReply(Status.DROPPED, message=f"partition {pid}: {exc}")
+            return [_refusal(exc, pid, node)] * len(commands)
         finally:
-            left = self.inflight[pid] - 1
+            left = self.inflight[pid] - len(commands)
             if left:
                 self.inflight[pid] = left
             else:
                 del self.inflight[pid]
-        return ForwardReply(Status.OK, result)
+        return [
+            _refusal(r, pid, node) if isinstance(r, Exception) else ForwardReply(Status.OK, r)
+            for r in results
+        ]
+
+
+_NOT_RUN = ForwardReply(Status.DROPPED, message="not run")
+
+
+def _refusal(exc: Exception, pid: int, node: int) -> ForwardReply:
+    if isinstance(exc, NotServing):
+        return ForwardReply(
+            Status.NOT_SERVING, message=f"partition {pid}: leader {node} is catching up"
+        )
+    if isinstance(exc, NotLeader):
+        return ForwardReply(
+            Status.NOT_LEADER,
+            leader=exc.leader,
+            message=f"node {node} does not lead partition {pid} (leader: {exc.leader})",
+        )
+    if isinstance(exc, LeadershipLost):
+        return ForwardReply(Status.LOST, message=str(exc))
+    if isinstance(exc, Backpressure):
+        return ForwardReply(Status.BACKPRESSURE, message=f"partition {pid}: {exc}")
+    if isinstance(exc, ProposalDropped):
+        return ForwardReply(Status.DROPPED, message=f"partition {pid}: {exc}")
+    raise exc

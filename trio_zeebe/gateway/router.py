@@ -8,11 +8,12 @@
   ``max_jobs``; with none found it long-polls (see :mod:`.longpoll`).
 
 A command runs on this broker's processor when it leads the partition, else it is forwarded to
-the leader's broker (:class:`~.forward.ForwardCommand`). On "not leader", an unreachable broker or
-a leader change the leader is re-resolved (Raft's own view first, then the gossiped leader table)
-and the command retried with back-off until the request's deadline (DEADLINE_EXCEEDED). A
-CreateJob whose outcome is unknown (leadership lost while pending, or no answer) is never retried:
-it could create a second job, so the client gets UNAVAILABLE saying the outcome is unknown.
+the leader's broker (:class:`~.forward.ForwardCommands`, batched by :mod:`.batching`). On "not
+leader", an unreachable broker or a leader change the leader is re-resolved (Raft's own view
+first, then the gossiped leader table) and the command retried with back-off until the
+request's deadline (DEADLINE_EXCEEDED). A CreateJob whose outcome is unknown (leadership lost
+while pending, or no answer) is never retried: it could create a second job, so the client gets
+UNAVAILABLE saying the outcome is unknown.
 Like Zeebe (which retries on ConnectException) a CreateJob the transport could not send at all
 (NotSent) is passed on to the next partition; a connection that broke after sending leaves the
 outcome unknown and is treated as such.
@@ -45,7 +46,8 @@ from ..errors import ErrorCode
 from ..partitions.manager import PartitionManager
 from ..raft.config import Role
 from ..transport.api import Network, NotSent, TransportError
-from .forward import RETRY_ELSEWHERE, ForwardCommand, ForwardReply, LeaderExecutor, Status
+from .batching import ForwardBatcher
+from .forward import RETRY_ELSEWHERE, ForwardCommands, ForwardReply, LeaderExecutor, Status
 from .longpoll import Announcer, JobsAvailable, Waiters
 from .messages import ActivateJobsRequest
 from .server import GatewayRequestError
@@ -81,13 +83,18 @@ class JobRouter:
         self.partition_ids = list(range(1, partitions_count + 1))
         self.request_timeout = request_timeout
         self.executor = LeaderExecutor(partitions, max_inflight)
+        self.batcher = ForwardBatcher(network)
         self.waiters = Waiters()
         self.announcer = Announcer(partitions, network, self.waiters)
         self._create_rr = itertools.count()
         self._activate_rr = itertools.count()
-        network.on(ForwardCommand, self.executor.on_forward)
+        network.on(ForwardCommands, self.executor.on_forward)
         network.on(JobsAvailable, self.waiters.on_notice)
         partitions.on_partition_started.append(self.announcer.partition_started)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The forwarding tasks; must run while the router is used."""
+        await self.batcher.run(task_status=task_status)
 
     async def handle(self, request: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         """Answer one client job request: the engine's result, or GatewayRequestError."""
@@ -131,14 +138,11 @@ class JobRouter:
         if timeout <= 0:
             raise trio.TooSlowError
         try:
-            reply = await self.network.request(address, ForwardCommand(pid, data), timeout=timeout)
+            return await self.batcher.forward(address, pid, data, timeout)
         except NotSent as exc:
             return ForwardReply(Status.DROPPED, message=f"node {node}: {exc}")
         except TransportError as exc:
             raise _Unknown(f"partition {pid}: no answer from leader node {node}: {exc}") from None
-        if not isinstance(reply, ForwardReply):
-            raise _Unknown(f"partition {pid}: node {node} answered {type(reply).__name__}")
-        return reply
 
     # -- key-addressed commands -----------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -41,6 +41,21 @@ class NotServing(NotLeader):
     """This replica leads but is still applying its backlog; retry shortly."""
 
 
+class _Waiter:
+    """The commands of one submit: done when each has its answer (or error)."""
+
+    __slots__ = ("done", "left")
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.done = trio.Event()
+
+    def set(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.done.set()
+
+
 class PartitionProcessor:
     def __init__(
         self,
@@ -62,7 +77,7 @@ class PartitionProcessor:
         self.applied_records = 0
         self.serving_term = -1  # the term in which this replica (as leader) caught up
         self._channel = driver.committed_entries()
-        self._pending: dict[int, trio.Event] = {}
+        self._pending: dict[int, _Waiter] = {}
         self._results: dict[int, bytes | Exception] = {}
         self._ids = itertools.count(1)
         self._since_snapshot = 0
@@ -90,23 +105,49 @@ class PartitionProcessor:
         Raises NotLeader (with the known leader), NotServing (leader still catching up),
         ProposalDropped/Backpressure, or LeadershipLost (the outcome is unknown).
         """
+        (result,) = await self.submit_many([command])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def submit_many(self, commands: Sequence[bytes]) -> list[bytes | Exception]:
+        """:meth:`submit` for commands that arrived together: each one's answer or error.
+
+        NotLeader and NotServing, which refuse the whole call, are raised.
+        """
         soft = self.driver.soft_state
         if soft.role is not Role.LEADER:
             raise NotLeader(soft.leader)
         if soft.term != self.serving_term:
             raise NotServing(self.driver.node_id)
-        request_id = (soft.term << 32) | next(self._ids)
-        done = self._pending[request_id] = trio.Event()
-        record = codec.packb([request_id, self.clock(), command])
+        if not commands:
+            return []
+        waiter = _Waiter(len(commands))
+        stamp = self.clock()
+        ids = []
+        records = []
+        for command in commands:
+            request_id = (soft.term << 32) | next(self._ids)
+            self._pending[request_id] = waiter
+            ids.append(request_id)
+            records.append(codec.packb([request_id, stamp, command]))
+        results = self._results
         try:
-            await self.driver.propose(record)
-            await done.wait()
+            outcomes = await self.driver.propose_many(records)
+            for request_id, outcome in zip(ids, outcomes, strict=True):
+                # Refused or lost before commit: no answer will come from applying it.
+                if (
+                    isinstance(outcome, Exception)
+                    and self._pending.pop(request_id, None) is not None
+                ):
+                    results[request_id] = outcome
+                    waiter.set()
+            await waiter.done.wait()
+            return [results.pop(request_id) for request_id in ids]
         finally:
-            self._pending.pop(request_id, None)
-        result = self._results.pop(request_id)
-        if isinstance(result, Exception):
-            raise result
-        return result
+            for request_id in ids:
+                self._pending.pop(request_id, None)
+                results.pop(request_id, None)
 
     async def _apply_loop(self) -> None:
         async for item in self._channel:
@@ -142,7 +183,7 @@ class PartitionProcessor:
                 continue
             result = self.machine.apply(command, position_of(item.index, offset), stamp)
             self.applied_records += 1
-            waiter = self._pending.get(request_id)
+            waiter = self._pending.pop(request_id, None)
             if waiter is not None:
                 self._results[request_id] = result
                 waiter.set()
@@ -175,12 +216,12 @@ class PartitionProcessor:
                 if soft.role is not Role.LEADER or soft.term != self.serving_term:
                     # Answers still pending will never come from here: fail them now rather
                     # than at the client's timeout (Zeebe #42720).
-                    for request_id, event in list(self._pending.items()):
+                    pending, self._pending = self._pending, {}
+                    for request_id, waiter in pending.items():
                         self._results[request_id] = LeadershipLost(
                             f"partition {self.partition}: leadership lost before processing"
                         )
-                        event.set()
-                    self._pending.clear()
+                        waiter.set()
                 self._wake_ticker.set()
 
     async def _ticker(self) -> None:

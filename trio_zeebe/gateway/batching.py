@@ -1,0 +1,115 @@
+"""Forwarding commands to leaders' brokers, many per request.
+
+A gateway forwards most commands: two thirds of them with three brokers. Requests reach it one
+by one, but the commands bound for the same broker that are waiting at the same moment (those
+read from the clients in one scheduler round) go in one :class:`~.forward.ForwardCommands`
+request, answered by one :class:`~.forward.ForwardReplies`; the leader proposes each
+partition's share together. Nothing waits for a batch to fill: a broker's sender task takes
+whatever is queued each time it runs, and several batches may be in flight to one broker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from ..transport.api import Network, RequestTimeout, TransportError
+from .forward import ForwardCommands, ForwardReplies, ForwardReply
+
+log = logging.getLogger("trio_zeebe.gateway.batching")
+
+MAX_BATCH = 512  # commands per request; more wait for the next one
+
+
+class _Forward:
+    __slots__ = ("command", "done", "error", "partition", "reply", "timeout")
+
+    def __init__(self, partition: int, command: bytes, timeout: float) -> None:
+        self.partition = partition
+        self.command = command
+        self.timeout = timeout
+        self.reply: ForwardReply | None = None
+        self.error: TransportError | None = None
+        self.done = trio.Event()
+
+
+class _Destination:
+    __slots__ = ("queue", "wake")
+
+    def __init__(self) -> None:
+        self.queue: list[_Forward] = []
+        self.wake = trio.Event()
+
+
+class ForwardBatcher:
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.batches = 0
+        self.forwarded = 0
+        self._destinations: dict[str, _Destination] = {}
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def forward(
+        self,
+        address: str,
+        partition: int,
+        command: bytes,
+        timeout: float,  # noqa: ASYNC109
+    ) -> ForwardReply:
+        """The leader's reply; TransportError (NotSent: provably not delivered) otherwise."""
+        destination = self._destinations.get(address)
+        if destination is None:
+            if self._nursery is None:
+                raise RuntimeError("ForwardBatcher.run is not running")
+            destination = self._destinations[address] = _Destination()
+            self._nursery.start_soon(self._sender, address, destination)
+        item = _Forward(partition, command, timeout)
+        destination.queue.append(item)
+        destination.wake.set()
+        with trio.move_on_after(timeout):
+            await item.done.wait()
+        if item.reply is not None:
+            return item.reply
+        if item.error is not None:
+            raise item.error
+        raise RequestTimeout(f"no answer from {address} within {timeout:g}s")
+
+    async def _sender(self, address: str, destination: _Destination) -> None:
+        assert self._nursery is not None
+        while True:
+            await destination.wake.wait()
+            destination.wake = trio.Event()
+            while destination.queue:
+                batch = destination.queue[:MAX_BATCH]
+                del destination.queue[:MAX_BATCH]
+                self.batches += 1
+                self.forwarded += len(batch)
+                self._nursery.start_soon(self._exchange, address, batch)
+
+    async def _exchange(self, address: str, batch: list[_Forward]) -> None:
+        request = ForwardCommands(tuple((item.partition, item.command) for item in batch))
+        timeout = max(item.timeout for item in batch)
+        try:
+            answer = await self.network.request(address, request, timeout=timeout)
+        except TransportError as exc:
+            for item in batch:
+                item.error = exc
+                item.done.set()
+            return
+        if not isinstance(answer, ForwardReplies) or len(answer.replies) != len(batch):
+            log.warning("%s answered a forward with %s", address, type(answer).__name__)
+            error = TransportError(f"{address} answered {type(answer).__name__}")
+            for item in batch:
+                item.error = error
+                item.done.set()
+            return
+        for item, reply in zip(batch, answer.replies, strict=True):
+            item.reply = reply
+            item.done.set()
