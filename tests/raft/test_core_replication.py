@@ -402,7 +402,9 @@ def test_heartbeat_response_repairs_a_lost_last_append_with_no_new_entries() -> 
     # An empty append anchored at the last entry: a follower holding it acknowledges it
     # (its earlier answer was lost), one missing it rejects and gets probed.
     assert (m.prev_index, m.entries, m.commit_only) == (idx, (), False)
-    c.step(AppendResponse(PARTITION, 2, 1, c.term, False, idx, hint_index=idx - 1, hint_term=c.term))
+    c.step(
+        AppendResponse(PARTITION, 2, 1, c.term, False, idx, hint_index=idx - 1, hint_term=c.term)
+    )
     (probe,) = appends(drain(c).messages, 2)
     assert probe.prev_index == idx - 1 and [e.data for e in probe.entries] == [b"last"]
     c.step(ack(2, c.term, idx))

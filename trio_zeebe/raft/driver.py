@@ -18,7 +18,11 @@ Persistence follows the core's Ready contract (see :mod:`trio_zeebe.raft.core`):
   ``committed`` channel for the processor.
 
 Proposals are records (bytes); the records waiting when the loop runs are packed into as few
-log entries as ``max_batch_bytes`` allows ("many commands per log entry").
+log entries as ``max_batch_bytes`` allows ("many commands per log entry"). Requests reach a
+leader one by one, so under load a leader with ``PROPOSAL_WINDOW`` entries awaiting commit holds
+new proposals back until one commits (or a full batch is waiting) and then appends them all as
+one entry: a commit round costs the same for one record as for a hundred. An idle leader
+proposes at once.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ log = logging.getLogger("trio_zeebe.raft")
 
 INBOX_SIZE = 4096
 COMMITTED_BUFFER = 1024
+PROPOSAL_WINDOW = 1
+"""Uncommitted entries a leader appends before it holds new proposals back (see the module doc)."""
 
 
 __all__ = [
@@ -157,6 +163,7 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
         self._committed_backlog: deque[Applied] = deque()
         self._committed_ready = trio.Event()
         self._queued: list[_Proposal] = []
+        self._queued_bytes = 0
         self._waiting: dict[int, list[_Proposal]] = {}  # entry index -> proposals in it
         self._unsynced: deque[_Unsynced] = deque()
         self._need_flush = trio.Event()
@@ -196,11 +203,24 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
             raise NotLeader(self.soft_state.leader)
         proposal = _Proposal(record)
         self._queued.append(proposal)
+        self._queued_bytes += len(record)
         self._wake()
         await proposal.done.wait()
         if proposal.error is not None:
             raise proposal.error
         return Position(proposal.index, proposal.offset)
+
+    async def propose_many(self, records: Sequence[bytes]) -> list[Position | Exception]:
+        """:meth:`propose` for several records at once; each one's position or error."""
+        if self.soft_state.role is not Role.LEADER:
+            raise NotLeader(self.soft_state.leader)
+        proposals = [_Proposal(record) for record in records]
+        self._queued += proposals
+        self._queued_bytes += sum(len(record) for record in records)
+        self._wake()
+        for proposal in proposals:
+            await proposal.done.wait()
+        return [p.error if p.error is not None else Position(p.index, p.offset) for p in proposals]
 
     def committed_entries(
         self, buffer: int = COMMITTED_BUFFER
@@ -320,13 +340,28 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
                     break
             self._propose_queued()
             await self._process_ready()
+            if self._proposals_due():
+                self._wake_pending = True  # an entry committed: the held proposals go now
+
+    def _proposals_due(self) -> bool:
+        if not self._queued:
+            return False
+        if self.soft_state.role is not Role.LEADER:
+            return True  # to be refused at once
+        core = self.core
+        assert core is not None
+        return (
+            core.log.last_index - core.commit < PROPOSAL_WINDOW
+            or self._queued_bytes >= self.config.max_batch_bytes
+        )
 
     def _propose_queued(self) -> None:
-        if not self._queued:
+        if not self._proposals_due():
             return
         core = self.core
         assert core is not None
         queued, self._queued = self._queued, []
+        self._queued_bytes = 0
         if self.soft_state.role is not Role.LEADER:
             self._fail(queued, NotLeader(self.soft_state.leader))
             return
@@ -475,6 +510,7 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
     def _fail_all(self, error: Exception) -> None:
         self._fail(self._queued, error)
         self._queued = []
+        self._queued_bytes = 0
         for waiting in self._waiting.values():
             self._fail(waiting, error)
         self._waiting.clear()
