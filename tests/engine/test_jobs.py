@@ -453,3 +453,20 @@ def test_apply_round_trips_results_and_skips_replayed_positions() -> None:
     again = codec.decode(e.apply(codec.encode(CreateJob("t")), 11, T0))
     assert isinstance(again, Rejection) and again.code == "FAILED_PRECONDITION"
     assert e.job_count == 1 and e.position == 11
+
+
+def test_an_activation_that_finds_nothing_is_answered_without_a_record() -> None:
+    e = JobEngine(1)
+    key = create(e, "pay")
+    activate(e, "pay")  # the only job is now held by w1
+    create(e, "ship")
+    before = e.snapshot()
+    empty = e.answer_unlogged(codec.encode(ActivateJobs("pay", "w2", 5, 30.0)))
+    assert empty is not None and codec.decode(empty) == ActivatedJobs(())
+    assert e.snapshot() == before  # nothing changed: no record needed
+    # A job to hand out, an invalid activation (rejected when applied) and any other
+    # command all go through the log.
+    assert e.answer_unlogged(codec.encode(ActivateJobs("ship", "w2", 5, 30.0))) is None
+    assert e.answer_unlogged(codec.encode(ActivateJobs("pay", "w2", 0, 30.0))) is None
+    assert e.answer_unlogged(codec.encode(CompleteJob(key))) is None
+    assert e.answer_unlogged(b"\x92\xaae.activate garbage") is None

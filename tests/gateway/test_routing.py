@@ -25,7 +25,7 @@ from trio_zeebe.errors import ErrorCode
 from trio_zeebe.gateway.messages import ActivateJobsRequest
 from trio_zeebe.gateway.server import GatewayRequestError
 
-from .helpers import ET, all_serving, call, engine_of, job_cluster, non_leader
+from .helpers import ET, all_serving, call, engine_of, job_cluster, non_leader, serving
 
 
 async def test_create_job_round_robin_over_partitions_from_every_broker(
@@ -264,3 +264,23 @@ async def test_commands_waiting_together_go_to_each_leader_in_one_request(
         assert remote > 0
         assert router.batcher.forwarded - before[1] == remote
         assert router.batcher.batches - before[0] == len(other_brokers)
+
+
+async def test_activation_rounds_that_find_nothing_add_no_records(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with job_cluster(137) as cluster:
+        processors = [serving(cluster, pid) for pid in (1, 2, 3)]
+
+        def applied() -> list[int]:
+            return [p.applied_records for p in processors if p is not None]
+
+        before = applied()
+        poll = ActivateJobsRequest(ActivateJobs("none", "w", 5, 10.0), 0.0)
+        assert await call(cluster, 0, poll) == ActivatedJobs(())
+        assert applied() == before  # three partitions asked, nothing logged
+        key = (await call(cluster, 1, CreateJob("some"))).key
+        found = await call(cluster, 2, ActivateJobsRequest(ActivateJobs("some", "w", 5, 10.0), 0.0))
+        assert [j.key for j in found.jobs] == [key]
+        grown = [after - b for after, b in zip(applied(), before, strict=True)]
+        assert sorted(grown) == [0, 0, 2]  # the create and the activation, on one partition

@@ -97,6 +97,25 @@ class JobEngine:
             return codec.encode(Rejection(ErrorCode.INVALID_ARGUMENT.value, str(exc)))
         return encode_result(self.execute(decoded, timestamp))
 
+    def answer_unlogged(self, command: bytes) -> bytes | None:
+        """An activation that would find no job is answered without a record (most of a
+        long-polling gateway's rounds ask partitions that have none)."""
+        if not command.startswith(_ACTIVATE_PREFIX):
+            return None
+        try:
+            decoded = codec.decode(command)
+        except codec.DecodeError:
+            return None  # logged, and rejected when applied
+        if not isinstance(decoded, ActivateJobs):
+            return None
+        try:
+            self._check_activation(decoded)
+        except _Refused:
+            return None  # logged, and rejected when applied
+        if self._store.ready_count(decoded.type):
+            return None
+        return encode_result(ActivatedJobs(()))
+
     def snapshot(self) -> bytes:
         return self._store.snapshot()
 
@@ -204,16 +223,21 @@ class JobEngine:
         self._store.add(JobRecord(key, cmd.type, cmd.retries, variables, headers))
         return JobKey(key)
 
-    def _activate(self, cmd: ActivateJobs, now: float) -> ActivatedJobs:
+    def _check_activation(self, cmd: ActivateJobs) -> float:
+        """Raise the rejection of an invalid activation; the lease (timeout) of a valid one."""
         _check_type(cmd.type)
         if type(cmd.worker) is not str:
             raise _invalid("worker must be a string")
         if type(cmd.max_jobs) is not int or cmd.max_jobs < 1:
             raise _invalid(f"max_jobs must be at least 1, got {cmd.max_jobs!r}")
         timeout = _duration(cmd.timeout, "timeout", positive=True)
-        names = cmd.fetch_variables
-        if any(type(n) is not str for n in names):
+        if any(type(n) is not str for n in cmd.fetch_variables):
             raise _invalid("fetch_variables must be strings")
+        return timeout
+
+    def _activate(self, cmd: ActivateJobs, now: float) -> ActivatedJobs:
+        timeout = self._check_activation(cmd)
+        names = cmd.fetch_variables
         jobs = self._store.activate(cmd.type, cmd.max_jobs, cmd.worker, now + timeout)
         if not names:
             return ActivatedJobs(tuple([_view(j) for j in jobs]))
@@ -313,6 +337,8 @@ class JobEngine:
         return ""
 
 
+# An encoded ActivateJobs starts with a 2-array header and its tag (codec.to_wire).
+_ACTIVATE_PREFIX = b"\x92" + codec.packb(codec.tag_of(ActivateJobs))
 _JOB_TAG = codec.tag_of(Job)
 _JOBS_TAG = codec.tag_of(ActivatedJobs)
 

@@ -15,6 +15,11 @@ Contract (what makes leader, followers and restored replicas agree byte for byte
   is triggered by a record the leader appends (e.g. the job engine's ``TimeTick``).
 * **Bad input is an answer, not an exception.** A committed record is applied on every replica;
   raising would stop them all. Undecodable or invalid commands return an encoded rejection.
+* **Optional: answers that need no record.** A state machine may define
+  ``answer_unlogged(command: bytes) -> bytes | None``: the leader calls it before proposing a
+  command and, when it returns an answer, sends that instead of logging the command. Only for
+  commands that would change nothing and whose answer does not depend on records still being
+  committed (the job engine: an activation that finds no activatable job).
 * ``position`` increases strictly from record to record (the processor derives it from the
   entry index and the record's offset in the entry). An implementation may ignore a record
   whose position is not above the last one it applied (a replay after restoring a snapshot).

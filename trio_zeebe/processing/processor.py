@@ -83,6 +83,9 @@ class PartitionProcessor:
         self._since_snapshot = 0
         self._last_snapshot_at = -math.inf
         self._wake_ticker = trio.Event()
+        self._answer_unlogged: Callable[[bytes], bytes | None] | None = getattr(
+            machine, "answer_unlogged", None
+        )
         self.on_applied: list[Callable[[], None]] = []  # e.g. wake long-polling activations
 
     @property
@@ -120,30 +123,36 @@ class PartitionProcessor:
             raise NotLeader(soft.leader)
         if soft.term != self.serving_term:
             raise NotServing(self.driver.node_id)
-        if not commands:
-            return []
-        waiter = _Waiter(len(commands))
+        answers: list[bytes | Exception | None]
+        if self._answer_unlogged is None:
+            answers = [None] * len(commands)
+        else:
+            answers = [self._answer_unlogged(command) for command in commands]
+        logged = [i for i, answer in enumerate(answers) if answer is None]
+        if not logged:
+            return answers  # type: ignore[return-value]
+        waiter = _Waiter(len(logged))
         stamp = self.clock()
         ids = []
         records = []
-        for command in commands:
+        for i in logged:
             request_id = (soft.term << 32) | next(self._ids)
             self._pending[request_id] = waiter
             ids.append(request_id)
-            records.append(codec.packb([request_id, stamp, command]))
+            records.append(codec.packb([request_id, stamp, commands[i]]))
         results = self._results
         try:
             outcomes = await self.driver.propose_many(records)
             for request_id, outcome in zip(ids, outcomes, strict=True):
                 # Refused or lost before commit: no answer will come from applying it.
-                if (
-                    isinstance(outcome, Exception)
-                    and self._pending.pop(request_id, None) is not None
-                ):
+                if isinstance(outcome, Exception) and request_id in self._pending:
+                    del self._pending[request_id]
                     results[request_id] = outcome
                     waiter.set()
             await waiter.done.wait()
-            return [results.pop(request_id) for request_id in ids]
+            for i, request_id in zip(logged, ids, strict=True):
+                answers[i] = results.pop(request_id)
+            return answers  # type: ignore[return-value]
         finally:
             for request_id in ids:
                 self._pending.pop(request_id, None)
