@@ -27,11 +27,14 @@ Errors: one :class:`ClientError` subclass per kind (``exc.code`` is the
 :class:`~trio_zeebe.errors.ErrorCode`): :class:`NotFound`, :class:`InvalidState`,
 :class:`InvalidArgument`, :class:`DeadlineExceeded`, :class:`ResourceExhausted`,
 :class:`Unavailable` (and its :class:`ConnectionFailed`), :class:`Unimplemented`, :class:`Internal`.
+
+This module holds :class:`Client` (failover, retries, the typed job commands); the error classes
+live in :mod:`trio_zeebe.client_errors` and the single gateway connection in
+:mod:`trio_zeebe.client_connection`. Import them all from here (or from ``trio_zeebe``).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +44,27 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 import anyio.abc
 
-from . import codec
+# The names below moved out of this module; re-exported (``x as x``) so every import from
+# trio_zeebe.client keeps working. The error classes are re-exported through __all__.
+from .client_connection import _Connection as _Connection
+from .client_connection import _reason as _reason
+from .client_connection import client_ssl_context as client_ssl_context
+from .client_errors import _ERRORS as _ERRORS
+from .client_errors import (
+    ClientError,
+    ConnectionFailed,
+    DeadlineExceeded,
+    Internal,
+    InvalidArgument,
+    InvalidState,
+    NotFound,
+    RequestError,
+    ResourceExhausted,
+    Unavailable,
+    Unimplemented,
+)
+from .client_errors import _NotSent as _NotSent
+from .client_errors import error_from as error_from
 from .engine.records import (
     ActivatedJobs,
     ActivateJobs,
@@ -50,7 +73,6 @@ from .engine.records import (
     FailJob,
     Job,
     JobKey,
-    Rejection,
     ThrowError,
     UpdateJobRetries,
     UpdateJobTimeout,
@@ -60,15 +82,12 @@ from .gateway.messages import (
     ActivateJobsRequest,
     AppendRequest,
     AppendResponse,
-    ErrorCode,
-    ErrorResponse,
     RebalanceRequest,
     RebalanceResponse,
     Topology,
     TopologyRequest,
 )
 from .transport.api import split_address
-from .transport.frames import FrameDecoder, FrameTooLarge, frame
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -93,187 +112,7 @@ DEFAULT_MAX_FRAME = 4 * 1024 * 1024
 ACTIVATE_GRACE = 5.0
 """Seconds the client waits for a long poll beyond its ``request_timeout`` (network, routing)."""
 
-
-class ClientError(Exception):
-    """Base class of every error the client raises; ``code`` is an ErrorCode value."""
-
-    code: str = ErrorCode.INTERNAL
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class RequestError(ClientError):
-    """The gateway answered with an error of a kind without its own class (e.g. a newer one)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class NotFound(ClientError):
-    code = ErrorCode.NOT_FOUND
-
-
-class InvalidState(ClientError):
-    """The job is in a state the command does not apply to (FAILED_PRECONDITION)."""
-
-    code = ErrorCode.FAILED_PRECONDITION
-
-
-class InvalidArgument(ClientError):
-    code = ErrorCode.INVALID_ARGUMENT
-
-
-class DeadlineExceeded(ClientError):
-    code = ErrorCode.DEADLINE_EXCEEDED
-
-
-class ResourceExhausted(ClientError):
-    """Back-pressure: the partition's backlog is full; retry later."""
-
-    code = ErrorCode.RESOURCE_EXHAUSTED
-
-
-class Unavailable(ClientError):
-    code = ErrorCode.UNAVAILABLE
-
-
-class ConnectionFailed(Unavailable):
-    """No gateway could be reached, or the connection broke while the request was out."""
-
-
-class Unimplemented(ClientError):
-    code = ErrorCode.UNIMPLEMENTED
-
-
-class Internal(ClientError):
-    code = ErrorCode.INTERNAL
-
-
-_ERRORS: dict[str, type[ClientError]] = {
-    cls.code: cls
-    for cls in (
-        NotFound,
-        InvalidState,
-        InvalidArgument,
-        DeadlineExceeded,
-        ResourceExhausted,
-        Unavailable,
-        Unimplemented,
-        Internal,
-    )
-}
-
-
-def error_from(code: str, message: str) -> ClientError:
-    """The exception for an error answer (ErrorResponse or an engine Rejection)."""
-    cls = _ERRORS.get(code)
-    return RequestError(code, message) if cls is None else cls(message)
-
-
-class _NotSent(ConnectionFailed):
-    """The request provably never reached the gateway: always safe to retry elsewhere."""
-
-
 _NOT_IDEMPOTENT = (CreateJob, AppendRequest)
-
-
-def client_ssl_context(
-    ca: str | None, cert: str | None = None, key: str | None = None
-) -> ssl.SSLContext:
-    """Verify the gateway against ``ca`` (or the system store); optional client certificate."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cert:
-        ctx.load_cert_chain(cert, key)
-    return ctx
-
-
-class _Connection:
-    """One gateway connection: a writer lock, a reader task, pending requests by id."""
-
-    def __init__(self, stream: anyio.abc.ByteStream, max_frame: int, name: str) -> None:
-        self.stream = stream
-        self.name = name
-        self.decoder = FrameDecoder(max_frame)
-        self.write_lock = anyio.Lock()
-        self.pending: dict[int, anyio.Event] = {}
-        self.results: dict[int, Any] = {}
-        self.ids = itertools.count(1)
-        self.broken: ClientError | None = None
-
-    async def read_loop(self) -> None:
-        try:
-            while True:
-                data = await self.stream.receive()
-                self.decoder.feed(data)
-                for payload in self.decoder.frames():
-                    corr, message = self._parse(payload)
-                    if corr in self.pending:
-                        self.results[corr] = message
-                        self.pending.pop(corr).set()
-        except (
-            anyio.EndOfStream,
-            anyio.BrokenResourceError,
-            anyio.ClosedResourceError,
-            OSError,
-            ssl.SSLError,
-        ) as exc:
-            why = str(exc) or type(exc).__name__
-            self._fail(ConnectionFailed(f"connection to gateway {self.name} lost: {why}"))
-        except (FrameTooLarge, codec.DecodeError) as exc:
-            self._fail(ConnectionFailed(f"gateway {self.name} sent a malformed frame: {exc}"))
-
-    @staticmethod
-    def _parse(frame: bytes) -> tuple[int, Any]:
-        body = codec.unpackb(frame)
-        if not isinstance(body, list) or len(body) != 2 or not isinstance(body[0], int):
-            raise codec.DecodeError("response is not [correlation id, message]")
-        return body[0], codec.from_wire(body[1])
-
-    def _fail(self, exc: ClientError) -> None:
-        self.broken = exc
-        for corr, event in self.pending.items():
-            self.results[corr] = exc
-            event.set()
-        self.pending.clear()
-
-    async def request(self, message: Any, timeout: float) -> Any:  # noqa: ASYNC109
-        if self.broken is not None:
-            raise _NotSent(self.broken.message)
-        corr = next(self.ids)
-        done = anyio.Event()
-        self.pending[corr] = done
-        data = frame(codec.packb([corr, codec.to_wire(message)]))
-        try:
-            with anyio.fail_after(timeout):
-                async with self.write_lock:
-                    if self.broken is not None:
-                        raise _NotSent(self.broken.message)
-                    try:
-                        await self.stream.send(data)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                        # A failed send never wrote the frame's last bytes (or its TLS record),
-                        # so the gateway cannot have decoded the request.
-                        self.broken = ConnectionFailed(f"cannot send to gateway {self.name}: {exc}")
-                        raise _NotSent(self.broken.message) from None
-                await done.wait()
-        except TimeoutError:
-            raise DeadlineExceeded(f"no answer from gateway within {timeout:g}s") from None
-        except BaseException:
-            self.results.pop(corr, None)
-            raise
-        finally:
-            self.pending.pop(corr, None)
-        result = self.results.pop(corr)
-        if isinstance(result, ClientError):
-            raise result
-        if isinstance(result, ErrorResponse | Rejection):
-            raise error_from(result.code, result.message)
-        return result
 
 
 class Client:
@@ -557,15 +396,3 @@ class Client:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise InvalidArgument(message)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate verification failed ({exc.verify_message}); pass the cluster CA"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if exc.__cause__ is not None:
-        return _reason(exc.__cause__)  # anyio: "All connection attempts failed" from <cause>
-    return str(exc) or type(exc).__name__
