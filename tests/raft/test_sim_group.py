@@ -22,6 +22,7 @@ import trio.testing
 
 from trio_zeebe.raft.config import NotLeader, ProposalDropped, RaftConfig
 from trio_zeebe.raft.driver import LeadershipLost
+from trio_zeebe.testing.network import LinkFaults
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
 
 SEEDS_IN_CI = 200
@@ -73,6 +74,33 @@ async def test_concurrent_proposals_share_entries_and_fsyncs(
         assert len(indexes) == 64
         assert len(set(indexes)) <= 8  # many records per entry
         assert group.drivers[leader].fsyncs - fsyncs_before <= 8
+        nursery.cancel_scope.cancel()
+
+
+async def test_proposals_arriving_one_by_one_wait_for_the_entry_in_flight_and_share_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Requests reach a leader one at a time: while an entry awaits commit, the next ones are
+    held and appended together once it commits. A lone proposal is not held."""
+    async with trio.open_nursery() as nursery:
+        group: SimRaftGroup = await nursery.start(SimRaftGroup(5, 3).run)
+        await group.wait_for_leader(10)
+        group.net.set_faults(LinkFaults(delay=(0.001, 0.001)))  # a commit round: ~2 ms
+        positions: list[int] = []
+
+        async def one(i: int) -> None:
+            positions.append((await group.propose(b"s%d" % i)).index)
+
+        async with trio.open_nursery() as clients:
+            clients.start_soon(one, 0)
+            for i in range(1, 11):
+                await trio.sleep(0.0001)  # each arrives on its own, while the first is pending
+                clients.start_soon(one, i)
+        first, *rest = positions
+        assert first not in rest and len(set(rest)) == 1  # the ten held ones: one entry
+        start = trio.current_time()
+        await group.propose(b"alone")
+        assert trio.current_time() - start < 0.05  # one commit round, nothing waited for
         nursery.cancel_scope.cancel()
 
 
