@@ -196,3 +196,18 @@ async def test_one_request_for_several_partitions_answers_in_order() -> None:
         (Status.OK, b"done:w"),
     ]
     assert second.calls == [[b"x", b"w"]]  # a partition's share is proposed together
+
+
+async def test_batches_stay_far_below_the_message_size_limit(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    network = FakeNetwork(echo)
+    batcher = ForwardBatcher(network)  # type: ignore[arg-type]
+    big = b"v" * (400 * 1024)  # three fit in one request by count, not by size
+    async with trio.open_nursery() as nursery:
+        await nursery.start(batcher.run)
+        results = await forward_all(batcher, [("b:1", 1, big, 5.0)] * 5)
+        assert all(r.status == Status.OK for r in results)
+        sizes = sorted(sum(len(c) for _, c in m.commands) for _, m in network.requests)
+        assert len(network.requests) == 3 and max(sizes) <= 1024 * 1024
+        nursery.cancel_scope.cancel()

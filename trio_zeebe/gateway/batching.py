@@ -19,7 +19,8 @@ from .forward import ForwardCommands, ForwardReplies, ForwardReply
 
 log = logging.getLogger("trio_zeebe.gateway.batching")
 
-MAX_BATCH = 512  # commands per request; more wait for the next one
+MAX_BATCH = 512  # commands per request; more go in the next one
+MAX_BATCH_BYTES = 1024 * 1024  # well below network.max_message_size; a larger command goes alone
 
 
 class _Forward:
@@ -86,9 +87,16 @@ class ForwardBatcher:
         while True:
             await destination.wake.wait()
             destination.wake = trio.Event()
-            while destination.queue:
-                batch = destination.queue[:MAX_BATCH]
-                del destination.queue[:MAX_BATCH]
+            queue = destination.queue
+            while queue:
+                end, size = 1, len(queue[0].command)
+                while end < len(queue) and end < MAX_BATCH:
+                    size += len(queue[end].command)
+                    if size > MAX_BATCH_BYTES:
+                        break
+                    end += 1
+                batch = queue[:end]
+                del queue[:end]
                 self.batches += 1
                 self.forwarded += len(batch)
                 self._nursery.start_soon(self._exchange, address, batch)
