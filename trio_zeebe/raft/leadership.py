@@ -59,7 +59,7 @@ class LeadershipMixin:
                 # Done when another node is known to lead: clients can be sent there at once.
                 while self.soft_state.leader in (None, self.node_id):
                     await watcher.receive()
-        return not self.is_leader
+        return self.soft_state.leader not in (None, self.node_id)
 
     def forget_leader(self) -> None:
         """Drop the leader lease (membership says the leader is gone), so this node votes now."""
