@@ -31,6 +31,7 @@ from trio_zeebe.transport.connection import (
 )
 from trio_zeebe.transport.handshake import Hello, Verdict, check_certificate, check_hello
 from trio_zeebe.transport.pending import PendingRequest
+from trio_zeebe.transport.tls_stream import TLSStream
 
 
 class _Refused(Exception):
@@ -106,7 +107,7 @@ class LinksMixin:
                 stream: trio.abc.Stream = raw
                 try:
                     if self._ssl_client is not None:
-                        stream = trio.SSLStream(raw, self._ssl_client, server_hostname=host)
+                        stream = TLSStream(raw, self._ssl_client, server_hostname=host)
                         await stream.do_handshake()
                     decoder = frames.FrameDecoder(self._max)
                     hello, backlog = await self._handshake(stream, decoder, where, True)
@@ -167,7 +168,7 @@ class LinksMixin:
         try:
             with trio.fail_after(self._handshake_timeout):
                 if self._ssl_server is not None:
-                    stream = trio.SSLStream(raw, self._ssl_server, server_side=True)
+                    stream = TLSStream(raw, self._ssl_server, server_side=True)
                     await stream.do_handshake()
                 decoder = frames.FrameDecoder(self._max)
                 hello, backlog = await self._handshake(stream, decoder, where, False)
@@ -189,7 +190,7 @@ class LinksMixin:
         theirs = codec.decode(await _read_frame(stream, decoder, backlog))
         if not isinstance(theirs, Hello):
             raise DecodeError(f"expected a Hello, got {type(theirs).__name__}")
-        cert = stream.getpeercert() if isinstance(stream, trio.SSLStream) else None
+        cert = stream.getpeercert() if isinstance(stream, TLSStream) else None
         reason = check_hello(self._hello, theirs) or check_certificate(theirs, cert)
         await stream.send_all(frames.frame(codec.encode(Verdict(reason is None, reason or ""))))
         # Always read their verdict too, so the dialler can say *why* it was refused.
