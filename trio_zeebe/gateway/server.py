@@ -18,6 +18,7 @@ import trio
 
 from .. import codec
 from ..transport.frames import FrameDecoder, FrameTooLarge, frame
+from ..transport.tls_stream import TLSStream
 from .messages import MAGIC, ErrorCode, ErrorResponse
 
 log = logging.getLogger("trio_zeebe.gateway")
@@ -82,7 +83,7 @@ class GatewayServer:
         conn: trio.abc.Stream = stream
         try:
             if self.ssl_context is not None:
-                conn = trio.SSLStream(stream, self.ssl_context, server_side=True)
+                conn = TLSStream(stream, self.ssl_context, server_side=True)
             with trio.move_on_after(MAGIC_TIMEOUT) as magic_timeout:
                 magic = await _receive_exactly(conn, len(MAGIC))
             if magic_timeout.cancelled_caught or magic != MAGIC:
