@@ -114,3 +114,19 @@ async def test_abrupt_peer_close_is_a_broken_stream_not_a_clean_end() -> None:
         await client.transport_stream.aclose()  # no close_notify: truncation
         with pytest.raises(trio.BrokenResourceError):
             await server.receive_some()
+
+
+async def test_a_send_and_a_receive_may_both_start_the_handshake() -> None:
+    ca = trustme.CA()
+    async with connected(*contexts(ca)) as (server, client):
+
+        async def echo() -> None:
+            await server.send_all(await receive_exactly(server, 4))
+
+        got: list[bytes] = []
+
+        async def read() -> None:
+            got.append(await receive_exactly(client, 4))
+
+        await both(echo, read, lambda: client.send_all(b"ping"))
+        assert got == [b"ping"]

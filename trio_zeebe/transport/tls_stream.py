@@ -41,6 +41,7 @@ class TLSStream(trio.abc.Stream):
         # Records leave in the order the SSLObject made them: one task writes the socket at a
         # time (a receive may have to send, e.g. a TLS 1.3 KeyUpdate answer).
         self._write_lock = trio.Lock()
+        self._handshake_lock = trio.Lock()
         self._handshake_done = False
         self._broken: BaseException | None = None
         self._closed = False
@@ -52,18 +53,21 @@ class TLSStream(trio.abc.Stream):
 
     async def do_handshake(self) -> None:
         self._check()
-        while True:
-            try:
-                self._tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                await self._write_out()
-                await self._read_in()
-            except ssl.SSLError as exc:
-                self._send_alert()
-                raise self._break(exc) from exc
-        await self._write_out()
-        self._handshake_done = True
+        async with self._handshake_lock:  # a sender and a receiver may both start it
+            if self._handshake_done:
+                return
+            while True:
+                try:
+                    self._tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    await self._write_out()
+                    await self._read_in()
+                except ssl.SSLError as exc:
+                    self._send_alert()
+                    raise self._break(exc) from exc
+            await self._write_out()
+            self._handshake_done = True
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         self._check()
