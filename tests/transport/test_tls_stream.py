@@ -28,7 +28,9 @@ def contexts(ca: trustme.CA, client_ca: trustme.CA | None = None) -> tuple[ssl.S
 
 
 @asynccontextmanager
-async def connected(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> AsyncIterator[Pair]:
+async def connected(
+    server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext, hostname: str = "127.0.0.1"
+) -> AsyncIterator[Pair]:
     accepted: trio.MemorySendChannel[TLSStream]
     accepted, incoming = trio.open_memory_channel[TLSStream](1)
 
@@ -40,7 +42,7 @@ async def connected(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> A
         listeners = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
         raw = await trio.open_tcp_stream("127.0.0.1", port)
-        client = TLSStream(raw, client_ctx, server_hostname="127.0.0.1")
+        client = TLSStream(raw, client_ctx, server_hostname=hostname)
         server = await incoming.receive()
         yield server, client
         nursery.cancel_scope.cancel()
@@ -130,3 +132,17 @@ async def test_a_send_and_a_receive_may_both_start_the_handshake() -> None:
 
         await both(echo, read, lambda: client.send_all(b"ping"))
         assert got == [b"ping"]
+
+
+async def test_the_dialled_host_must_be_named_by_the_peer_certificate() -> None:
+    ca = trustme.CA()
+    async with connected(*contexts(ca), hostname="broker-7.example") as (server, client):
+
+        async def server_side() -> None:
+            with pytest.raises(trio.BrokenResourceError):  # the client's alert or its hang-up
+                await server.do_handshake()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server_side)
+            with pytest.raises(trio.BrokenResourceError, match=r"broker-7\.example"):
+                await client.do_handshake()
