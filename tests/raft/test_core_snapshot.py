@@ -50,6 +50,7 @@ def test_follower_behind_compaction_point_gets_snapshot_then_entries() -> None:
     assert net.nodes[3].storage.snapshot == SnapshotMeta(11, 1)
     net.propose(b"after")
     assert net.core(3).log.last_index == net.core(1).log.last_index
+    net.advance(net.cfg.commit_notice_delay)  # the commit reaches an idle follower
     assert net.nodes[3].applied[-1].data == b"after"
     assert net.core(1).progress[3].state is ProgressState.REPLICATE
 

@@ -58,6 +58,7 @@ campaign is a leadership transfer).
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -145,6 +146,7 @@ class RaftCore(VotingMixin, ReplicationMixin):
         self._transfer_deadline = 0.0
         self._bcast = False
         self._bcast_commit = False
+        self._commit_notice_at = math.inf
         self.dropped_messages = 0
         self._prev_hs = hs
         self._prev_soft: SoftState | None = None
@@ -171,6 +173,8 @@ class RaftCore(VotingMixin, ReplicationMixin):
                     return
             if self.transferee is not None and now >= self._transfer_deadline:
                 self.transferee = None
+            if now >= self._commit_notice_at:
+                self._send_commit_notices()
         elif self.timer.expired(now):
             self.campaign()
 
@@ -300,7 +304,7 @@ class RaftCore(VotingMixin, ReplicationMixin):
 
     def next_deadline(self) -> float:
         if self.role is Role.LEADER:
-            d = min(self._next_heartbeat, self._quorum_check_at)
+            d = min(self._next_heartbeat, self._quorum_check_at, self._commit_notice_at)
             return min(d, self._transfer_deadline) if self.transferee is not None else d
         return self.timer.deadline
 
@@ -353,6 +357,7 @@ class RaftCore(VotingMixin, ReplicationMixin):
         self.transferee = None
         nxt = self.log.last_index + 1
         self.progress = {p: Progress(nxt) for p in self.peers}
+        self._commit_notice_at = math.inf
         self._next_heartbeat = self._now + self.config.heartbeat_interval
         self._quorum_check_at = self._now + self.config.election_timeout
         self.log.append((Entry(nxt, self.term, NOOP, b""),))

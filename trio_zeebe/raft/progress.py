@@ -26,6 +26,7 @@ class ProgressState(enum.Enum):
 
 class Progress:
     __slots__ = (
+        "commit_sent",
         "inflight",
         "match",
         "next",
@@ -43,6 +44,7 @@ class Progress:
         self.inflight: deque[int] = deque()
         self.pending_snapshot = 0
         self.recent_active = False
+        self.commit_sent = 0  # the commit index the follower can have learned from us
 
     def can_send(self, max_inflight: int) -> bool:
         if self.state is ProgressState.REPLICATE:

@@ -9,6 +9,8 @@ the core: no trio, sockets, files or clock.
 
 from __future__ import annotations
 
+import math
+
 from trio_zeebe.raft.config import NotLeader, RaftConfig, Role
 from trio_zeebe.raft.memlog import MemLog
 from trio_zeebe.raft.messages import (
@@ -42,6 +44,7 @@ class ReplicationMixin:
     _transfer_deadline: float
     _bcast: bool
     _bcast_commit: bool
+    _commit_notice_at: float
     _msgs: list[Message]
     _snaps_out: list[InstallSnapshot]
 
@@ -163,15 +166,27 @@ class ReplicationMixin:
         self._bcast = self._bcast_commit = False
         if self.role is not Role.LEADER:
             return
+        delay = self.config.commit_notice_delay
         for p, pr in self.progress.items():
-            self._send_append(p, pr, commit_moved)
+            self._send_append(p, pr, commit_moved and not delay)
+        if commit_moved and delay and self._commit_notice_at == math.inf:
+            self._commit_notice_at = self._now + delay
+
+    def _send_commit_notices(self) -> None:
+        """The delayed commit-only appends, to followers no message has told since."""
+        self._commit_notice_at = math.inf
+        commit = self.commit
+        for p, pr in self.progress.items():
+            if pr.commit_sent < min(commit, pr.match):
+                self._send_append(p, pr, True)
 
     def _broadcast_heartbeat(self) -> None:
         cfg, commit = self.config, self.commit
         for p, pr in self.progress.items():
-            self._msgs.append(
-                Heartbeat(cfg.partition, self.id, p, self.term, min(commit, pr.match))
-            )
+            told = min(commit, pr.match)
+            self._msgs.append(Heartbeat(cfg.partition, self.id, p, self.term, told))
+            if told > pr.commit_sent:
+                pr.commit_sent = told
 
     def _send_append(self, peer: int, pr: Progress, send_commit: bool = False) -> None:
         log, cfg = self.log, self.config
@@ -200,6 +215,7 @@ class ReplicationMixin:
                     # the optimistic ``next``) so a reordered message cannot cause a reject.
                     match_term = log.term(pr.match)
                     if match_term is not None:
+                        pr.commit_sent = min(self.commit, pr.match)
                         self._msgs.append(
                             AppendEntries(
                                 cfg.partition,
@@ -227,4 +243,5 @@ class ReplicationMixin:
                 )
             )
             pr.sent(hi - 1)
+            pr.commit_sent = min(self.commit, hi - 1)
             send_commit = False  # the message just sent carried the commit index
