@@ -7,12 +7,18 @@ from trio_zeebe.raft import AppendEntries, AppendResponse
 from .helpers import PARTITION, Network, drain, make_core
 
 
-def test_idle_followers_learn_commit_without_answering() -> None:
+def watched_cluster() -> tuple[Network, list[object]]:
+    """Three nodes, a settled leader 1, and every message sent from now on."""
     net = Network(3)
     net.elect(1)
     net.advance(1.0)
     seen: list[object] = []
     net.drop = lambda m: seen.append(m) or False
+    return net, seen
+
+
+def test_idle_followers_learn_commit_without_answering() -> None:
+    net, seen = watched_cluster()
     net.propose(b"a")
     idx = net.core(1).log.last_index
     assert net.core(1).commit == idx
@@ -27,11 +33,7 @@ def test_idle_followers_learn_commit_without_answering() -> None:
 
 
 def test_an_append_that_carries_the_commit_saves_the_notice() -> None:
-    net = Network(3)
-    net.elect(1)
-    net.advance(1.0)
-    seen: list[object] = []
-    net.drop = lambda m: seen.append(m) or False
+    net, seen = watched_cluster()
     net.propose(b"a")
     first = net.core(1).log.last_index
     net.propose(b"b")  # replicated before the notice is due: it tells the followers
