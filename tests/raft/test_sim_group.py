@@ -292,8 +292,10 @@ async def test_a_seed_replays_exactly() -> None:
 # could ship one (the file being shipped was pruned); 1001961 re-proposed a record after an
 # unknown outcome (a scenario bug); 1005539 offered a follower an older snapshot than the one a
 # deposed leader had already shipped to it; 1006115 compared a state machine that was still
-# consuming its committed channel with what Raft had committed (a check race).
-@pytest.mark.parametrize("seed", [1000495, 1001961, 1005539, 1006115])
+# consuming its committed channel with what Raft had committed (a check race); 2000136: a
+# deposed leader kept shipping a snapshot while the new leader shipped another, and the
+# follower restarted one transfer for the other forever, in zero simulated time.
+@pytest.mark.parametrize("seed", [1000495, 1001961, 1005539, 1006115, 2000136])
 async def test_soak_regressions(autojump_clock: trio.testing.MockClock, seed: int) -> None:
     await run_random_scenario(seed, 3 if seed % 4 else 5)
 

@@ -63,4 +63,6 @@ class RaftRouter:
         driver = self.drivers.get(chunk.partition)
         if driver is None:
             raise ValueError(f"partition {chunk.partition} is not running here")
+        if chunk.term < driver.soft_state.term:
+            raise ValueError(f"snapshot chunk from term {chunk.term}, a deposed leader's")
         return await driver.snapshots.receive_chunk(chunk)

@@ -19,6 +19,7 @@ import trio
 from ..log.segmented import SegmentedLog
 from ..transport.api import Network, TransportError
 from .applied import Applied, Restore
+from .config import Role, SoftState
 from .core import RaftCore
 from .messages import InstallSnapshot, SnapshotMeta
 from .snapshots import SnapshotChunk, SnapshotInfo, SnapshotStore
@@ -48,6 +49,7 @@ class SnapshotTransferMixin:
     _committed_send: trio.MemorySendChannel[Applied] | None
     _committed_backlog: deque[Applied]
     _committed_ready: trio.Event
+    soft_state: SoftState
 
     if TYPE_CHECKING:  # defined by RaftDriver
 
@@ -102,6 +104,11 @@ class SnapshotTransferMixin:
             chunk_size = self.snapshot_chunk_bytes
             offset, failures = 0, 0
             while True:
+                soft = self.soft_state
+                if soft.role is not Role.LEADER or soft.term != message.term:
+                    # Deposed: the new leader decides what the follower needs. Two senders
+                    # would restart each other's transfer at the follower, forever.
+                    return
                 try:
                     data = self.snapshots.read_chunk(info, offset, chunk_size)
                 except OSError as exc:
