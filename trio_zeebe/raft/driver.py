@@ -51,11 +51,11 @@ from .applied import (
 )
 from .config import NotLeader, ProposalDropped, RaftConfig, Ready, Role, SoftState
 from .core import RaftCore
+from .driver_leadership import LeadershipMixin
+from .driver_snapshots import SnapshotTransferMixin
 from .election import ElectionTimer
-from .leadership import LeadershipMixin
 from .messages import NOOP, NORMAL, Entry, HardState, InstallSnapshot, SnapshotMeta
 from .router import RaftRouter
-from .snapshot_transfer import SnapshotTransferMixin
 from .snapshots import SnapshotStore
 
 log = logging.getLogger("trio_zeebe.raft")
@@ -102,8 +102,8 @@ class _Unsynced:
 
 
 class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
-    # Leadership controls and role announcements live in leadership.py; taking, shipping and
-    # installing snapshots in snapshot_transfer.py. Here: start-up, the loop that owns the core
+    # Leadership controls and role announcements live in driver_leadership.py; taking, shipping and
+    # installing snapshots in driver_snapshots.py. Here: start-up, the loop that owns the core
     # and carries out its Readies, proposals, the flusher and the committed-entries channel.
 
     def __init__(
