@@ -105,38 +105,41 @@ class LeaderExecutor:
         processor = self.partitions.processor(pid)
         node = self.partitions.node_id
         if processor is None:
-            refused = ForwardReply(
+            absent = ForwardReply(
                 Status.NO_PARTITION, message=f"partition {pid} is not on node {node}"
             )
-            return [refused] * len(commands)
+            return [absent] * len(commands)
         count = self.inflight.get(pid, 0)
         room = max(0, self.max_inflight - count)
-        refused_count = len(commands) - room
-        if refused_count > 0:
-            self.refused += refused_count
-            busy = ForwardReply(
-                Status.BACKPRESSURE,
-                message=f"partition {pid} has {count} requests in flight at node {node} "
-                f"(network.max_inflight_per_partition = {self.max_inflight})",
-            )
-            if not room:
-                return [busy] * len(commands)
-            return await self.execute_many(pid, commands[:room]) + [busy] * refused_count
-        self.inflight[pid] = count + len(commands)
+        taken, refused = commands[:room], len(commands) - room
+        busy: list[ForwardReply] = []
+        if refused > 0:
+            self.refused += refused
+            busy = [
+                ForwardReply(
+                    Status.BACKPRESSURE,
+                    message=f"partition {pid} has {count} requests in flight at node {node} "
+                    f"(network.max_inflight_per_partition = {self.max_inflight})",
+                )
+            ] * refused
+        if not taken:
+            return busy
+        self.inflight[pid] = count + len(taken)
         try:
-            results = await processor.submit_many(commands)
+            results = await processor.submit_many(taken)
         except NotLeader as exc:
-            return [_refusal(exc, pid, node)] * len(commands)
+            return [_refusal(exc, pid, node)] * len(taken) + busy
         finally:
-            left = self.inflight[pid] - len(commands)
+            left = self.inflight[pid] - len(taken)
             if left:
                 self.inflight[pid] = left
             else:
                 del self.inflight[pid]
-        return [
+        replies = [
             _refusal(r, pid, node) if isinstance(r, Exception) else ForwardReply(Status.OK, r)
             for r in results
         ]
+        return replies + busy
 
 
 _NOT_RUN = ForwardReply(Status.DROPPED, message="not run")
