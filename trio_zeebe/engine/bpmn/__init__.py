@@ -1,0 +1,122 @@
+"""BPMN for the engine: safe parsing, Zeebe's validation, and the immutable executable model.
+
+Entry point: :func:`parse_bpmn` takes a deployed resource (name and bytes) and returns its
+executable processes, or raises :class:`BpmnDeploymentError` whose ``message`` is Zeebe's text
+(the XML parser's message, or the list of validation errors, each naming its element) and whose
+``str()`` is the ``'<resource>': <message>`` line of a deployment rejection. :func:`checksum` is
+Zeebe's duplicate detection digest (MD5 of the resource bytes).
+
+Modules: ``parser`` (bytes -> :class:`Definitions`, defused XML with size/depth limits),
+``validation`` (Zeebe's rules, :func:`validate` / :func:`format_errors`), ``transform``
+(validated document -> :class:`Process`), ``model`` (the frozen classes the engine executes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .model import (
+    ACTIVITY_TYPES,
+    FLOW_SCOPE_TYPES,
+    GATEWAY_TYPES,
+    JOB_USER_TASK_TYPE,
+    USER_TASK_FORM_KEY_HEADER,
+    BpmnElementType,
+    BpmnEventType,
+    CalledDecision,
+    CalledElement,
+    CompensationDefinition,
+    Element,
+    ErrorDefinition,
+    EscalationDefinition,
+    ExecutionListener,
+    JobDefinition,
+    MessageDefinition,
+    MultiInstance,
+    Process,
+    Script,
+    SequenceFlow,
+    SignalDefinition,
+    TimerDefinition,
+    TimerKind,
+    UserTaskDefinition,
+    VariableMapping,
+    feel_source,
+)
+from .parser import BPMN_NS, MAX_SIZE, ZEEBE_NS, BpmnDeploymentError, Definitions, parse_definitions
+from .transform import transform
+from .validation import (
+    CheckExpression,
+    ValidationError,
+    accept_every_expression,
+    format_errors,
+    validate,
+)
+
+__all__ = [
+    "ACTIVITY_TYPES",
+    "BPMN_NS",
+    "FLOW_SCOPE_TYPES",
+    "GATEWAY_TYPES",
+    "JOB_USER_TASK_TYPE",
+    "MAX_SIZE",
+    "USER_TASK_FORM_KEY_HEADER",
+    "ZEEBE_NS",
+    "BpmnDeploymentError",
+    "BpmnElementType",
+    "BpmnEventType",
+    "CalledDecision",
+    "CalledElement",
+    "CheckExpression",
+    "CompensationDefinition",
+    "Definitions",
+    "Element",
+    "ErrorDefinition",
+    "EscalationDefinition",
+    "ExecutionListener",
+    "JobDefinition",
+    "MessageDefinition",
+    "MultiInstance",
+    "Process",
+    "Script",
+    "SequenceFlow",
+    "SignalDefinition",
+    "TimerDefinition",
+    "TimerKind",
+    "UserTaskDefinition",
+    "ValidationError",
+    "VariableMapping",
+    "accept_every_expression",
+    "checksum",
+    "feel_source",
+    "format_errors",
+    "parse_bpmn",
+    "parse_definitions",
+    "transform",
+    "validate",
+]
+
+
+def parse_bpmn(
+    resource_name: str,
+    data: bytes,
+    *,
+    check_expression: CheckExpression = accept_every_expression,
+    max_size: int = MAX_SIZE,
+) -> tuple[Process, ...]:
+    """The executable processes of a BPMN resource, XML order.
+
+    ``check_expression(source)`` gets every FEEL source (the text after ``=``) and returns why it
+    does not parse, or None. Raises :class:`BpmnDeploymentError` for unreadable XML or any
+    validation error (all errors of the resource in one message).
+    """
+    definitions = parse_definitions(resource_name, data, max_size=max_size)
+    errors = validate(definitions, check_expression)
+    if errors:
+        raise BpmnDeploymentError(resource_name, format_errors(errors))
+    return transform(definitions)
+
+
+def checksum(data: bytes) -> bytes:
+    """MD5 of the resource bytes: Zeebe's checksum for duplicate deployments."""
+    return hashlib.md5(data, usedforsecurity=False).digest()

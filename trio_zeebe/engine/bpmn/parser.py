@@ -1,0 +1,350 @@
+"""Safe reading of BPMN XML: bytes -> :class:`Definitions`, the parsed document with lookups.
+
+The XML comes from clients, so it is parsed defensively: ``defusedxml`` refuses any DOCTYPE,
+which rules out external entities (XXE), entity expansion (billion laughs) and external DTDs;
+the input size, the nesting depth and the number of elements are bounded before anything is
+built. Any problem raises :class:`BpmnDeploymentError` with Zeebe's ``'<resource>': <message>``
+text; nothing else escapes for any input at all.
+
+:class:`Definitions` keeps the ElementTree elements (the validator reports errors on them and
+names them by their id chain) and precomputes what both the validator and the transformation
+need: parents, document order, ids, and the sequence-flow graph. Only the BPMN model namespace
+and the Zeebe namespace mean anything; diagram interchange, ``camunda:`` / modeler attributes,
+documentation and foreign extension elements are carried along and ignored.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import attrs
+from defusedxml import DefusedXmlException, DTDForbidden  # type: ignore[import-untyped]
+from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped]
+
+__all__ = [
+    "BPMN_NS",
+    "MAX_DEPTH",
+    "MAX_ELEMENTS",
+    "MAX_SIZE",
+    "ZEEBE_NS",
+    "BpmnDeploymentError",
+    "Definitions",
+    "FlowGraph",
+    "bpmn_name",
+    "event_definitions",
+    "parse_definitions",
+    "text_content",
+    "zeebe_children",
+    "zeebe_extensions",
+]
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+
+#: Largest accepted resource (Zeebe's default maximum message size is 4 MB).
+MAX_SIZE = 4 * 1024 * 1024
+MAX_DEPTH = 200
+MAX_ELEMENTS = 200_000
+
+_BPMN = "{" + BPMN_NS + "}"
+_ZEEBE = "{" + ZEEBE_NS + "}"
+
+#: Flow nodes the graph knows (supported or not): sequence flows may point at any of them.
+FLOW_NODE_NAMES = frozenset(
+    {
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "implicitThrowEvent",
+        "task",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "userTask",
+        "manualTask",
+        "businessRuleTask",
+        "scriptTask",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+        "callActivity",
+        "exclusiveGateway",
+        "parallelGateway",
+        "inclusiveGateway",
+        "eventBasedGateway",
+        "complexGateway",
+        "callChoreography",
+        "choreographyTask",
+        "subChoreography",
+    }
+)
+#: Flow elements that contain flow elements.
+SCOPE_NAMES = frozenset({"process", "subProcess", "transaction", "adHocSubProcess"})
+
+
+class BpmnDeploymentError(Exception):
+    """A BPMN resource that cannot be deployed.
+
+    ``message`` is Zeebe's text for the failure (the parser's message, or the formatted list of
+    validation errors); ``str(error)`` is ``'<resource name>': <message>``, the line Zeebe puts
+    into a deployment rejection.
+    """
+
+    def __init__(self, resource_name: str, message: str) -> None:
+        super().__init__(resource_name, message)
+        self.resource_name = resource_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"'{self.resource_name}': {self.message}"
+
+
+class _Limit(Exception):
+    pass
+
+
+class _BoundedTreeBuilder(ET.TreeBuilder):
+    """A TreeBuilder that stops deep or huge documents while they are being parsed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+        self._count = 0
+
+    def start(self, tag: str, attrs: dict[str, str], /) -> ET.Element:
+        self._depth += 1
+        self._count += 1
+        if self._depth > MAX_DEPTH:
+            raise _Limit(f"XML elements are nested deeper than {MAX_DEPTH} levels")
+        if self._count > MAX_ELEMENTS:
+            raise _Limit(f"XML document has more than {MAX_ELEMENTS} elements")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str, /) -> ET.Element:
+        self._depth -= 1
+        return super().end(tag)
+
+
+def bpmn_name(element: ET.Element) -> str | None:
+    """The local name of a BPMN model element, None for any other namespace."""
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith(_BPMN):
+        return tag[len(_BPMN) :]
+    return None
+
+
+def zeebe_name(element: ET.Element) -> str | None:
+    """The local name of a Zeebe extension element, None for any other namespace."""
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith(_ZEEBE):
+        return tag[len(_ZEEBE) :]
+    return None
+
+
+def bpmn_children(element: ET.Element, name: str | None = None) -> Iterator[ET.Element]:
+    """The BPMN children of ``element`` (of one local name if given), document order."""
+    for child in element:
+        local = bpmn_name(child)
+        if local is not None and (name is None or local == name):
+            yield child
+
+
+def zeebe_extensions(element: ET.Element, name: str) -> list[ET.Element]:
+    """The ``zeebe:<name>`` elements in ``element``'s ``bpmn:extensionElements``."""
+    tag = _ZEEBE + name
+    return [
+        child
+        for extensions in bpmn_children(element, "extensionElements")
+        for child in extensions
+        if child.tag == tag
+    ]
+
+
+def zeebe_extension(element: ET.Element, name: str) -> ET.Element | None:
+    """The first ``zeebe:<name>`` extension element, or None."""
+    found = zeebe_extensions(element, name)
+    return found[0] if found else None
+
+
+def zeebe_children(element: ET.Element, name: str) -> list[ET.Element]:
+    """The ``zeebe:<name>`` children of a Zeebe element (headers, inputs, properties, ...)."""
+    tag = _ZEEBE + name
+    return [child for child in element if child.tag == tag]
+
+
+def event_definitions(element: ET.Element) -> list[ET.Element]:
+    """The ``bpmn:*EventDefinition`` children of an event, document order."""
+    return [
+        child
+        for child in element
+        if (local := bpmn_name(child)) is not None and local.endswith("EventDefinition")
+    ]
+
+
+def text_content(element: ET.Element) -> str:
+    """All text inside ``element`` (like the DOM's textContent)."""
+    return "".join(element.itertext())
+
+
+@attrs.define
+class FlowGraph:
+    """The sequence-flow graph of all processes, resolved by element identity.
+
+    ``source`` / ``target`` map a sequence flow to the flow node its ``sourceRef`` /
+    ``targetRef`` names (missing when the reference is absent or names no flow node);
+    ``outgoing`` / ``incoming`` list a node's flows in document order.
+    """
+
+    source: dict[ET.Element, ET.Element] = attrs.Factory(dict)
+    target: dict[ET.Element, ET.Element] = attrs.Factory(dict)
+    outgoing: dict[ET.Element, list[ET.Element]] = attrs.Factory(dict)
+    incoming: dict[ET.Element, list[ET.Element]] = attrs.Factory(dict)
+
+    def outgoing_of(self, node: ET.Element) -> list[ET.Element]:
+        return self.outgoing.get(node, [])
+
+    def incoming_of(self, node: ET.Element) -> list[ET.Element]:
+        return self.incoming.get(node, [])
+
+
+class Definitions:
+    """A parsed ``bpmn:definitions`` document (not validated yet).
+
+    Lookups: :meth:`parent`, :meth:`index` (document order), :meth:`by_id` (first element with
+    an id, BPMN namespace only), :meth:`ref` (resolve a reference attribute), ``duplicates``
+    (elements whose id an earlier element already has), ``processes`` and ``graph``.
+    """
+
+    def __init__(self, resource_name: str, root: ET.Element) -> None:
+        self.resource_name = resource_name
+        self.root = root
+        self._parents: dict[ET.Element, ET.Element] = {}
+        self._order: dict[ET.Element, int] = {}
+        self._ids: dict[str, ET.Element] = {}
+        self.duplicates: list[ET.Element] = []
+        for index, element in enumerate(root.iter()):
+            self._order[element] = index
+            for child in element:
+                self._parents[child] = element
+            element_id = element.get("id")
+            if element_id and bpmn_name(element) is not None:
+                if element_id in self._ids:
+                    self.duplicates.append(element)
+                else:
+                    self._ids[element_id] = element
+        self.processes: list[ET.Element] = list(bpmn_children(root, "process"))
+        self.graph = self._build_graph()
+
+    def parent(self, element: ET.Element) -> ET.Element | None:
+        return self._parents.get(element)
+
+    def index(self, element: ET.Element) -> int:
+        return self._order.get(element, -1)
+
+    def by_id(self, element_id: str | None) -> ET.Element | None:
+        if not element_id:
+            return None
+        return self._ids.get(element_id)
+
+    def ref(self, element: ET.Element, attribute: str) -> ET.Element | None:
+        """The element a reference attribute names. BPMN references are QNames, so a
+        ``prefix:id`` reference resolves to ``id`` when nothing carries the whole text."""
+        value = element.get(attribute)
+        if not value:
+            return None
+        value = value.strip()
+        found = self._ids.get(value)
+        if found is None and ":" in value:
+            found = self._ids.get(value.split(":", 1)[1])
+        return found
+
+    def executable_processes(self) -> list[ET.Element]:
+        return [p for p in self.processes if p.get("isExecutable", "").strip() == "true"]
+
+    def scope_of(self, element: ET.Element) -> ET.Element | None:
+        """The flow scope (process or subprocess) that directly contains ``element``."""
+        parent = self.parent(element)
+        while parent is not None and bpmn_name(parent) not in SCOPE_NAMES:
+            parent = self.parent(parent)
+        return parent
+
+    def _build_graph(self) -> FlowGraph:
+        graph = FlowGraph()
+        nodes: dict[str, ET.Element] = {}
+        flows: list[ET.Element] = []
+        for process in self.processes:
+            for element in process.iter():
+                local = bpmn_name(element)
+                if local == "sequenceFlow":
+                    flows.append(element)
+                elif local in FLOW_NODE_NAMES:
+                    element_id = element.get("id")
+                    if element_id and element_id not in nodes:
+                        nodes[element_id] = element
+        for flow in flows:
+            source = nodes.get((flow.get("sourceRef") or "").strip())
+            target = nodes.get((flow.get("targetRef") or "").strip())
+            if source is not None:
+                graph.source[flow] = source
+                graph.outgoing.setdefault(source, []).append(flow)
+            if target is not None:
+                graph.target[flow] = target
+                graph.incoming.setdefault(target, []).append(flow)
+        return graph
+
+
+def parse_definitions(resource_name: str, data: bytes, *, max_size: int = MAX_SIZE) -> Definitions:
+    """Parse BPMN XML safely; :class:`BpmnDeploymentError` for anything that is not a
+    well-formed, DTD-free BPMN 2.0 ``definitions`` document within the limits."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise BpmnDeploymentError(resource_name, "Expected the resource content as bytes")
+    data = bytes(data)
+    if len(data) > max_size:
+        raise BpmnDeploymentError(
+            resource_name,
+            f"Resource of {len(data)} bytes exceeds the maximum BPMN resource size of "
+            f"{max_size} bytes",
+        )
+    if not data.strip():
+        raise BpmnDeploymentError(resource_name, "Expected a BPMN XML document, but it is empty")
+    parser = DefusedXMLParser(
+        target=_BoundedTreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except DTDForbidden:
+        raise BpmnDeploymentError(
+            resource_name,
+            "DOCTYPE declarations are not allowed: DTDs, entity declarations and external "
+            "references are refused",
+        ) from None
+    except DefusedXmlException as error:
+        raise BpmnDeploymentError(
+            resource_name, f"Refused unsafe XML construct: {type(error).__name__}"
+        ) from None
+    except _Limit as error:
+        raise BpmnDeploymentError(resource_name, str(error)) from None
+    except ET.ParseError as error:
+        raise BpmnDeploymentError(resource_name, f"XML is not well-formed: {error}") from None
+    except (ValueError, LookupError, UnicodeError, RecursionError) as error:
+        # e.g. an encoding declaration naming an unknown codec
+        raise BpmnDeploymentError(resource_name, f"XML could not be read: {error}") from None
+    if root.tag != _BPMN + "definitions":
+        raise BpmnDeploymentError(
+            resource_name,
+            f"Expected the root element 'definitions' of namespace '{BPMN_NS}', but found "
+            f"'{_display_tag(root.tag)}'",
+        )
+    return Definitions(resource_name, root)
+
+
+def _display_tag(tag: object) -> str:
+    text = str(tag)
+    if text.startswith("{") and "}" in text:
+        namespace, local = text[1:].split("}", 1)
+        return f"{local}' of namespace '{namespace}"
+    return text
