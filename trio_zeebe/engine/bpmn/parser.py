@@ -22,6 +22,8 @@ import attrs
 from defusedxml import DefusedXmlException, DTDForbidden  # type: ignore[import-untyped]
 from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped]
 
+from .model import BpmnEventType
+
 __all__ = [
     "BPMN_NS",
     "MAX_DEPTH",
@@ -33,6 +35,7 @@ __all__ = [
     "FlowGraph",
     "bpmn_name",
     "event_definitions",
+    "event_kind",
     "parse_definitions",
     "text_content",
     "zeebe_children",
@@ -182,6 +185,24 @@ def event_definitions(element: ET.Element) -> list[ET.Element]:
         for child in element
         if (local := bpmn_name(child)) is not None and local.endswith("EventDefinition")
     ]
+
+
+_EVENT_KINDS = {
+    "messageEventDefinition": BpmnEventType.MESSAGE,
+    "timerEventDefinition": BpmnEventType.TIMER,
+    "errorEventDefinition": BpmnEventType.ERROR,
+    "terminateEventDefinition": BpmnEventType.TERMINATE,
+    "signalEventDefinition": BpmnEventType.SIGNAL,
+    "escalationEventDefinition": BpmnEventType.ESCALATION,
+    "linkEventDefinition": BpmnEventType.LINK,
+    "compensateEventDefinition": BpmnEventType.COMPENSATION,
+}
+
+
+def event_kind(definition: ET.Element) -> BpmnEventType | None:
+    """The event type of a supported event definition element, None for unsupported ones."""
+    local = bpmn_name(definition)
+    return _EVENT_KINDS.get(local) if local is not None else None
 
 
 def text_content(element: ET.Element) -> str:

@@ -40,12 +40,12 @@ from .parser import (
     bpmn_children,
     bpmn_name,
     event_definitions,
+    event_kind,
     text_content,
     zeebe_children,
     zeebe_extension,
     zeebe_extensions,
 )
-from .validation import event_kind
 
 __all__ = ["transform"]
 

@@ -1,13 +1,12 @@
 """Zeebe's deployment validation of a parsed BPMN document: every error, each on its element.
 
 :func:`validate` applies Zeebe's design-time rules (``BM/validation/zeebe/*Validator.java``: what
-elements and event definitions are supported where, the required extension elements and
-attributes, gateways, start events per scope, boundary events, timers, messages, errors, links,
-multi-instance) and its deploy-time expression checks (``ZeebeRuntimeValidators``: every place
-that takes an expression is parsed, places that need an expression refuse a static value,
-mapping targets must be variable paths, static timers and dates must parse). All errors of the
-resource are collected; :func:`format_errors` renders them exactly like Zeebe's
-``ValidationErrorFormatter``::
+elements and event definitions are supported where, gateways, start events per scope, boundary
+events, timers, messages, errors, escalations, signals, links) and its deploy-time checks
+(``ZeebeRuntimeValidators``, static timers must parse). The rules of the Zeebe extension
+elements and of expressions live in :mod:`.extension_rules`; this module walks the document and
+owns the error list. All errors of the resource are collected; :func:`format_errors` renders
+them exactly like Zeebe's ``ValidationErrorFormatter``::
 
     - Element: task > extensionElements > taskDefinition
         - ERROR: Attribute 'type' must be present and not empty
@@ -37,15 +36,22 @@ from collections.abc import Callable, Iterable, Sequence
 import attrs
 
 from . import timer_syntax
+from .extension_rules import (
+    EXACTLY_ONE_EXTENSION,
+    MISSING_ATTRIBUTE,
+    SINGLE_EXTENSIONS,
+    CheckExpression,
+    ExtensionRules,
+    accept_every_expression,
+)
 from .model import BpmnEventType, feel_source
 from .parser import (
     Definitions,
     bpmn_children,
     bpmn_name,
     event_definitions,
+    event_kind,
     text_content,
-    zeebe_children,
-    zeebe_extension,
     zeebe_extensions,
     zeebe_name,
 )
@@ -54,17 +60,9 @@ __all__ = [
     "CheckExpression",
     "ValidationError",
     "accept_every_expression",
-    "event_kind",
     "format_errors",
     "validate",
 ]
-
-CheckExpression = Callable[[str], "str | None"]
-
-
-def accept_every_expression(source: str) -> str | None:
-    """The default expression check: every FEEL source is accepted."""
-    return None
 
 
 @attrs.frozen
@@ -97,24 +95,6 @@ def validate(
     return _Validator(definitions, check_expression).run()
 
 
-_EVENT_KINDS = {
-    "messageEventDefinition": BpmnEventType.MESSAGE,
-    "timerEventDefinition": BpmnEventType.TIMER,
-    "errorEventDefinition": BpmnEventType.ERROR,
-    "terminateEventDefinition": BpmnEventType.TERMINATE,
-    "signalEventDefinition": BpmnEventType.SIGNAL,
-    "escalationEventDefinition": BpmnEventType.ESCALATION,
-    "linkEventDefinition": BpmnEventType.LINK,
-    "compensateEventDefinition": BpmnEventType.COMPENSATION,
-}
-
-
-def event_kind(definition: ET.Element) -> BpmnEventType | None:
-    """The event type of a supported event definition element, None for unsupported ones."""
-    local = bpmn_name(definition)
-    return _EVENT_KINDS.get(local) if local is not None else None
-
-
 _K = BpmnEventType
 # fmt: off
 _SUPPORTED_ELEMENTS = frozenset({
@@ -123,20 +103,18 @@ _SUPPORTED_ELEMENTS = frozenset({
     "manualTask", "businessRuleTask", "scriptTask", "subProcess", "callActivity",
     "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"
 })
-# fmt: on
-# fmt: off
 _ACTIVITIES = frozenset({
     "task", "serviceTask", "sendTask", "receiveTask", "userTask", "manualTask",
     "businessRuleTask", "scriptTask", "subProcess", "callActivity"
 })
-# fmt: on
 # Children of a flow scope that are not flow elements (or not executable) and mean nothing here.
-# fmt: off
 _IGNORED_IN_SCOPE = frozenset({
     "extensionElements", "documentation", "laneSet", "ioSpecification", "ioBinding",
     "property", "dataObject", "dataObjectReference", "dataStoreReference", "textAnnotation",
     "association", "group", "auditing", "monitoring", "category", "resourceRole", "performer",
-    "humanPerformer", "potentialOwner", "correlationSubscription", "supports"
+    "humanPerformer", "potentialOwner", "correlationSubscription", "supports", "incoming",
+    "outgoing", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
+    "dataInputAssociation", "dataOutputAssociation", "dataInput", "dataOutput"
 })
 # fmt: on
 _THROW_EVENTS = frozenset({"intermediateThrowEvent", "endEvent"})
@@ -157,38 +135,12 @@ _PROCESS_START_KINDS = frozenset({_K.MESSAGE, _K.TIMER, _K.SIGNAL})
 _EVENT_GATEWAY_TARGET_KINDS = frozenset({_K.TIMER, _K.MESSAGE, _K.SIGNAL})
 
 _NCNAME = re.compile(r"[^\W\d][\w.\-\u00b7\u0300-\u036f\u203f\u2040]*")
-_PATH = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*")
-_PATH_PATTERN_TEXT = r"[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*"
-_RESERVED_PATHS = (
-    "null",
-    "true",
-    "false",
-    "function",
-    "if",
-    "then",
-    "else",
-    "for",
-    "between",
-    "instance",
-    "of",
-)
-_RESERVED_HEADER_PREFIX = "io.camunda.zeebe:"
 _UNSUPPORTED_ELEMENT = (
     "Elements of type '{}' are currently not supported. Please refer to the documentation for a "
     "list of supported elements: https://docs.camunda.io/docs/components/modeler/bpmn/"
     "bpmn-coverage/"
 )
-_MISSING_ATTRIBUTE = "Attribute '{}' must be present and not empty"
-_EXACTLY_ONE_EXTENSION = "Must have exactly one 'zeebe:{}' extension element"
 _EITHER_EXTENSION = "Must have either one 'zeebe:{}' or one 'zeebe:{}' extension element"
-_DUPLICATE_EXTENSION = (
-    "Must have exactly one 'zeebe:{}' extension element when exists. Please check process "
-    "definition XML and retain only one extension element."
-)
-_EXPECTED_EXPRESSION = (
-    "Expected expression but found static value '{0}'. An expression must start with '=' "
-    "(e.g. '={0}')."
-)
 _EVENT_GATEWAY_TARGETS = (
     "Event-based gateway must not have an outgoing sequence flow to other elements than "
     "message/timer/signal intermediate catch events."
@@ -213,24 +165,6 @@ _ESCALATION_CATCH_ALL_TWICE = (
     "code. An escalation catch event without escalation code catches all escalations."
 )
 
-# Zeebe extension elements that may appear at most once, per BPMN element.
-_SINGLE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "serviceTask": ("taskHeaders",),
-    "sendTask": ("taskHeaders",),
-    "userTask": (
-        "userTask",
-        "assignmentDefinition",
-        "formDefinition",
-        "taskHeaders",
-        "taskSchedule",
-        "priorityDefinition",
-    ),
-    "businessRuleTask": ("taskDefinition", "taskHeaders", "calledDecision"),
-    "scriptTask": ("script", "taskDefinition", "taskHeaders"),
-    "endEvent": ("taskDefinition",),
-    "intermediateThrowEvent": ("taskDefinition",),
-}
-
 
 class _Validator:
     def __init__(self, definitions: Definitions, check_expression: CheckExpression) -> None:
@@ -238,6 +172,7 @@ class _Validator:
         self.check_expression = check_expression
         self.errors: dict[ET.Element, list[str]] = {}
         self.graph = definitions.graph
+        self.rules = ExtensionRules(self.error, check_expression)
         self.kinds: dict[str, Callable[[ET.Element], None]] = {
             "serviceTask": self.job_task,
             "sendTask": self.job_task,
@@ -302,58 +237,6 @@ class _Validator:
             current = self.doc.parent(current)
         return " > ".join(reversed(parts))
 
-    def require(self, element: ET.Element, *attributes: str) -> None:
-        for attribute in attributes:
-            if not element.get(attribute):
-                self.error(element, _MISSING_ATTRIBUTE.format(attribute))
-
-    def expression(
-        self,
-        element: ET.Element,
-        value: str | None,
-        *,
-        mandatory: bool = False,
-        non_static: bool = False,
-        static_check: Callable[[str], bool] | None = None,
-        static_description: str = "",
-    ) -> None:
-        """Zeebe's expression verification of one attribute (or text) value."""
-        if value is None:
-            if mandatory:
-                self.error(element, "Expected expression but not found.")
-            return
-        source = feel_source(value)
-        if source is not None:
-            try:
-                reason = self.check_expression(source)
-            except Exception as failure:  # the hook must not turn bad input into a crash
-                reason = f"{type(failure).__name__}: {failure}"
-            if reason is not None:
-                self.error(element, f"failed to parse expression '{source}': {reason}")
-        elif non_static:
-            self.error(element, _EXPECTED_EXPRESSION.format(value))
-        elif static_check is not None and not static_check(value):
-            self.error(
-                element, f"Expected static value to {static_description}, but found '{value}'."
-            )
-
-    def path(self, element: ET.Element, value: str | None) -> None:
-        if not value:
-            self.error(element, "Expected path expression but not found.")
-            return
-        if _PATH.fullmatch(value) is None:
-            self.error(
-                element,
-                f"Expected path expression '{value}' but doesn't match the pattern "
-                f"'{_PATH_PATTERN_TEXT}'.",
-            )
-        if value in _RESERVED_PATHS:
-            self.error(
-                element,
-                f"Expected path expression '{value}' but is one of the reserved words "
-                f"({', '.join(_RESERVED_PATHS)}).",
-            )
-
     def ref(self, element: ET.Element, attribute: str, kind: str) -> ET.Element | None:
         """The root element of the given kind (message, error, ...) a reference names."""
         target = self.doc.ref(element, attribute)
@@ -401,7 +284,7 @@ class _Validator:
                 self.error(element, f"'{element_id}' is not a valid value for 'NCName'.")
 
     def message(self, message: ET.Element) -> None:
-        self.expression(message, message.get("name"))
+        self.rules.expression(message, message.get("name"))
         referrers = self.message_refs.get(message, [])
         catching = [e for e in referrers if self.is_message_catch(e)]
         throwing = [e for e in referrers if bpmn_name(e) in ("intermediateThrowEvent", "endEvent")]
@@ -422,8 +305,8 @@ class _Validator:
         elif process_starts:
             self.message_name(message)
         for subscription in zeebe_extensions(message, "subscription"):
-            self.require(subscription, "correlationKey")
-            self.expression(
+            self.rules.require(subscription, "correlationKey")
+            self.rules.expression(
                 subscription, subscription.get("correlationKey"), mandatory=True, non_static=True
             )
 
@@ -441,7 +324,7 @@ class _Validator:
             self.error(message, "Name must be present and not empty")
 
     def signal(self, signal: ET.Element) -> None:
-        self.expression(signal, signal.get("name"))
+        self.rules.expression(signal, signal.get("name"))
         if self.signal_refs.get(signal) and not signal.get("name"):
             self.error(signal, "Name must be present and not empty")
 
@@ -451,19 +334,19 @@ class _Validator:
             if not code:
                 self.error(escalation, "EscalationCode must be present and not empty")
             elif feel_source(code) is not None:
-                self.expression(escalation, code)
+                self.rules.expression(escalation, code)
 
     def error_element(self, error: ET.Element) -> None:
         code = error.get("errorCode")
         if code and feel_source(code) is not None:
-            self.expression(error, code)
+            self.rules.expression(error, code)
 
     # --- scopes -----------------------------------------------------------------------------
 
     def process(self, process: ET.Element) -> None:
         if not process.get("id"):
-            self.error(process, _MISSING_ATTRIBUTE.format("id"))
-        self.single_extensions(process, ("versionTag",))
+            self.error(process, MISSING_ATTRIBUTE.format("id"))
+        self.rules.single_extensions(process, ("versionTag",))
         starts = list(bpmn_children(process, "startEvent"))
         if not starts:
             self.error(process, "Must have at least one start event")
@@ -528,11 +411,7 @@ class _Validator:
             kind = event_kind(definition)
             if not interrupting and kind not in _NON_INTERRUPTING_KINDS:
                 self.error(element, "Non-Interrupting event of this type is not allowed")
-            if (
-                interrupting
-                and kind is _K.TIMER
-                and next(bpmn_children(definition, "timeCycle"), None) is not None
-            ):
+            if interrupting and kind is _K.TIMER and _has_child(definition, "timeCycle"):
                 self.error(element, "Interrupting timer event with time cycle is not allowed.")
 
     def no_duplicate_event_subprocesses(self, scope: ET.Element) -> None:
@@ -626,29 +505,23 @@ class _Validator:
 
     def flow_node(self, node: ET.Element, local: str, scope: ET.Element) -> None:
         if not node.get("id"):
-            self.error(node, _MISSING_ATTRIBUTE.format("id"))
+            self.error(node, MISSING_ATTRIBUTE.format("id"))
         if local not in ("exclusiveGateway", "inclusiveGateway") and any(
-            next(bpmn_children(flow, "conditionExpression"), None) is not None
-            for flow in self.graph.outgoing_of(node)
+            _has_child(flow, "conditionExpression") for flow in self.graph.outgoing_of(node)
         ):
             self.error(
                 node,
                 "Conditional sequence flows are only supported at exclusive or inclusive gateway",
             )
-        self.single_extensions(node, ("ioMapping", "executionListeners"))
-        self.single_extensions(node, _SINGLE_EXTENSIONS.get(local, ()))
-        self.zeebe_elements(node)
+        self.rules.single_extensions(node, ("ioMapping", "executionListeners"))
+        self.rules.single_extensions(node, SINGLE_EXTENSIONS.get(local, ()))
+        self.rules.flow_node(node)
         if local in _ACTIVITIES:
             self.activity(node, local)
         handler = self.kinds.get(local)
         if handler is not None:
             handler(node)
         self.event_definitions(node, local)
-
-    def single_extensions(self, element: ET.Element, names: Iterable[str]) -> None:
-        for name in names:
-            if len(zeebe_extensions(element, name)) > 1:
-                self.error(element, _DUPLICATE_EXTENSION.format(name))
 
     def activity(self, activity: ET.Element, local: str) -> None:
         boundaries = [
@@ -662,123 +535,15 @@ class _Validator:
         for child in activity:
             child_name = bpmn_name(child)
             if child_name == "multiInstanceLoopCharacteristics":
-                self.multi_instance(child)
+                self.rules.multi_instance(child)
             elif child_name == "standardLoopCharacteristics":
                 self.error(child, _UNSUPPORTED_ELEMENT.format("StandardLoopCharacteristics"))
-
-    def multi_instance(self, element: ET.Element) -> None:
-        if len(zeebe_extensions(element, "loopCharacteristics")) != 1:
-            self.error(element, _EXACTLY_ONE_EXTENSION.format("loopCharacteristics"))
-        condition = next(bpmn_children(element, "completionCondition"), None)
-        if condition is not None:
-            self.expression(element, text_content(condition))
-        for loop in zeebe_extensions(element, "loopCharacteristics"):
-            if not loop.get("inputCollection"):
-                self.error(loop, _MISSING_ATTRIBUTE.format("inputCollection"))
-            output_collection = loop.get("outputCollection")
-            output_element = loop.get("outputElement")
-            if output_collection and not output_element:
-                self.error(
-                    loop,
-                    "Attribute 'outputElement' must be present if the attribute "
-                    "'outputCollection' is set",
-                )
-            elif output_element and not output_collection:
-                self.error(
-                    loop,
-                    "Attribute 'outputCollection' must be present if the attribute "
-                    "'outputElement' is set",
-                )
-            self.expression(loop, loop.get("inputCollection"), mandatory=True, non_static=True)
-            self.expression(loop, output_element, non_static=True)
-
-    def zeebe_elements(self, node: ET.Element) -> None:
-        """The rules of the Zeebe extension elements wherever a flow node carries them."""
-        for definition in zeebe_extensions(node, "taskDefinition"):
-            self.require(definition, "type")
-            if definition.get("retries") == "":
-                self.error(definition, _MISSING_ATTRIBUTE.format("retries"))
-            self.expression(definition, definition.get("type"), mandatory=True)
-            self.expression(definition, definition.get("retries", "3"), mandatory=True)
-        for headers in zeebe_extensions(node, "taskHeaders"):
-            keys = Counter[str]()
-            for header in zeebe_children(headers, "header"):
-                key = header.get("key")
-                if not key:
-                    self.error(header, _MISSING_ATTRIBUTE.format("key"))
-                    continue
-                keys[key] += 1
-                if key.startswith(_RESERVED_HEADER_PREFIX):
-                    self.error(
-                        headers,
-                        f"Attribute 'key' contains '{key}', but header keys starting with "
-                        f"'{_RESERVED_HEADER_PREFIX}' are reserved for internal use.",
-                    )
-            for key, count in keys.items():
-                if count > 1:
-                    self.error(headers, f"Headers contain duplicate entries for key '{key}'")
-        for mapping in zeebe_extensions(node, "ioMapping"):
-            for item in zeebe_children(mapping, "input"):
-                self.expression(item, item.get("source"), mandatory=True)
-                self.path(item, item.get("target"))
-            for item in zeebe_children(mapping, "output"):
-                self.expression(item, item.get("source"), mandatory=True, non_static=True)
-                self.path(item, item.get("target"))
-        for listeners in zeebe_extensions(node, "executionListeners"):
-            for listener in zeebe_children(listeners, "executionListener"):
-                if listener.get("eventType") not in ("start", "end"):
-                    self.error(listener, _MISSING_ATTRIBUTE.format("eventType"))
-                self.require(listener, "type")
-                if listener.get("retries") == "":
-                    self.error(listener, _MISSING_ATTRIBUTE.format("retries"))
-                self.expression(listener, listener.get("type"))
-                self.expression(listener, listener.get("retries"))
-        for called in zeebe_extensions(node, "calledElement"):
-            self.require(called, "processId")
-            self.expression(called, called.get("processId"), mandatory=True)
-        for decision in zeebe_extensions(node, "calledDecision"):
-            self.require(decision, "decisionId", "resultVariable")
-            self.expression(decision, decision.get("decisionId"), mandatory=True)
-        for script in zeebe_extensions(node, "script"):
-            self.require(script, "expression", "resultVariable")
-            self.expression(script, script.get("expression"), mandatory=True, non_static=True)
-        for assignment in zeebe_extensions(node, "assignmentDefinition"):
-            self.expression(assignment, assignment.get("assignee"))
-            for attribute in ("candidateGroups", "candidateUsers"):
-                self.expression(
-                    assignment,
-                    assignment.get(attribute),
-                    static_check=_is_csv,
-                    static_description="be a list of comma-separated values, e.g. 'a,b,c'",
-                )
-        for schedule in zeebe_extensions(node, "taskSchedule"):
-            for attribute in ("dueDate", "followUpDate"):
-                self.expression(
-                    schedule,
-                    schedule.get(attribute),
-                    static_check=lambda text: timer_syntax.check_date(text) is None,
-                    static_description=(
-                        "be a valid DateTime String, e.g. '2023-03-02T15:35+02:00'"
-                    ),
-                )
-        native = zeebe_extension(node, "userTask") is not None
-        for form in zeebe_extensions(node, "formDefinition"):
-            other = "externalReference" if native else "formKey"
-            if bool(_blank(form.get("formId"))) == bool(_blank(form.get(other))):
-                suffix = " for native user tasks" if native else ""
-                self.error(
-                    form,
-                    f"Exactly one of the attributes 'formId, {other}' must be present and not "
-                    f"blank{suffix}",
-                )
-            if native:
-                self.expression(form, form.get("externalReference"))
 
     # --- element kinds ----------------------------------------------------------------------
 
     def job_task(self, node: ET.Element) -> None:
         if len(zeebe_extensions(node, "taskDefinition")) != 1:
-            self.error(node, _EXACTLY_ONE_EXTENSION.format("taskDefinition"))
+            self.error(node, EXACTLY_ONE_EXTENSION.format("taskDefinition"))
 
     def either_extension(self, node: ET.Element, name: str) -> None:
         own = len(zeebe_extensions(node, name))
@@ -788,7 +553,7 @@ class _Validator:
 
     def call_activity(self, node: ET.Element) -> None:
         if len(zeebe_extensions(node, "calledElement")) != 1:
-            self.error(node, _EXACTLY_ONE_EXTENSION.format("calledElement"))
+            self.error(node, EXACTLY_ONE_EXTENSION.format("calledElement"))
 
     def receive_task(self, node: ET.Element) -> None:
         message = self.ref(node, "messageRef", "message")
@@ -848,7 +613,7 @@ class _Validator:
                 kind = event_kind(definition)
                 if kind is not None and kind not in _PROCESS_START_KINDS:
                     self.error(node, _PROCESS_START_TYPES)
-                if kind is _K.TIMER and next(bpmn_children(definition, "timeDuration"), None):
+                if kind is _K.TIMER and _has_child(definition, "timeDuration"):
                     self.error(node, _TIMER_START)
         self.static_timers(node)
 
@@ -861,8 +626,7 @@ class _Validator:
             if kind not in _INTERMEDIATE_CATCH_KINDS:
                 self.error(node, "Event definition must be one of: message, timer, signal, or link")
             elif kind is _K.TIMER and not any(
-                next(bpmn_children(definitions[0], name), None) is not None
-                for name in ("timeDuration", "timeDate")
+                _has_child(definitions[0], name) for name in ("timeDuration", "timeDate")
             ):
                 self.error(
                     node,
@@ -905,7 +669,7 @@ class _Validator:
         # message throw events are job-based in Zeebe: a worker publishes the message
         has_message = any(event_kind(d) is _K.MESSAGE for d in definitions)
         if has_message and len(zeebe_extensions(node, "taskDefinition")) != 1:
-            self.error(node, _EXACTLY_ONE_EXTENSION.format("taskDefinition"))
+            self.error(node, EXACTLY_ONE_EXTENSION.format("taskDefinition"))
         for definition in definitions:
             if event_kind(definition) is _K.COMPENSATION:
                 wait = definition.get("waitForCompletion")
@@ -930,7 +694,9 @@ class _Validator:
             self.error(node, "Cannot have incoming sequence flows")
         definitions = event_definitions(node)
         compensation = any(event_kind(d) is _K.COMPENSATION for d in definitions)
-        if not self.graph.outgoing_of(node) and not (compensation and self.association_of(node)):
+        if not self.graph.outgoing_of(node) and not (
+            compensation and self.association_of(node) is not None
+        ):
             self.error(node, "Must have at least one outgoing sequence flow or association")
         if len(definitions) != 1:
             self.error(node, "Must have exactly one event definition")
@@ -1041,13 +807,13 @@ class _Validator:
                 definition, "Must be exactly one type of timer: timeDuration, timeDate or timeCycle"
             )
         for timer in timers:
-            self.expression(definition, text_content(timer))
+            self.rules.expression(definition, text_content(timer))
 
     # --- sequence flows ---------------------------------------------------------------------
 
     def sequence_flow(self, flow: ET.Element, scope: ET.Element) -> None:
         if not flow.get("id"):
-            self.error(flow, _MISSING_ATTRIBUTE.format("id"))
+            self.error(flow, MISSING_ATTRIBUTE.format("id"))
         for attribute, resolved, spacing in (
             ("sourceRef", self.graph.source.get(flow), " "),
             ("targetRef", self.graph.target.get(flow), "  "),  # Zeebe's text has two spaces
@@ -1080,12 +846,11 @@ class _Validator:
                 else:
                     self.error(flow, "Must have a condition")
         if condition is not None:
-            self.expression(condition, text_content(condition), mandatory=True, non_static=True)
+            self.rules.expression(
+                condition, text_content(condition), mandatory=True, non_static=True
+            )
 
 
-def _blank(value: str | None) -> bool:
-    return value is None or not value.strip()
-
-
-def _is_csv(text: str) -> bool:
-    return all(item.strip() for item in text.split(","))
+def _has_child(element: ET.Element, name: str) -> bool:
+    # (an ElementTree element without children is falsy, so never test one for truth)
+    return next(bpmn_children(element, name), None) is not None
