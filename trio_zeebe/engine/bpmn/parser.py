@@ -52,6 +52,7 @@ MAX_ELEMENTS = 200_000
 
 _BPMN = "{" + BPMN_NS + "}"
 _ZEEBE = "{" + ZEEBE_NS + "}"
+_EXTENSION_ELEMENTS = _BPMN + "extensionElements"
 
 #: Flow nodes the graph knows (supported or not): sequence flows may point at any of them.
 FLOW_NODE_NAMES = frozenset(
@@ -149,9 +150,14 @@ def zeebe_name(element: ET.Element) -> str | None:
 
 def bpmn_children(element: ET.Element, name: str | None = None) -> Iterator[ET.Element]:
     """The BPMN children of ``element`` (of one local name if given), document order."""
+    if name is not None:
+        tag = _BPMN + name
+        for child in element:
+            if child.tag == tag:
+                yield child
+        return
     for child in element:
-        local = bpmn_name(child)
-        if local is not None and (name is None or local == name):
+        if bpmn_name(child) is not None:
             yield child
 
 
@@ -160,7 +166,8 @@ def zeebe_extensions(element: ET.Element, name: str) -> list[ET.Element]:
     tag = _ZEEBE + name
     return [
         child
-        for extensions in bpmn_children(element, "extensionElements")
+        for extensions in element
+        if extensions.tag == _EXTENSION_ELEMENTS
         for child in extensions
         if child.tag == tag
     ]
@@ -216,13 +223,16 @@ class FlowGraph:
 
     ``source`` / ``target`` map a sequence flow to the flow node its ``sourceRef`` /
     ``targetRef`` names (missing when the reference is absent or names no flow node);
-    ``outgoing`` / ``incoming`` list a node's flows in document order.
+    ``outgoing`` / ``incoming`` list a node's flows in document order; ``boundaries`` the
+    boundary events attached to an element, ``associations`` the associations leaving one.
     """
 
     source: dict[ET.Element, ET.Element] = attrs.Factory(dict)
     target: dict[ET.Element, ET.Element] = attrs.Factory(dict)
     outgoing: dict[ET.Element, list[ET.Element]] = attrs.Factory(dict)
     incoming: dict[ET.Element, list[ET.Element]] = attrs.Factory(dict)
+    boundaries: dict[ET.Element, list[ET.Element]] = attrs.Factory(dict)
+    associations: dict[ET.Element, list[ET.Element]] = attrs.Factory(dict)
 
     def outgoing_of(self, node: ET.Element) -> list[ET.Element]:
         return self.outgoing.get(node, [])
@@ -296,11 +306,17 @@ class Definitions:
         graph = FlowGraph()
         nodes: dict[str, ET.Element] = {}
         flows: list[ET.Element] = []
+        boundaries: list[ET.Element] = []
+        associations: list[ET.Element] = []
         for process in self.processes:
             for element in process.iter():
                 local = bpmn_name(element)
                 if local == "sequenceFlow":
                     flows.append(element)
+                elif local == "association":
+                    associations.append(element)
+                if local == "boundaryEvent":
+                    boundaries.append(element)
                 elif local in FLOW_NODE_NAMES:
                     element_id = element.get("id")
                     if element_id and element_id not in nodes:
@@ -314,6 +330,14 @@ class Definitions:
             if target is not None:
                 graph.target[flow] = target
                 graph.incoming.setdefault(target, []).append(flow)
+        for boundary in boundaries:
+            attached = self.ref(boundary, "attachedToRef")
+            if attached is not None:
+                graph.boundaries.setdefault(attached, []).append(boundary)
+        for association in associations:
+            source = self.ref(association, "sourceRef")
+            if source is not None:
+                graph.associations.setdefault(source, []).append(association)
         return graph
 
 

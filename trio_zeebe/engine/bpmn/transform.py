@@ -345,11 +345,10 @@ class _ProcessBuilder:
         )
 
     def compensation_handler(self, node: ET.Element) -> str | None:
-        scope = self.doc.scope_of(node)
-        for association in bpmn_children(scope if scope is not None else node, "association"):
-            if self.doc.ref(association, "sourceRef") is node:
-                target = self.doc.ref(association, "targetRef")
-                return target.get("id") if target is not None else None
+        for association in self.doc.graph.associations.get(node, []):
+            target = self.doc.ref(association, "targetRef")
+            if target is not None:
+                return target.get("id")
         return None
 
     # --- extension elements -----------------------------------------------------------------

@@ -44,6 +44,7 @@ from .extension_rules import (
     ExtensionRules,
     accept_every_expression,
 )
+from .loops import straight_through_loop
 from .model import BpmnEventType, feel_source
 from .parser import (
     Definitions,
@@ -215,6 +216,16 @@ class _Validator:
                 self.error_element(element)
         for process in processes:
             self.process(process)
+        if not self.errors:
+            # like Zeebe, only a process that is otherwise valid is searched for endless loops
+            for process in processes:
+                loop = straight_through_loop(self.doc, process)
+                if loop is not None:
+                    self.error(
+                        process,
+                        "Processes are not allowed to contain a straight-through processing "
+                        f"loop: {' > '.join(loop)}",
+                    )
         ordered = sorted(self.errors.items(), key=lambda item: self.doc.index(item[0]))
         return [
             ValidationError(self.chain(element), message, self.doc.index(element))
@@ -524,11 +535,7 @@ class _Validator:
         self.event_definitions(node, local)
 
     def activity(self, activity: ET.Element, local: str) -> None:
-        boundaries = [
-            event
-            for event in bpmn_children(self.doc.scope_of(activity) or activity, "boundaryEvent")
-            if self.doc.ref(event, "attachedToRef") is activity
-        ]
+        boundaries = self.graph.boundaries.get(activity, [])
         definitions = [d for event in boundaries for d in event_definitions(event)]
         self.no_duplicate_definitions(activity, definitions)
         self.no_duplicate_handlers(activity, definitions)
@@ -561,9 +568,7 @@ class _Validator:
             self.error(node, "Must reference a message")
             return
         name = message.get("name")
-        for event in bpmn_children(self.doc.scope_of(node) or node, "boundaryEvent"):
-            if self.doc.ref(event, "attachedToRef") is not node:
-                continue
+        for event in self.graph.boundaries.get(node, []):
             for definition in bpmn_children(event, "messageEventDefinition"):
                 other = self.ref(definition, "messageRef", "message")
                 if name and other is not None and other.get("name") == name:
@@ -724,11 +729,8 @@ class _Validator:
         self.static_timers(node)
 
     def association_of(self, node: ET.Element) -> ET.Element | None:
-        scope = self.doc.scope_of(node)
-        for association in bpmn_children(scope if scope is not None else node, "association"):
-            if self.doc.ref(association, "sourceRef") is node:
-                return association
-        return None
+        associations = self.graph.associations.get(node)
+        return associations[0] if associations else None
 
     def static_timers(self, event: ET.Element) -> None:
         """Zeebe evaluates static timer texts at deployment; reject those that cannot fire."""
