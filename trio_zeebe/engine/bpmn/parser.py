@@ -315,12 +315,12 @@ class Definitions:
                     flows.append(element)
                 elif local == "association":
                     associations.append(element)
-                if local == "boundaryEvent":
-                    boundaries.append(element)
                 elif local in FLOW_NODE_NAMES:
                     element_id = element.get("id")
                     if element_id and element_id not in nodes:
                         nodes[element_id] = element
+                    if local == "boundaryEvent":
+                        boundaries.append(element)
         for flow in flows:
             source = nodes.get((flow.get("sourceRef") or "").strip())
             target = nodes.get((flow.get("targetRef") or "").strip())
