@@ -263,7 +263,7 @@ class _ProcessBuilder:
             outputs=self.mappings(node, "output"),
             properties=self.properties(node),
             execution_listeners=self.execution_listeners(node),
-            job=self.job(node, element_type),
+            job=self.job(node, element_type, event_type),
             user_task=self.user_task(node) if element_type is _T.USER_TASK else None,
             called_element=self.called_element(node),
             called_decision=self.called_decision(node),
@@ -385,7 +385,9 @@ class _ProcessBuilder:
             for header in zeebe_children(headers, "header")
         }
 
-    def job(self, node: ET.Element, element_type: BpmnElementType) -> JobDefinition | None:
+    def job(
+        self, node: ET.Element, element_type: BpmnElementType, event_type: BpmnEventType
+    ) -> JobDefinition | None:
         if element_type is _T.USER_TASK:
             if zeebe_extension(node, "userTask") is not None:
                 return None
@@ -398,6 +400,8 @@ class _ProcessBuilder:
             return JobDefinition(type=JOB_USER_TASK_TYPE, retries="1", headers=headers)
         if element_type not in _JOB_TYPES:
             return None
+        if element_type in _EVENTS and event_type is not BpmnEventType.MESSAGE:
+            return None  # of the events only message throw events are job-based
         definition = zeebe_extension(node, "taskDefinition")
         if definition is None:
             return None
