@@ -26,6 +26,7 @@ from trio_zeebe.gateway.grpc_services import Send, Service, ServiceRegistry
 from trio_zeebe.gateway.grpc_tls import grpc_ssl_context
 from trio_zeebe.gateway.h2connection import GrpcConnection
 from trio_zeebe.gateway.health import SERVING, HealthService
+from trio_zeebe.grpc.h2frames import FrameBoundary, GoAway
 from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.proto import gateway_pb2
 
@@ -146,9 +147,7 @@ async def serving(
     ssl_context: ssl.SSLContext | None = None,
     config: GrpcServerConfig | None = None,
 ) -> AsyncIterator[GrpcServer]:
-    server = GrpcServer(
-        registry, host="127.0.0.1", port=0, ssl_context=ssl_context, config=config
-    )
+    server = GrpcServer(registry, host="127.0.0.1", port=0, ssl_context=ssl_context, config=config)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
         yield server
@@ -231,6 +230,12 @@ class RawClient:
             h2.config.H2Configuration(client_side=True, header_encoding=None)
         )
         self.closed = False
+        # GOAWAY frames are taken out before h2 sees them (h2 would refuse all that follows)
+        self.frames = FrameBoundary(preface=False, extract_goaway=True)
+
+    @property
+    def goaways(self) -> list[GoAway]:
+        return self.frames.goaways
 
     async def start(self) -> None:
         self.h2.initiate_connection()
@@ -250,11 +255,13 @@ class RawClient:
         if not data:
             self.closed = True
             return []
-        events = self.h2.receive_data(data)
+        events = self.h2.receive_data(self.frames.feed(data))
         await self.flush()
         return events
 
-    async def until(self, kind: type[h2.events.Event], stream_id: int | None = None) -> h2.events.Event:
+    async def until(
+        self, kind: type[h2.events.Event], stream_id: int | None = None
+    ) -> h2.events.Event:
         while True:
             for event in await self.events():
                 if isinstance(event, kind) and (

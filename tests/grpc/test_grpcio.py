@@ -164,8 +164,8 @@ async def test_deadline_reaches_the_handler_and_cancels_it(probe: Probe) -> None
                 return remaining, error
 
         remaining, error = await in_thread(calls)
-        assert 3.0 < float(remaining) <= 5.0
-        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert 3.0 < float(remaining) <= 5.0, remaining
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, (error.code(), error.details())
         with trio.fail_after(5):
             await probe.cancelled.wait()
 
@@ -224,9 +224,7 @@ async def test_error_messages_round_trip_with_percent_encoding_and_rich_details(
 
         def call() -> grpc.RpcError:
             with insecure(server.port) as channel:
-                return rpc_error(
-                    lambda: channel.unary_unary(FAIL)(message.encode(), timeout=5)
-                )
+                return rpc_error(lambda: channel.unary_unary(FAIL)(message.encode(), timeout=5))
 
         error = await in_thread(call)
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION

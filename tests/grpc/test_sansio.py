@@ -14,7 +14,7 @@ from trio_zeebe.grpc.framing import (
     MessageTooLarge,
     encode_message,
 )
-from trio_zeebe.grpc.h2frames import CLIENT_PREFACE, FrameBoundary
+from trio_zeebe.grpc.h2frames import CLIENT_PREFACE, FrameBoundary, FrameTooLarge
 from trio_zeebe.grpc.metadata import (
     MalformedHeader,
     decode_grpc_message,
@@ -60,8 +60,14 @@ def test_decoder_refuses_compressed_and_invalid_flags() -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(b"1H", 3600.0), (b"2M", 120.0), (b"10S", 10.0), (b"250m", 0.25), (b"7u", 7e-6),
-     (b"99999999n", 0.099999999)],
+    [
+        (b"1H", 3600.0),
+        (b"2M", 120.0),
+        (b"10S", 10.0),
+        (b"250m", 0.25),
+        (b"7u", 7e-6),
+        (b"99999999n", 0.099999999),
+    ],
 )
 def test_timeout_units(value: bytes, seconds: float) -> None:
     assert parse_timeout(value) == pytest.approx(seconds)
@@ -101,8 +107,9 @@ def test_grpc_message_percent_encoding_follows_the_spec() -> None:
 def test_metadata_binary_headers_are_base64_and_reserved_keys_refused() -> None:
     headers = encode_metadata([("x-id", "abc"), ("trace-bin", b"\x00\xff")])
     assert headers == [(b"x-id", b"abc"), (b"trace-bin", b"AP8")]
-    received = decode_metadata([(b":path", b"/x"), (b"content-type", b"application/grpc"),
-                                *headers, (b"junk-bin", b"!!")])
+    received = decode_metadata(
+        [(b":path", b"/x"), (b"content-type", b"application/grpc"), *headers, (b"junk-bin", b"!!")]
+    )
     assert received == (("x-id", "abc"), ("trace-bin", b"\x00\xff"))
     for bad in [("grpc-timeout", "1S"), (":path", "/"), ("Bad Key", "x"), ("x", "caf\u00e9")]:
         with pytest.raises(ValueError):
@@ -129,6 +136,13 @@ def test_frame_boundary_tracks_partial_frames_and_takes_out_goaway() -> None:
     assert [(g.last_stream_id, g.error_code, g.debug_data) for g in client.goaways] == [
         (5, 0, b"go")
     ]
+
+
+def test_frame_boundary_refuses_an_oversized_frame_from_its_header() -> None:
+    boundary = FrameBoundary(preface=False, max_frame_size=16384)
+    boundary.feed(b"\x00\x40\x00\x00\x00\x00\x00\x00\x01" + b"x" * 16384)  # exactly the limit
+    with pytest.raises(FrameTooLarge, match="16777215"):
+        boundary.feed(b"\xff\xff\xff\x00\x00\x00\x00\x00\x01")
 
 
 def test_status_codes_and_rich_details() -> None:

@@ -28,7 +28,7 @@ import trio
 from hyperframe.frame import GoAwayFrame
 
 from ..grpc.framing import CompressedMessage, MessageDecoder, MessageTooLarge, encode_message
-from ..grpc.h2frames import FrameBoundary
+from ..grpc.h2frames import FrameBoundary, FrameTooLarge
 from ..grpc.metadata import (
     MalformedHeader,
     decode_metadata,
@@ -114,7 +114,9 @@ class GrpcConnection:
         self._h2 = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding=None)
         )
-        self._frames = FrameBoundary(preface=True)
+        self._frames = FrameBoundary(
+            preface=True, max_frame_size=self._h2.local_settings.max_frame_size
+        )
         self._streams: dict[int, _Stream] = {}
         self._nursery: trio.Nursery | None = None
         self._out = bytearray()
@@ -224,7 +226,12 @@ class GrpcConnection:
                 return
             if not data:
                 return
-            self._frames.feed(data)
+            try:
+                self._frames.feed(data)
+            except FrameTooLarge as exc:
+                log.info("gRPC connection from %s: %s", self.peer, exc)
+                self._goaway(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+                return
             try:
                 events = self._h2.receive_data(data)
             except h2.exceptions.ProtocolError as exc:

@@ -47,7 +47,7 @@ from .framing import (
     MessageTooLarge,
     encode_message,
 )
-from .h2frames import FrameBoundary, GoAway
+from .h2frames import FrameBoundary, FrameTooLarge, GoAway
 from .metadata import (
     MetadataValue,
     b64decode_lenient,
@@ -207,7 +207,11 @@ class Channel:
         self._h2 = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True, header_encoding=None)
         )
-        self._frames = FrameBoundary(preface=False, extract_goaway=True)
+        self._frames = FrameBoundary(
+            preface=False,
+            extract_goaway=True,
+            max_frame_size=self._h2.local_settings.max_frame_size,
+        )
         self._calls: dict[int, _Call] = {}
         self._out = bytearray()
         self._queued_total = 0  # bytes ever queued for the socket
@@ -390,7 +394,11 @@ class Channel:
                 except anyio.EndOfStream:
                     self._fail_all("the server closed the connection")
                     return
-                frames = self._frames.feed(data)
+                try:
+                    frames = self._frames.feed(data)
+                except FrameTooLarge as exc:
+                    self._fail_all(f"HTTP/2 protocol error: {exc}")
+                    return
                 for goaway in self._frames.goaways:
                     self._on_goaway(goaway)
                 self._frames.goaways.clear()

@@ -19,6 +19,13 @@ FRAME_HEADER_BYTES = 9
 GOAWAY_TYPE = 0x7
 
 
+class FrameTooLarge(Exception):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"frame of {length} bytes announced; the maximum is {limit}")
+        self.length = length
+        self.limit = limit
+
+
 @attrs.frozen
 class GoAway:
     last_stream_id: int
@@ -29,9 +36,11 @@ class GoAway:
 class FrameBoundary:
     """Fed every received byte; :attr:`mid_frame` says whether a frame is incomplete."""
 
-    __slots__ = ("_extract", "_frame", "_header", "_skip", "goaways")
+    __slots__ = ("_extract", "_frame", "_header", "_skip", "goaways", "max_frame_size")
 
-    def __init__(self, *, preface: bool, extract_goaway: bool = False) -> None:
+    def __init__(
+        self, *, preface: bool, extract_goaway: bool = False, max_frame_size: int | None = None
+    ) -> None:
         # A server first reads the client's connection preface, then frames.
         self._skip = len(CLIENT_PREFACE) if preface else 0
         self._header = bytearray()
@@ -39,13 +48,19 @@ class FrameBoundary:
         self._frame: bytearray | None = None  # a GOAWAY being taken out
         self.goaways: list[GoAway] = []
         """GOAWAY frames taken out of the stream, oldest first (the caller empties it)."""
+        self.max_frame_size = max_frame_size
+        """Frames announcing more raise :class:`FrameTooLarge` from their header alone
+        (h2 checks only once it buffered the whole frame)."""
 
     @property
     def mid_frame(self) -> bool:
         return self._skip > 0 or bool(self._header)
 
     def feed(self, data: bytes | bytearray) -> bytes | bytearray:
-        """Account for ``data``; returns it, less any GOAWAY frames when extracting them."""
+        """Account for ``data``; returns it, less any GOAWAY frames when extracting them.
+
+        Raises :class:`FrameTooLarge` (a connection error: FRAME_SIZE_ERROR).
+        """
         view = memoryview(data)
         kept: list[memoryview] = []
         while view:
@@ -68,6 +83,8 @@ class FrameBoundary:
             header = bytes(self._header)
             self._header.clear()
             self._skip = int.from_bytes(header[:3], "big")
+            if self.max_frame_size is not None and self._skip > self.max_frame_size:
+                raise FrameTooLarge(self._skip, self.max_frame_size)
             if self._extract and header[3] == GOAWAY_TYPE:
                 self._frame = bytearray()
                 if not self._skip:
