@@ -35,8 +35,8 @@ MIB = 1024 * 1024
 OPTIONS = [("grpc.enable_http_proxy", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)]
 
 
-async def in_thread(fn: Callable[[], T], timeout: float = 20) -> T:
-    with trio.fail_after(timeout):
+async def in_thread(fn: Callable[[], T], limit: float = 20) -> T:
+    with trio.fail_after(limit):
         return await trio.to_thread.run_sync(fn, abandon_on_cancel=True)
 
 
@@ -127,13 +127,15 @@ async def test_tls_client_that_negotiates_no_h2_is_told_and_closed(
             client = ssl.create_default_context(cafile=str(certs.ca_pem))
             if alpn:
                 client.set_alpn_protocols(alpn)
-            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-                with client.wrap_socket(raw, server_hostname="localhost") as tls:
-                    tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                    received = b""
-                    while chunk := tls.recv(4096):
-                        received += chunk
-                    return received
+            with (
+                socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+                client.wrap_socket(raw, server_hostname="localhost") as tls,
+            ):
+                tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                received = b""
+                while chunk := tls.recv(4096):
+                    received += chunk
+                return received
 
         answer = await in_thread(http11_client)
     assert answer.startswith(b"HTTP/1.1 426 ")
@@ -356,6 +358,6 @@ async def test_many_concurrent_calls_on_one_connection(probe: Probe) -> None:
                 futures = [echo.future(b"%d" % i, timeout=30) for i in range(300)]
                 return [f.result() for f in futures]
 
-        results = await in_thread(calls, timeout=60)
+        results = await in_thread(calls, limit=60)
     assert results == [b"%d" % i for i in range(300)]
     assert server.connections_served == 1

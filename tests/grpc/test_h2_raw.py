@@ -13,6 +13,7 @@ import h2.events
 import h2.settings
 import pytest
 import trio
+import trio.testing
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, PingFrame
 
 from trio_zeebe.gateway.grpc_config import GrpcServerConfig
@@ -262,9 +263,8 @@ async def test_many_streams_up_to_the_advertised_limit(probe: Probe) -> None:
         assert client.h2.remote_settings.max_concurrent_streams == 200
         sids = [client.request(BLOCK, encode_message(b"")) for _ in range(200)]
         await client.flush()
-        with trio.fail_after(10):
-            while len(probe.calls) < 200:
-                await trio.sleep(0.01)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(probe.calls) == 200
         assert conn.active_calls == 200
         probe.release.set()
         got = await responses(client, *sids)
