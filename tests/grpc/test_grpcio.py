@@ -142,6 +142,19 @@ async def test_tls_client_that_negotiates_no_h2_is_told_and_closed(
     assert b"gRPC endpoint" in answer and b"ALPN h2" in answer
 
 
+async def test_tls_handshake_that_never_comes_is_closed_after_the_timeout(
+    probe: Probe, certs: Certs
+) -> None:
+    config = GrpcServerConfig(handshake_timeout=0.3)
+    context = certs.server_context()
+    async with serving(build_registry(probe), ssl_context=context, config=config) as server:
+        silent = await trio.open_tcp_stream("127.0.0.1", server.port)
+        with trio.fail_after(10):
+            assert await silent.receive_some(100) == b""  # closed by the server
+        await silent.aclose()
+        assert server.connections == 0
+
+
 async def test_typed_method_through_a_generated_stub(
     probe: Probe, stubs: dict[str, ModuleType]
 ) -> None:
