@@ -219,6 +219,21 @@ async def test_frame_left_half_sent_closes_after_the_frame_timeout(
         assert 10 <= trio.current_time() - start < 11
 
 
+async def test_a_frame_trickled_byte_by_byte_still_times_out(
+    probe: Probe, autojump_clock: object
+) -> None:
+    config = GrpcServerConfig(frame_timeout=10)
+    async with raw_connection(build_registry(probe), config) as (client, conn):
+        await client.events()
+        start = trio.current_time()
+        await client.send_raw(b"\x00\x00\x64\x06\x00\x00\x00\x00\x00")  # PING of 100 bytes
+        with trio.move_on_after(60):
+            while not conn.closed.is_set():
+                await client.send_raw(b"x")
+                await trio.sleep(3)
+        assert 10 <= trio.current_time() - start < 14
+
+
 async def test_no_preface_closes_after_the_handshake_timeout(
     probe: Probe, autojump_clock: object
 ) -> None:

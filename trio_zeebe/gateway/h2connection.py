@@ -127,6 +127,7 @@ class GrpcConnection:
         self._done = False  # stop reading: the connection is being closed
         self._draining = False  # GOAWAY sent for shutdown: no new calls
         self._preface_seen = False
+        self._mid_frame_since: float | None = None
         self._started = trio.current_time()
         self._idle_since = self._started
         self._read_scope: trio.CancelScope | None = None
@@ -206,7 +207,11 @@ class GrpcConnection:
             if not self._preface_seen:
                 deadline, why = self._started + config.handshake_timeout, "no HTTP/2 preface"
             elif self._frames.mid_frame:
-                deadline, why = now + config.frame_timeout, "stalled inside a frame"
+                # from the frame's first byte: a trickle of bytes does not keep it open
+                if self._mid_frame_since is None:
+                    self._mid_frame_since = now
+                deadline = self._mid_frame_since + config.frame_timeout
+                why = "stalled inside a frame"
             else:
                 deadline, why = self._idle_deadline(), "idle"
             with trio.CancelScope(deadline=deadline) as scope:
@@ -226,12 +231,15 @@ class GrpcConnection:
                 return
             if not data:
                 return
+            headers_seen = self._frames.headers_seen
             try:
                 self._frames.feed(data)
             except FrameTooLarge as exc:
                 log.info("gRPC connection from %s: %s", self.peer, exc)
                 self._goaway(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
                 return
+            if self._frames.headers_seen != headers_seen:
+                self._mid_frame_since = None  # a new frame began: its own clock
             try:
                 events = self._h2.receive_data(data)
             except h2.exceptions.ProtocolError as exc:
@@ -468,12 +476,16 @@ class GrpcConnection:
         st.window.set()
 
     def _end_with(self, st: _Stream, error: GrpcError) -> None:
+        """End a call with an error status, if its stream can still carry one."""
         if st.closed:
             return
         if st.partial_send:
             self._reset(st, h2.errors.ErrorCodes.CANCEL)
             return
-        self._send_status(st, error.code, error.message, error.details, ended_early=True)
+        try:
+            self._send_status(st, error.code, error.message, error.details, ended_early=True)
+        except _StreamGone:
+            pass
 
     def _fail_early(self, st: _Stream, error: GrpcError) -> None:
         """A request that cannot be served (too large, compressed): answer now, stop the call."""

@@ -36,7 +36,15 @@ class GoAway:
 class FrameBoundary:
     """Fed every received byte; :attr:`mid_frame` says whether a frame is incomplete."""
 
-    __slots__ = ("_extract", "_frame", "_header", "_skip", "goaways", "max_frame_size")
+    __slots__ = (
+        "_extract",
+        "_frame",
+        "_header",
+        "_skip",
+        "goaways",
+        "headers_seen",
+        "max_frame_size",
+    )
 
     def __init__(
         self, *, preface: bool, extract_goaway: bool = False, max_frame_size: int | None = None
@@ -48,6 +56,8 @@ class FrameBoundary:
         self._frame: bytearray | None = None  # a GOAWAY being taken out
         self.goaways: list[GoAway] = []
         """GOAWAY frames taken out of the stream, oldest first (the caller empties it)."""
+        self.headers_seen = 0
+        """Frame headers completed so far (a change means the frames made progress)."""
         self.max_frame_size = max_frame_size
         """Frames announcing more raise :class:`FrameTooLarge` from their header alone
         (h2 checks only once it buffered the whole frame)."""
@@ -82,6 +92,7 @@ class FrameBoundary:
                 continue
             header = bytes(self._header)
             self._header.clear()
+            self.headers_seen += 1
             self._skip = int.from_bytes(header[:3], "big")
             if self.max_frame_size is not None and self._skip > self.max_frame_size:
                 raise FrameTooLarge(self._skip, self.max_frame_size)
