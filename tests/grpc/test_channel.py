@@ -196,6 +196,18 @@ async def test_graceful_shutdown_finishes_the_call_and_refuses_new_ones(probe: P
     assert results == [b"released"]
 
 
+async def test_keepalive_pings_and_the_servers_ping_limit(probe: Probe) -> None:
+    async with serving(build_registry(probe)) as server:
+        # One ping per 0.05 s while a call is open: the server allows one per 30 s.
+        async with open_channel("127.0.0.1", server.port, keepalive_interval=0.05) as channel:
+            with pytest.raises(ChannelError) as info:
+                await channel.unary(BLOCK, b"", timeout=10)
+        assert info.value.sent is True  # it reached the handler; the outcome is unknown
+        assert "ENHANCE_YOUR_CALM: too_many_pings" in info.value.message
+        with trio.fail_after(5):
+            await probe.cancelled.wait()
+
+
 def flood_registry(sent: list[int], tenth: trio.Event) -> ServiceRegistry:
     service = Service("test.Flood")
 

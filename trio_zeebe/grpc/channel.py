@@ -484,13 +484,24 @@ class Channel:
     def _on_goaway(self, goaway: GoAway) -> None:
         """Calls above the last stream id were never processed; the others go on."""
         self._goaway = goaway
-        reason = f"the server closed the connection (GOAWAY code {goaway.error_code})"
-        if goaway.debug_data:
-            reason += f": {goaway.debug_data.decode('utf-8', errors='replace')}"
+        reason = self._goaway_reason()
         for call in list(self._calls.values()):
             if call.id > goaway.last_stream_id and not call.ended:
                 call.error = ChannelError(reason, sent=False)
                 self._end(call)
+
+    def _goaway_reason(self) -> str:
+        goaway = self._goaway
+        if goaway is None:
+            return ""
+        try:
+            name = h2.errors.ErrorCodes(goaway.error_code).name
+        except ValueError:
+            name = str(goaway.error_code)
+        reason = f"the server is closing the connection (GOAWAY {name}"
+        if goaway.debug_data:
+            reason += f": {goaway.debug_data.decode('utf-8', errors='replace')}"
+        return reason + ")"
 
     def _end(self, call: _Call) -> None:
         call.ended = True
@@ -498,6 +509,8 @@ class Channel:
         call.notify()
 
     def _fail_all(self, reason: str) -> None:
+        if self._goaway is not None:
+            reason = f"{reason}; {self._goaway_reason()}"
         if self._closed is None:
             self._closed = ChannelError(reason, sent=True)
         for call in list(self._calls.values()):
