@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from functools import partial
 
 import pytest
 import trio
 import trio.testing
 
 from trio_zeebe.gateway.grpc_call import ServerCall
+from trio_zeebe.gateway.grpc_config import GrpcServerConfig
 from trio_zeebe.gateway.grpc_services import Send, Service, ServiceRegistry
 from trio_zeebe.grpc.channel import ChannelError, client_ssl_context, open_channel
 from trio_zeebe.grpc.status import GrpcError, StatusCode
@@ -55,6 +57,10 @@ async def test_unary_stream_and_errors_over_h2c(probe: Probe) -> None:
         remaining = float(await channel.unary(DEADLINE, b"", timeout=3))
         assert 1.5 < remaining <= 3.0
         assert await channel.unary(DEADLINE, b"") == b"none"
+        # An error leaving the channel's block is the error itself, not an ExceptionGroup.
+        with pytest.raises(GrpcError):
+            async with open_channel("127.0.0.1", server.port) as other:
+                await other.unary("/test.Echo/Nope", b"")
 
 
 async def test_tls_with_alpn_and_client_certificate(probe: Probe, certs: Certs) -> None:
@@ -194,6 +200,42 @@ async def test_graceful_shutdown_finishes_the_call_and_refuses_new_ones(probe: P
         assert refused.value.sent is False
         probe.release.set()
     assert results == [b"released"]
+
+
+@pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+async def test_a_server_that_is_not_http2_is_reported_before_any_call(answer: bytes) -> None:
+    async def not_grpc(stream: trio.SocketStream) -> None:
+        if answer:
+            await stream.send_all(answer)
+            await stream.aclose()
+        else:
+            await trio.sleep_forever()  # silent
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, not_grpc, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        with pytest.raises(ChannelError) as info:
+            async with open_channel("127.0.0.1", port, connect_timeout=0.5):
+                pass
+        nursery.cancel_scope.cancel()
+    assert info.value.sent is False
+
+
+async def test_calls_beyond_the_servers_stream_limit_wait_for_a_slot(probe: Probe) -> None:
+    config = GrpcServerConfig(max_concurrent_streams=5)
+    async with (
+        serving(build_registry(probe), config=config) as server,
+        open_channel("127.0.0.1", server.port) as channel,
+    ):
+        results: list[bytes] = []
+
+        async def one(i: int) -> None:
+            results.append(await channel.unary(ECHO, b"%d" % i, timeout=20))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(40):
+                nursery.start_soon(one, i)
+    assert sorted(results) == sorted(b"%d" % i for i in range(40))
 
 
 async def test_keepalive_pings_and_the_servers_ping_limit(probe: Probe) -> None:

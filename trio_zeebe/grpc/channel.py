@@ -143,6 +143,9 @@ async def open_channel(
     authority = f"{host}:{port}".encode()
     scheme = b"https" if ssl_context is not None else b"http"
     channel = Channel(stream, authority, scheme, max_message_bytes)
+    # The caller's exception leaves the task group unwrapped (a task group would raise it as
+    # an ExceptionGroup): it is held while the connection's own tasks are stopped.
+    failure: BaseException | None = None
     try:
         async with anyio.create_task_group() as tg:
             channel._start()
@@ -151,12 +154,17 @@ async def open_channel(
             if keepalive_interval is not None:
                 tg.start_soon(channel._keepalive, keepalive_interval, keepalive_timeout)
             try:
+                await channel._wait_for_settings(connect_timeout, f"{host}:{port}")
                 yield channel
+            except BaseException as exc:
+                failure = exc
             finally:
                 await channel._close_gracefully()
                 tg.cancel_scope.cancel()
     finally:
         await anyio.aclose_forcefully(stream)
+    if failure is not None:
+        raise failure
 
 
 class _Call:
@@ -221,6 +229,8 @@ class Channel:
         self._closed: ChannelError | None = None
         self._goaway: GoAway | None = None
         self._ping_acked = anyio.Event()
+        self._slot_freed = anyio.Event()
+        self._settings_seen = anyio.Event()
 
     @property
     def closed(self) -> bool:
@@ -298,6 +308,14 @@ class Channel:
         if grpc_timeout is not None:
             headers.append((b"grpc-timeout", format_timeout(grpc_timeout)))
         headers += encode_metadata(metadata)
+        # The server's SETTINGS_MAX_CONCURRENT_STREAMS: wait for a call to end, as gRPC does.
+        while (
+            self._h2.open_outbound_streams >= self._h2.remote_settings.max_concurrent_streams
+            and self._closed is None
+        ):
+            await self._slot_freed.wait()
+        if self._closed is not None or self._goaway is not None:
+            raise ChannelError("the connection closed while the call waited", sent=False)
         try:
             stream_id = self._h2.get_next_available_stream_id()
             call = _Call(stream_id, self._max_size)
@@ -359,6 +377,7 @@ class Channel:
             self._flush()
         call.ended = True
         self._calls.pop(call.id, None)
+        self._free_slot()
 
     def _consumed(self, call: _Call, message: bytes) -> None:
         call.unconsumed -= len(message)
@@ -374,6 +393,15 @@ class Channel:
             self._flush()
 
     # ---- connection tasks -----------------------------------------------------------
+
+    async def _wait_for_settings(self, limit: float, address: str) -> None:
+        """The server's first SETTINGS (its stream limit among them) before any call."""
+        with anyio.move_on_after(limit):
+            await self._settings_seen.wait()
+        if self._closed is not None:
+            raise ChannelError(f"{address}: {self._closed.message}", sent=False)
+        if not self._settings_seen.is_set():
+            raise ChannelError(f"{address} sent no HTTP/2 SETTINGS: not a gRPC server?", sent=False)
 
     def _start(self) -> None:
         self._h2.initiate_connection()
@@ -476,6 +504,7 @@ class Channel:
             elif (waiting := self._calls.get(event.stream_id)) is not None:
                 waiting.window.set()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self._settings_seen.set()
             for call in self._calls.values():
                 call.window.set()
         elif isinstance(event, h2.events.PingAckReceived):
@@ -507,6 +536,11 @@ class Channel:
         call.ended = True
         call.window.set()
         call.notify()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        self._slot_freed.set()
+        self._slot_freed = anyio.Event()
 
     def _fail_all(self, reason: str) -> None:
         if self._goaway is not None:
@@ -521,6 +555,8 @@ class Channel:
                 call.error = ChannelError(reason, sent=sent)
                 self._end(call)
         self._out_space.set()
+        self._settings_seen.set()
+        self._free_slot()
 
     def _flush(self) -> None:
         data = self._h2.data_to_send()
