@@ -1,4 +1,4 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N`` and ``bench``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``bench`` and ``proto``."""
 
 import nox
 
@@ -51,3 +51,14 @@ def bench(session: nox.Session) -> None:
 
     for script in sorted(glob.glob("bench/*.py")):
         session.run("python", script, *session.posargs)
+
+
+@nox.session
+def proto(session: nox.Session) -> None:
+    """Re-create trio_zeebe/proto/*.proto-derived files (downloads the pinned zeebe-grpc sdist).
+
+    grpcio-tools is pinned: its protoc decides the generated code and the protobuf runtime it
+    needs (pyproject's protobuf lower bound follows it).
+    """
+    session.install("grpcio-tools==1.85.1", "protobuf>=7.35.1,<8")
+    session.run("python", "-m", "trio_zeebe.proto.regenerate", *session.posargs)
