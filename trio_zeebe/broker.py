@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -229,7 +230,13 @@ class Broker:
             max_frame_bytes=c.network.max_message_size,
             bind=join_address(c.network.host, c.network.internal_port),
         )
-        await _start(nursery, transport.run, "network.internal_api.port", c.network.internal_port)
+        await _start(
+            nursery,
+            transport.run,
+            "network.internal_api.port",
+            c.network.internal_port,
+            c.network.host,
+        )
         self.transport = transport
         return transport
 
@@ -330,7 +337,9 @@ class Broker:
             ssl_context=ctx,
             max_frame_bytes=c.network.max_message_size,
         )
-        await _start(nursery, gateway.run, "network.gateway.port", c.network.gateway_port)
+        await _start(
+            nursery, gateway.run, "network.gateway.port", c.network.gateway_port, c.network.host
+        )
         return gateway
 
     async def _start_monitoring(self, nursery: trio.Nursery) -> MonitoringServer:
@@ -343,7 +352,13 @@ class Broker:
             healthy=self.is_healthy,
             metrics=self.metrics_text,
         )
-        await _start(nursery, monitoring.run, "network.monitoring.port", c.network.monitoring_port)
+        await _start(
+            nursery,
+            monitoring.run,
+            "network.monitoring.port",
+            c.network.monitoring_port,
+            c.network.host,
+        )
         return monitoring
 
     # -- views ----------------------------------------------------------------------------
@@ -500,12 +515,21 @@ def _gateway_error(exc: BaseException, pid: int) -> BaseException:
     return exc
 
 
-async def _start(nursery: trio.Nursery, fn: Any, key: str, port: int) -> None:
+async def _start(nursery: trio.Nursery, fn: Any, key: str, port: int, host: str) -> None:
     try:
         await nursery.start(fn)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
+        if exc.errno == errno.EADDRINUSE:  # something else runs there: not the config's fault
             raise StartupError(f"{key}: port {port} is already in use") from None
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise StartupError(
+                f"network.host: cannot listen on {host!r}: {exc.strerror}", exit_code=2
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"{key}: port {port}: permission denied (a port below 1024 needs privileges)",
+                exit_code=2,
+            ) from None
         raise StartupError(f"{key}: cannot listen on port {port}: {exc.strerror}") from None
 
 
