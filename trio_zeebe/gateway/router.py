@@ -15,6 +15,10 @@ request's deadline (DEADLINE_EXCEEDED). A CreateJob whose outcome is unknown (le
 while pending, or no answer) is never retried: it could create a second job, so the client gets
 UNAVAILABLE saying the outcome is unknown.
 
+Like Zeebe (which retries on ConnectException) a CreateJob the transport could not send at all
+(NotSent) is passed on to the next partition; a connection that broke after sending leaves the
+outcome unknown and is treated as such.
+
 A forwarded attempt has its own timeout, ``attempt_timeout`` (the broker passes the Raft
 election timeout): a leader that has not answered by then is checked, and re-checked every
 tenth of it. If another broker leads now, the leader this attempt went to was replaced (it
@@ -23,9 +27,12 @@ is retried on the new leader while a CreateJob reports its outcome as unknown. I
 broker still leads, it kept its followers and is slow, not gone: the attempt goes on waiting
 (re-sending would only duplicate the command) until the request's deadline. So a stalled leader
 costs its clients about the time to elect a new one, not the whole request timeout.
-Like Zeebe (which retries on ConnectException) a CreateJob the transport could not send at all
-(NotSent) is passed on to the next partition; a connection that broke after sending leaves the
-outcome unknown and is treated as such.
+
+CreateJob stays "maybe created" rather than idempotent: re-sending it safely would need a
+request id in the CreateJob record and, in every replica's engine state (and snapshots), the
+recent ids per partition with the key each created; that is engine and record format work, not
+routing. With the attempt timeout the unknown outcome comes after about an election timeout, and
+the client's next CreateJob goes to a partition whose leader answers.
 """
 
 from __future__ import annotations
