@@ -722,6 +722,9 @@ class Compiler:
         return call_value
 
     def _call_by_name(self, name: str, args_node: Tree[Token]) -> Fn:
+        folded = _temporal_literal(name, args_node)
+        if folded is not None:
+            return folded
         arg_fns, names = self._args(args_node)
         candidates = REGISTRY.get(name, [])
         if names is None:
@@ -752,6 +755,30 @@ class Compiler:
             return call(env, builtin, args)
 
         return call_name
+
+
+_TEMPORAL_PARSERS: dict[str, Callable[[str], Any]] = {
+    "date": temporal.parse_date,
+    "time": temporal.parse_time,
+    "date and time": temporal.parse_date_time,
+    "duration": temporal.parse_duration,
+}
+
+
+def _temporal_literal(name: str, args_node: Tree[Token]) -> Fn | None:
+    """``date("2024-01-01")`` and friends with a literal text are literals (as in FEEL-Scala's
+    grammar): parsed once here. Invalid texts are left to the call, which reports them."""
+    parser = _TEMPORAL_PARSERS.get(name)
+    if parser is None or args_node.data != "pos_args" or len(args_node.children) != 1:
+        return None
+    arg = args_node.children[0]
+    if not isinstance(arg, Tree) or arg.data != "string":
+        return None
+    try:
+        value = parser(unescape(str(arg.children[0])))
+    except (ValueError, OverflowError):
+        return None
+    return _const(value)
 
 
 def _invoke(env: Env, fn: Function, args: list[Any], names: list[str] | None, name: str) -> Any:

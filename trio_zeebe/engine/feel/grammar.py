@@ -195,6 +195,10 @@ def _describe(token: Any) -> str:
 
 def _syntax_error(source: str, exc: UnexpectedInput) -> FeelSyntaxError:
     pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(source)
+    if isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    ):
+        pos = len(source)
     pos = max(0, min(pos, len(source)))
     line = source.count("\n", 0, pos) + 1
     column = pos - (source.rfind("\n", 0, pos) + 1) + 1
