@@ -161,6 +161,7 @@ def _get_parser() -> Lark:
                     lexer="contextual",
                     start=["expression", "unary_tests"],
                     maybe_placeholders=False,
+                    propagate_positions=True,
                 )
     return _parser
 
