@@ -118,7 +118,7 @@ CASES = [
     ('context([{key:"a", value:1}, {key:"b", value:2}])', {"a": 1, "b": 2}),
     # conversion functions
     ("string(1.1)", "1.1"),
-    ("string([1, \"a\"])", '[1, "a"]'),
+    ('string([1, "a"])', '[1, "a"]'),
     ("string({a: 1})", "{a:1}"),
     ("string(null)", None),
     ('number("1500.5")', 1500.5),
@@ -180,17 +180,17 @@ def test_assert_fails_the_evaluation() -> None:
     assert failure.value.message == "The condition is not fulfilled"
     assert failure.value.warnings[-1] == "[ASSERT_FAILURE] The condition is not fulfilled"
     with pytest.raises(FeelEvaluationError, match="'x' should be positive"):
-        run('assert(x, x >= 0, "\'x\' should be positive")', x=-1)
+        run("assert(x, x >= 0, \"'x' should be positive\")", x=-1)
 
 
 def test_named_arguments() -> None:
     assert ev('substring(string: "foobar", start position: 3)') == "obar"
-    assert ev('get or else(default: 2, value: null)') == 2
+    assert ev("get or else(default: 2, value: null)") == 2
     assert ev("round half up(n: 1.5)") == 2
 
 
 def test_wrong_arguments_are_null_with_a_warning() -> None:
-    result = run('string length(1)')
+    result = run("string length(1)")
     assert result.value is None
     assert result.warnings == (
         "[FUNCTION_INVOCATION_FAILURE] Failed to invoke function 'string length': "

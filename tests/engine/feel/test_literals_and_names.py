@@ -47,7 +47,7 @@ def test_numbers_are_decimals_with_34_digits() -> None:
 
 
 def test_context_entries_see_earlier_entries() -> None:
-    # language guide, context expressions: "Inside the context, the previous entries can be accessed"
+    # language guide, context expressions: "the previous entries can be accessed"
     assert ev("{a: 2, b: a * 2}") == {"a": 2, "b": 4}
     assert ev("{a: 1, b: {c: a + 1}}.b.c") == 2
 

@@ -97,7 +97,7 @@ def test_comparing_different_types_is_null_with_a_warning() -> None:
         ("false or false", False),
         ("not(true)", False),
         ("not(null)", None),
-        ('1 and true', None),
+        ("1 and true", None),
     ],
 )
 def test_three_valued_logic(source: str, expected: object) -> None:
@@ -184,14 +184,18 @@ def test_group_by_example() -> None:
         {"id": 2, "person": "B"},
         {"id": 3, "person": "A"},
     ]
-    assert ev("for p in distinct values(invoices.person) return invoices[person = p].id",
-              invoices=invoices) == [[1, 3], [2]]
+    assert ev(
+        "for p in distinct values(invoices.person) return invoices[person = p].id",
+        invoices=invoices,
+    ) == [[1, 3], [2]]
 
 
 def test_unknown_function_is_null_with_a_warning() -> None:
     result = run("foo(1)")
     assert result.value is None
-    assert result.warnings == ("[NO_FUNCTION_FOUND] No function found with name 'foo' and 1 parameters",)
+    assert result.warnings == (
+        "[NO_FUNCTION_FOUND] No function found with name 'foo' and 1 parameters",
+    )
     failure = run('substring(1, "a")')
     assert failure.value is None
     assert failure.warnings == (

@@ -140,4 +140,3 @@ def compile_unary_tests(source: str) -> UnaryTests:
     if source.strip() == "":
         return UnaryTests(source, lambda env, value: True)  # an empty input entry matches all
     return UnaryTests(source, _compile(source, "unary_tests"))
-

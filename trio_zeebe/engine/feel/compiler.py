@@ -131,7 +131,7 @@ class Compiler:
 
     def expression(self, tree: Tree[Token]) -> Fn:
         check_depth(tree)
-        return self.node(tree.children[0])  # type: ignore[arg-type]
+        return self.node(tree.children[0])
 
     def unary_tests(self, tree: Tree[Token]) -> Test:
         check_depth(tree)
@@ -378,10 +378,11 @@ class Compiler:
         def comparison(env: Env) -> bool | None:
             x, y = left(env), right(env)
             kx = type(x)
+            c: int | None
             if kx is type(y) and kx is Decimal:
                 c = -1 if x < y else (1 if x > y else 0)
             else:
-                c = ops.order(env, x, y)  # type: ignore[assignment]
+                c = ops.order(env, x, y)
                 if c is None:
                     return None
             return c in accept
@@ -426,12 +427,12 @@ class Compiler:
         def logic(env: Env) -> bool | None:
             x = left(env)
             if x is decisive:
-                return decisive
+                return x
             if x is not (not decisive):
                 x = None if x is None else ops.as_bool(env, x)
             y = right(env)
             if y is decisive:
-                return decisive
+                return y
             if y is not (not decisive):
                 y = None if y is None else ops.as_bool(env, y)
             if x is None or y is None:
@@ -548,7 +549,7 @@ class Compiler:
         def iteration_list(env: Env) -> list[Any] | None:
             value = source(env)
             if type(value) is list:
-                return value  # type: ignore[no-any-return]
+                return value
             if type(value) is Range and type(value.start) is Decimal:
                 return range_items(value)
             env.warn("INVALID_TYPE", f"Expected list but found '{show(value)}'")
@@ -617,7 +618,7 @@ class Compiler:
                     env.scope = Scope(saved, dict(zip(names, values, strict=True)))
                     result = condition(env)
                     if result is decisive:
-                        return decisive
+                        return result
                     if result is not (not decisive):
                         if result is not None:
                             ops.as_bool(env, result)
@@ -932,7 +933,8 @@ def get_path(env: Env, value: Any, key: str) -> Any:
         return [get_path(env, item, key) for item in value]
     if value is None:
         env.warn(
-            "NO_CONTEXT_ENTRY_FOUND", f"No context entry found with key '{key}'. The context is null"
+            "NO_CONTEXT_ENTRY_FOUND",
+            f"No context entry found with key '{key}'. The context is null",
         )
         return None
     props = properties(value)
@@ -999,4 +1001,3 @@ def properties(value: Any) -> dict[str, Any]:
 
 def _time_props(t: Any) -> dict[str, Any]:
     return {"hour": Decimal(t.hour), "minute": Decimal(t.minute), "second": Decimal(t.second)}
-

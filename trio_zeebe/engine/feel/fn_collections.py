@@ -7,7 +7,8 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from .functions import Fail, Illegal, builtin, call, context, integer, items, num, text
+from .errors import LimitExceeded
+from .functions import Fail, Illegal, builtin, context, integer, items, text
 from .runtime import MAX_STRING, Env, check_list, show
 from .values import CTX, Function, compare, equals, tag
 
@@ -241,9 +242,7 @@ def distinct_values(env: Env, args: list[Any]) -> Any:
 def duplicate_values(env: Env, args: list[Any]) -> Any:
     values = items(args[0])
     env.tick(len(values) * max(1, len(values)) // 1000)
-    return [
-        v for v in _distinct(env, values) if sum(1 for x in values if equals(x, v) is True) > 1
-    ]
+    return [v for v in _distinct(env, values) if sum(1 for x in values if equals(x, v) is True) > 1]
 
 
 @builtin("flatten", "list")
@@ -268,9 +267,7 @@ def sort(env: Env, args: list[Any]) -> Any:
     if type(precedes) is not Function:
         raise Illegal
     if len(precedes.params) != 2:
-        raise Fail(
-            f"expect boolean function with 2 arguments, but found '{len(precedes.params)}'"
-        )
+        raise Fail(f"expect boolean function with 2 arguments, but found '{len(precedes.params)}'")
 
     def order(x: Any, y: Any) -> int:
         env.tick()
@@ -291,8 +288,6 @@ def _join(values: list[Any], delimiter: str, prefix: str, suffix: str) -> str:
     strings = [v for v in values if v is not None]
     size = sum(len(s) for s in strings) + len(delimiter) * len(strings) + len(prefix + suffix)
     if size > MAX_STRING:
-        from .errors import LimitExceeded
-
         raise LimitExceeded(f"a string would have more than {MAX_STRING} characters")
     return prefix + delimiter.join(strings) + suffix
 
@@ -412,6 +407,3 @@ def context_(env: Env, args: list[Any]) -> Any:
             return None
         result[entry["key"]] = entry["value"]
     return result
-
-
-_ = (num, call)

@@ -4,15 +4,17 @@ FeelFunctionProvider)."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 from . import temporal
-from .errors import AssertFailure, LimitExceeded
-from .functions import Fail, Illegal, builtin, integer, items, num, text
-from .runtime import MAX_STRING, Env, check_string
+from .errors import AssertFailure
+from .functions import Fail, Illegal, builtin, integer, num, text
+from .runtime import Env, check_string
 from .values import (
     CTX,
     T_DATE,
@@ -160,8 +162,6 @@ def time4(env: Env, args: list[Any]) -> Any:
 
 
 def _number(value: str) -> Decimal:
-    import re
-
     if not re.fullmatch(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,6})?", value.strip()):
         raise Fail(f"Can't parse '{value}' as a number")
     try:
@@ -300,8 +300,6 @@ def week_of_year(env: Env, args: list[Any]) -> Any:
 
 @builtin("last day of month", "date")
 def last_day_of_month(env: Env, args: list[Any]) -> Any:
-    import calendar
-
     d = _date_of(args[0])
     return Decimal(calendar.monthrange(d.year, d.month)[1])
 
@@ -443,8 +441,12 @@ def _coincides(a: Any, b: Any) -> bool:
     return _cmp(a[0], b[0]) == 0 and _cmp(a[2], b[2]) == 0 and a[1] == b[1] and a[3] == b[3]
 
 
-for _first, _second in (("point1", "point2"), ("point", "range"), ("range", "point"),
-                        ("range1", "range2")):
+for _first, _second in (
+    ("point1", "point2"),
+    ("point", "range"),
+    ("range", "point"),
+    ("range1", "range2"),
+):
     _range_function("before", _first, _second, _before)
     _range_function("after", _first, _second, lambda a, b: _before(b, a))
     _range_function("includes", _first, _second, _includes)
@@ -459,5 +461,3 @@ _range_function("met by", "range1", "range2", lambda a, b: _meets(b, a))
 _range_function("overlaps", "range1", "range2", _overlaps)
 _range_function("overlaps before", "range1", "range2", _overlaps_before)
 _range_function("overlaps after", "range1", "range2", lambda a, b: _overlaps_before(b, a))
-
-_ = (items, LimitExceeded, MAX_STRING)

@@ -116,10 +116,10 @@ def text(value: Any) -> str:
 def items(value: Any) -> list[Any]:
     if type(value) is not list:
         raise Illegal
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def context(value: Any) -> dict[str, Any]:
     if type(value) is not dict:
         raise Illegal
-    return value  # type: ignore[no-any-return]
+    return value

@@ -27,11 +27,18 @@ MAX_SOURCE_LENGTH = 100_000
 # Words that end a multi-word name: keywords of the language. A name like `day of week` or
 # `string length` is a sequence of other words.
 _STOP = (
-    "if|then|else|for|in|return|some|every|satisfies|and|or|between|instance|function|null|true|false"
+    "if|then|else|for|in|return|some|every|satisfies|and|or|between|instance|function"
+    "|null|true|false"
 )
 _END = r"(?![\w$])"
 _WORD = rf"(?!(?:{_STOP}){_END})(?!\d)[\w$]+"
 _SP = r"[ \t]+"
+_SPECIAL_CALLS = rf"date{_SP}and{_SP}time|years{_SP}and{_SP}months{_SP}duration|get{_SP}or{_SP}else"
+_CALLNAME = rf"(?:{_SPECIAL_CALLS}|{_WORD}(?:{_SP}{_WORD})+)(?=\s*\()"
+_TYPES = rf"years{_SP}and{_SP}months{_SP}duration|days{_SP}and{_SP}time{_SP}duration"
+_TYPENAME = rf"(?:{_TYPES}|date{_SP}and{_SP}time|function|{_WORD}(?:\.{_WORD})*)"
+_CTXKEY = r'[^"{}:,\[\]`\s](?:[^"{}:,\[\]`]*[^"{}:,\[\]`\s])?(?=\s*:)'
+_ROPEN = rf"\[(?=\s*(?:$|[,)\]}}]|(?:and|or|then|else|return|satisfies){_END}))"
 
 GRAMMAR = rf"""
 expression: expr
@@ -125,16 +132,16 @@ NULL.2: /null{_END}/
 TRUE.2: /true{_END}/
 FALSE.2: /false{_END}/
 
-CALLNAME.3: /(?:date{_SP}and{_SP}time|years{_SP}and{_SP}months{_SP}duration|get{_SP}or{_SP}else|{_WORD}(?:{_SP}{_WORD})+)(?=\s*\()/
+CALLNAME.3: /{_CALLNAME}/
 ANDFN.3: /and(?=\s*\()/
 ORFN.3: /or(?=\s*\()/
 NOT_UT.3: /not(?=\s*\()/
 PARAMNAME.3: /{_WORD}(?:{_SP}{_WORD})*(?=\s*:)/
-CTXKEY.3: /[^"{{}}:,\[\]`\s](?:[^"{{}}:,\[\]`]*[^"{{}}:,\[\]`\s])?(?=\s*:)/
-TYPENAME.3: /(?:years{_SP}and{_SP}months{_SP}duration|days{_SP}and{_SP}time{_SP}duration|date{_SP}and{_SP}time|function|{_WORD}(?:\.{_WORD})*)/
+CTXKEY.3: /{_CTXKEY}/
+TYPENAME.3: /{_TYPENAME}/
 TIMEOFFSET.3: /time{_SP}offset{_END}/
 RSTART.3: /\](?=[^\[\]()"]{{0,1000}}?\.\.)/
-ROPEN.3: /\[(?=\s*(?:$|[,)\]}}]|(?:and|or|then|else|return|satisfies){_END}))/
+ROPEN.3: /{_ROPEN}/
 
 NAME: /(?!\d)[\w$]+/
 BACKTICK: /`[^`]+`/

@@ -144,7 +144,7 @@ def order(env: Env, x: Any, y: Any) -> int | None:
 def as_bool(env: Env, value: Any) -> bool | None:
     """A condition's value: a boolean, or None (with a warning unless it was null)."""
     if value is True or value is False:
-        return value  # type: ignore[no-any-return]
+        return value
     env.warn("INVALID_TYPE", f"Expected boolean but found {_q(value)}")
     return None
 

@@ -12,7 +12,7 @@ from .values import from_json, needs_conversion, to_string
 
 MAX_LIST = 100_000  # items in one list (literals, ranges, for results, built-in results)
 MAX_STRING = 1_000_000  # characters in one string
-MAX_STEPS = 1_000_000  # loop iterations, filter tests and function calls in one evaluation
+MAX_STEPS = 300_000  # loop iterations, filter tests and function calls in one evaluation
 MAX_CALL_DEPTH = 64  # nested user-defined function calls
 MAX_WARNINGS = 100
 
@@ -33,7 +33,17 @@ class Scope:
 class Env:
     """The state of one evaluation."""
 
-    __slots__ = ("cache", "depth", "has_input", "input", "now", "root", "scope", "steps", "warnings")
+    __slots__ = (
+        "cache",
+        "depth",
+        "has_input",
+        "input",
+        "now",
+        "root",
+        "scope",
+        "steps",
+        "warnings",
+    )
 
     def __init__(self, root: Mapping[str, Any], now: float) -> None:
         self.root = root

@@ -30,7 +30,7 @@ from .values import (
     tag,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _ZONE_REFERENCE = dt.datetime(2024, 1, 1, tzinfo=UTC)
 _MAX_MONTHS = 12 * 20000
@@ -184,7 +184,9 @@ def parse_duration(text: str) -> dt.timedelta | YearMonths:
         neg_all, neg_y, years, neg_m, months = match.groups()
         if years is None and months is None:
             raise TemporalError(f"Failed to parse year-month-duration from '{text}'")
-        total = (-1 if neg_y else 1) * int(years or 0) * 12 + (-1 if neg_m else 1) * int(months or 0)
+        total = (-1 if neg_y else 1) * int(years or 0) * 12 + (-1 if neg_m else 1) * int(
+            months or 0
+        )
         if neg_all:
             total = -total
         return YearMonths(total)

@@ -353,8 +353,10 @@ def _java_time(t: dt.time) -> str:
     if t.second or t.microsecond:
         text += f":{t.second:02d}"
         if t.microsecond:
-            text += f".{t.microsecond // 1000:03d}" if t.microsecond % 1000 == 0 else (
-                f".{t.microsecond:06d}"
+            text += (
+                f".{t.microsecond // 1000:03d}"
+                if t.microsecond % 1000 == 0
+                else (f".{t.microsecond:06d}")
             )
     return text
 
