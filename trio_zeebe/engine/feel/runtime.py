@@ -104,5 +104,10 @@ def check_string(text: str) -> str:
 
 def show(value: Any) -> str:
     """A value as FEEL-Scala shows it in warnings (strings quoted), shortened."""
-    text = to_string(value, quote=True)
+    if type(value) is list and len(value) > 20:
+        text = to_string(value[:20], quote=True)[:-1] + ", ...]"
+    elif type(value) is dict and len(value) > 20:
+        text = to_string(dict(list(value.items())[:20]), quote=True)[:-1] + ", ...}"
+    else:
+        text = to_string(value, quote=True)
     return text if len(text) <= 200 else text[:197] + "..."
