@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Final, overload
+from typing import Any, overload
 
 from .. import codec
 from .records import (
@@ -53,7 +53,7 @@ from .records import (
     UpdateJobRetries,
     UpdateJobTimeout,
 )
-from .state import KEY_BITS, JobRecord, JobStore
+from .state import KEY_BITS, MAX_RETRIES, JobRecord, JobStore
 from .values import InvalidValue, canonical_headers, canonical_object
 
 ACTIVATABLE = JobState.ACTIVATABLE
@@ -61,7 +61,6 @@ ACTIVATED = JobState.ACTIVATED
 FAILED = JobState.FAILED
 ERROR_THROWN = JobState.ERROR_THROWN
 _HOLDABLE = (ACTIVATABLE, ACTIVATED)  # states a worker's answer (complete/fail/throw) accepts
-MAX_RETRIES: Final = 2**31 - 1  # Zeebe's retries are an int32
 
 
 class _Refused(Exception):
