@@ -83,20 +83,27 @@ def decode(record: object) -> Envelope:
         raise EnvelopeError(f"a record is bytes, got {type(record).__name__}")
     if len(record) < HEADER_SIZE:
         raise EnvelopeError(f"{len(record)} bytes is shorter than an envelope header")
-    version, kind, request_id, timestamp = _HEADER.unpack_from(record)
+    version, kind, request_id, timestamp = _unpack_header(record)
     if version != VERSION:
         raise EnvelopeError(f"unknown envelope format 0x{version:02x}")
-    if not math.isfinite(timestamp):
+    if not _isfinite(timestamp):
         raise EnvelopeError(f"timestamp {timestamp!r} is not finite")
-    if kind == Kind.COMMAND:
-        return Envelope(Kind.COMMAND, request_id, timestamp, (record[HEADER_SIZE:],))
-    if kind == Kind.TIME:
+    if kind == 1:
+        return _new(Envelope, (_COMMAND, request_id, timestamp, (record[HEADER_SIZE:],)))
+    if kind == 2:
         if len(record) != HEADER_SIZE:
             raise EnvelopeError("a time record carries no payload")
-        return Envelope(Kind.TIME, request_id, timestamp, ())
-    if kind == Kind.UNIT:
-        return Envelope(Kind.UNIT, request_id, timestamp, _unit_payloads(record))
+        return _new(Envelope, (_TIME, request_id, timestamp, ()))
+    if kind == 3:
+        return _new(Envelope, (_UNIT, request_id, timestamp, _unit_payloads(record)))
     raise EnvelopeError(f"unknown envelope kind {kind}")
+
+
+# The decoder runs for every record on every replica: no attribute lookups on its path.
+_unpack_header = _HEADER.unpack_from
+_isfinite = math.isfinite
+_new = tuple.__new__
+_COMMAND, _TIME, _UNIT = Kind.COMMAND, Kind.TIME, Kind.UNIT
 
 
 def _unit_payloads(record: bytes) -> tuple[bytes, ...]:

@@ -43,6 +43,7 @@ OFFSET_BITS = 20
 MAX_SLOTS = 1 << OFFSET_BITS
 MAX_UNIT_RECORDS = 1 << 16  # records in one raw append (one unit)
 _STUCK_TICK_PAUSE = 1.0  # a machine whose deadline stays due after its tick is not spun on
+_COMMAND, _UNIT = Kind.COMMAND, Kind.UNIT
 
 
 def position_of(index: int, offset: int) -> int:
@@ -117,6 +118,9 @@ class _Waiter:
 
 
 class PartitionProcessor:
+    """Applies one partition's committed records to its state machine, on every replica, and
+    (on the leader) turns client commands into records and records into answers."""
+
     def __init__(
         self,
         driver: RaftDriver,
@@ -308,7 +312,7 @@ class PartitionProcessor:
                 # envelopes), and every replica skips it alike.
                 skipped.append(str(exc))
                 continue
-            if env.kind is Kind.UNIT:
+            if env.kind is _UNIT:
                 answer: _Answer = self._apply_unit(env, index, slot)
                 slot += len(env.payloads)
             elif slot >= MAX_SLOTS:
@@ -320,10 +324,13 @@ class PartitionProcessor:
                 return
             self._answer(env.request_id, answer)
         if skipped:
+            # Said once at WARNING (an old log may hold many), then counted.
+            first = self.skipped_records == 0
             self.skipped_records += len(skipped)
-            log.warning(
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
                 "partition %d: entry %d: skipped %d records that are not processor envelopes "
-                "(first: %s)",
+                "(first: %s; written by an older version, or corrupt); every replica skips them",
                 self.partition,
                 index,
                 len(skipped),
@@ -337,7 +344,7 @@ class PartitionProcessor:
 
     def _apply_one(self, env: Envelope, position: int, index: int) -> _Answer:
         try:
-            if env.kind is Kind.COMMAND:
+            if env.kind is _COMMAND:
                 result = self.machine.apply(env.payloads[0], position, env.timestamp)
             elif self._timed is not None:
                 result = self._timed.tick(position, env.timestamp)
@@ -383,8 +390,8 @@ class PartitionProcessor:
         pending, self._pending = self._pending, {}
         for request_id, waiter in pending.items():
             self._results[request_id] = HaltedBeforeApplying(
-                f"{halt.describe()}; the command is in the log or lost with the leadership, and "
-                "is applied (if it is) when the partition resumes"
+                f"{halt.describe()}; this command was not applied (if it reached the log, it "
+                "is applied when the partition resumes)"
             )
             waiter.set()
         self._wake_ticker.set()
