@@ -533,3 +533,67 @@ async def test_a_failing_state_machine_halts_its_partition_once_without_a_restar
         assert {p.halted for p in processors(cluster, 1).values()} == {halt}
         assert [codec.unpackb(a) for a in (await append(cluster, 2, [b"p2-again"])).answers] == [2]
         nursery.cancel_scope.cancel()
+
+
+class Alarm(Recorder):
+    """A TimeDriven embedder machine: b"arm" sets a deadline 5 s after the record's stamp."""
+
+    sticky = False  # a buggy machine whose deadline never clears
+
+    def __init__(self, partition_id: int) -> None:
+        super().__init__(partition_id)
+        self.deadline: float | None = None
+        self.ticks: list[tuple[int, float]] = []
+
+    def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
+        if command == b"arm":
+            self.deadline = timestamp + 5.0
+        return super().apply(command, position, timestamp)
+
+    def next_deadline(self) -> float | None:
+        return self.deadline
+
+    def tick(self, position: int, timestamp: float) -> bytes:
+        self.ticks.append((position, timestamp))
+        if self.deadline is not None and timestamp >= self.deadline and not self.sticky:
+            self.deadline = None
+        return b""
+
+
+class StickyAlarm(Alarm):
+    sticky = True
+
+
+async def test_an_embedders_time_driven_machine_ticks_with_the_leaders_stamp(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(SimCluster(83, 3, 1, 3, state_machine=Alarm).run)
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        [(index, slot)] = (await append(cluster, 1, [b"arm"])).positions
+        armed = processors(cluster, 1)[cluster.leaders()[1]].machine.deadline  # type: ignore[attr-defined]
+        assert armed is not None
+        await trio.sleep(10)
+        for proc in processors(cluster, 1).values():
+            machine = proc.machine
+            assert isinstance(machine, Alarm)
+            [(position, stamp)] = machine.ticks  # one time record, applied on every replica
+            assert position > position_of(index, slot)
+            assert armed <= stamp <= armed + 1.0  # the leader's clock when the deadline passed
+            assert machine.deadline is None
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_deadline_that_does_not_move_after_its_tick_is_not_spun_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(
+            SimCluster(89, 3, 1, 3, state_machine=StickyAlarm).run
+        )
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        await append(cluster, 1, [b"arm"])
+        await trio.sleep(5.0 + 10.0)
+        ticks = len(processors(cluster, 1)[cluster.leaders()[1]].machine.ticks)  # type: ignore[attr-defined]
+        assert 5 <= ticks <= 12  # about one a second, not as fast as the log commits
+        nursery.cancel_scope.cancel()

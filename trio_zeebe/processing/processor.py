@@ -64,8 +64,9 @@ class HaltedBeforeApplying(LeadershipLost):
     applied when the partition resumes. Its outcome is unknown."""
 
 
-class RecordRefused(Exception):
-    """The record was committed but not given to the state machine (on any replica)."""
+class RecordRefused(ProposalDropped):
+    """The record was committed but not given to the state machine, on any replica: it never
+    takes effect, so retrying is safe."""
 
 
 @attrs.frozen
@@ -273,7 +274,8 @@ class PartitionProcessor:
     async def _apply_loop(self) -> None:
         async with self._channel:
             async for item in self._channel:
-                self._apply(item)
+                if self.halted is None:
+                    self._apply(item)
                 if self.halted is not None:
                     # Let go of the stream: Raft goes on committing without us, and a restart
                     # replays from the last snapshot.
@@ -379,6 +381,8 @@ class PartitionProcessor:
     # --- halting ----------------------------------------------------------------------------
 
     def _halt(self, position: int, index: int, exc: Exception) -> PartitionHalted:
+        if self.halted is not None:  # the first failure is the one to report
+            return self._halted_error()
         halt = Halt(self.partition, position, index, f"{type(exc).__name__}: {exc}"[:500])
         self.halted = halt
         log.error(
@@ -415,8 +419,10 @@ class PartitionProcessor:
         )
 
     async def take_snapshot(self) -> None:
+        """Snapshot the state at the last applied entry (Raft then compacts behind it); refused
+        with PartitionHalted once halted: an inconsistent state must not become a snapshot."""
         if self.halted is not None:
-            raise self._halted_error()  # an inconsistent state must not become a snapshot
+            raise self._halted_error()
         try:
             body = self.machine.snapshot()
         except Exception as exc:
