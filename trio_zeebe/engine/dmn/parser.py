@@ -236,10 +236,12 @@ class _Reader:
         decisions: list[Decision] = []
         requirements: dict[str, tuple[str, ...]] = {}
         for position, element in enumerate(self._children(root, "decision"), start=1):
-            decision = self._decision(element, position)
+            decision_id, required, decision = self._decision(element, position)
+            if decision_id:
+                # also for a decision with errors, so that its dependants are not told it is missing
+                requirements.setdefault(decision_id, required)
             if decision is not None:
                 decisions.append(decision)
-                requirements.setdefault(decision.id, decision.required_decisions)
         self.errors.extend(duplicate_ids(root))
         self.errors.extend(unknown_requirements(requirements))
         self.errors.extend(requirement_cycles(requirements))
@@ -256,7 +258,10 @@ class _Reader:
             decisions=tuple(decisions),
         )
 
-    def _decision(self, element: ET.Element, position: int) -> Decision | None:
+    def _decision(
+        self, element: ET.Element, position: int
+    ) -> tuple[str, tuple[str, ...], Decision | None]:
+        """The decision's id, its required decision ids and the decision (None if invalid)."""
         where = self._named("decision", element, position)
         decision_id = self._required_id(where, element)
         required: list[str] = []
@@ -274,8 +279,8 @@ class _Reader:
         type_ref = (variable.get("typeRef") or "").strip() if variable is not None else ""
         logic = self._logic(where, element)
         if logic is None or not decision_id:
-            return None
-        return Decision(
+            return decision_id, tuple(required), None
+        decision = Decision(
             id=decision_id,
             name=element.get("name") or "",
             logic=logic,
@@ -284,6 +289,7 @@ class _Reader:
             result_type_ref=type_ref,
             version_tag=self._version_tag(element),
         )
+        return decision_id, decision.required_decisions, decision
 
     def _version_tag(self, element: ET.Element) -> str:
         for extensions in self._children(element, "extensionElements"):
