@@ -227,3 +227,16 @@ def test_count_counts_matches_whatever_their_outputs() -> None:
     rules = [(["-"], ['"a"']), (["-"], [""]), ([">1"], ["1"])]
     body = table("d", ["x"], ["o"], rules, hit_policy="COLLECT", aggregation="COUNT")
     assert evaluate(parse_dmn("t.dmn", document(body)), "d", x=1) == 2
+
+
+def test_a_failure_message_stays_short_whatever_the_outputs() -> None:
+    rules = [(["-"], [f'"{n}" + string join(for i in 1..300 return "x")']) for n in range(30)]
+    body = table("d", ["x"], ["o"], rules)
+    message = run(parse_dmn("t.dmn", document(body)), "d", x=1).failure_message
+    assert message.startswith(
+        "Expected to evaluate decision 'd', but multiple values aren't allowed for UNIQUE hit "
+        "policy. found: 'List(Map(o -> \"0xxxx"
+    )
+    assert message.endswith("...), ... (10 more))'")
+    assert message.count("Map(") == 20
+    assert len(message) < 20 * 220

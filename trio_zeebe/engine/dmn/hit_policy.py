@@ -36,8 +36,20 @@ class HitPolicyFailure(Exception):
         self.message = message
 
 
+#: Failure messages show at most this many characters of a value and this many matched rules:
+#: the message goes into records and responses, whatever the outputs hold.
+SHOWN_VALUE = 200
+SHOWN_ROWS = 20
+
+
 def show(value: Any) -> str:
-    """A FEEL value as failure messages show it: FEEL's text, strings in quotes."""
+    """A FEEL value as failure messages show it: FEEL's text, strings in quotes, shortened to
+    :data:`SHOWN_VALUE` characters."""
+    text = _text(value)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 3] + "..."
+
+
+def _text(value: Any) -> str:
     kind = type_name(value)
     if kind == "NULL":
         return "null"
@@ -48,23 +60,22 @@ def show(value: Any) -> str:
     if kind == "STRING":
         return f'"{value}"'
     if kind == "ARRAY":
-        return "[" + ", ".join(show(item) for item in value) + "]"
+        return "[" + ", ".join(_text(item) for item in value) + "]"
     if kind == "OBJECT":
-        return "{" + ", ".join(f"{key}:{show(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{key}:{_text(item)}" for key, item in value.items()) + "}"
     text = to_json(value)
     return text if isinstance(text, str) else repr(value)
 
 
 def _show_rows(rows: Sequence[Row]) -> str:
     # DMN-Scala prints its List[Map[String, Val]] with Scala's toString
-    return (
-        "List("
-        + ", ".join(
-            "Map(" + ", ".join(f"{o.name or 'null'} -> {show(v)}" for o, v in row) + ")"
-            for row in rows
-        )
-        + ")"
-    )
+    shown = [
+        "Map(" + ", ".join(f"{o.name or 'null'} -> {show(v)}" for o, v in row) + ")"
+        for row in rows[:SHOWN_ROWS]
+    ]
+    if len(rows) > SHOWN_ROWS:
+        shown.append(f"... ({len(rows) - SHOWN_ROWS} more)")
+    return "List(" + ", ".join(shown) + ")"
 
 
 def same_value(a: Any, b: Any) -> bool:
