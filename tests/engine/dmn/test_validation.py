@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from trio_zeebe.engine.dmn import parse_dmn
+from trio_zeebe.engine.dmn import deployment_conflicts, parse_dmn
 
 from .support import document, errors, literal, rejection, table
 
@@ -280,3 +280,19 @@ def test_errors_of_one_decision_do_not_hide_those_of_another() -> None:
         "decision 'b': the required decision 'ghost' is not a decision of this decision "
         "requirements graph",
     ]
+
+
+def test_resources_of_one_deployment_must_not_share_graph_or_decision_ids() -> None:
+    first = parse_dmn("a.dmn", document(literal("x", "1") + literal("y", "2"), graph_id="g1"))
+    same_graph = parse_dmn("b.dmn", document(literal("z", "1"), graph_id="g1"))
+    same_decision = parse_dmn(
+        "c.dmn", document(literal("q", "1") + literal("y", "3"), graph_id="g2")
+    )
+    fine = parse_dmn("d.dmn", document(literal("z", "1"), graph_id="g3"))
+    assert deployment_conflicts([first, same_graph, same_decision, fine]) == [
+        "Expected the decision requirements ids to be unique within a deployment but found a "
+        "duplicated id 'g1' in the resources 'a.dmn' and 'b.dmn'.",
+        "Expected the decision ids to be unique within a deployment but found a duplicated id "
+        "'y' in the resources 'a.dmn' and 'c.dmn'.",
+    ]
+    assert deployment_conflicts([first, fine]) == []

@@ -6,7 +6,8 @@ Entry points: :func:`parse_dmn` takes a deployed resource (name and bytes) and r
 :class:`DmnDeploymentError` naming every problem with its element; :func:`evaluate_decision`
 evaluates one decision (its required decisions first) and returns a :class:`DecisionEvaluation`
 that fills Zeebe's ``EvaluateDecisionResponse`` field by field; failures are results, not
-exceptions.
+exceptions. :func:`deployment_conflicts` gives Zeebe's rejections for DMN resources of one
+deployment that reuse an earlier resource's ids.
 
 Modules: ``safexml`` (bytes -> element tree, defused, bounded), ``parser`` (element tree ->
 model, per-element checks), ``validation`` (document-wide checks), ``model`` (the frozen
@@ -40,6 +41,7 @@ from .model import (
 )
 from .parser import DMN_NAMESPACES, parse_dmn
 from .safexml import MAX_SIZE
+from .validation import deployment_conflicts
 
 __all__ = [
     "DMN_NAMESPACES",
@@ -61,6 +63,7 @@ __all__ = [
     "MatchedRule",
     "Output",
     "Rule",
+    "deployment_conflicts",
     "evaluate_decision",
     "parse_dmn",
 ]

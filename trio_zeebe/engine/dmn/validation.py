@@ -1,6 +1,8 @@
 """Deploy-time checks across a whole DMN document: unique ids, required decisions that exist, and
-a requirement graph without cycles. Per-element checks (FEEL syntax, entry counts, hit policy
-rules) happen while :mod:`.parser` builds each element; both report texts that name the element.
+a requirement graph without cycles; and across the DMN resources of one deployment: unique
+decision requirements ids and decision ids. Per-element checks (FEEL syntax, entry counts, hit
+policy rules) happen while :mod:`.parser` builds each element; all report texts that name the
+element.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
-__all__ = ["duplicate_ids", "requirement_cycles", "unknown_requirements"]
+from .model import DecisionRequirementsGraph
+
+__all__ = ["deployment_conflicts", "duplicate_ids", "requirement_cycles", "unknown_requirements"]
 
 
 def local_name(tag: object) -> str:
@@ -75,4 +79,36 @@ def requirement_cycles(requirements: Mapping[str, Sequence[str]]) -> list[str]:
             path.append(required)
             on_path.add(required)
             stack.append(iter(requirements[required]))
+    return errors
+
+
+def deployment_conflicts(graphs: Sequence[DecisionRequirementsGraph]) -> list[str]:
+    """Zeebe's rejections for the DMN resources of one deployment (in deployment order) that
+    reuse the decision requirements id or a decision id of an earlier resource: one message per
+    such resource, the first conflict only, without a resource prefix (as
+    ``DmnResourceTransformer`` words them). A rejected resource takes no ids."""
+    accepted: list[DecisionRequirementsGraph] = []
+    errors: list[str] = []
+    for graph in graphs:
+        earlier = next((g for g in accepted if g.id == graph.id), None)
+        if earlier is not None:
+            errors.append(
+                "Expected the decision requirements ids to be unique within a deployment but "
+                f"found a duplicated id '{graph.id}' in the resources '{earlier.resource_name}' "
+                f"and '{graph.resource_name}'."
+            )
+            continue
+        ids = set(graph.decision_ids)
+        clash = next(
+            ((g, d.id) for g in accepted for d in g.decisions if d.id in ids),
+            None,
+        )
+        if clash is not None:
+            errors.append(
+                "Expected the decision ids to be unique within a deployment but found a "
+                f"duplicated id '{clash[1]}' in the resources '{clash[0].resource_name}' and "
+                f"'{graph.resource_name}'."
+            )
+            continue
+        accepted.append(graph)
     return errors
