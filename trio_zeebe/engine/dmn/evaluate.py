@@ -7,6 +7,10 @@ result name (its variable name, else its id). An evaluation failure is a result,
 exception: :class:`DecisionEvaluation` then names the decision that failed and carries Zeebe's
 text ``Expected to evaluate decision '<id>', but <reason>`` with DMN-Scala's reason.
 
+Types: the ``typeRef`` of the decision's ``variable`` is checked against its result (string,
+number, boolean, date, time, dateTime, dayTimeDuration, yearMonthDuration; others and null pass);
+the ``typeRef`` of inputs and outputs is not enforced, as in DMN-Scala.
+
 Values (outputs, input values) are FEEL values; :func:`trio_zeebe.engine.feel.to_json` turns
 them into what Zeebe writes as JSON. Deterministic: the only clock is the ``now`` argument.
 """
