@@ -426,6 +426,15 @@ class Machine:
         self.trace(instance, new_state)
         return instance
 
+    def take_payload(self, instance: Instance) -> Mapping[str, Any] | None:
+        """The event variables the instance completes with, consumed (a retry after an
+        incident finds them applied already, as in Zeebe)."""
+        instance = self.refresh(instance)
+        if instance.payload is None:
+            return None
+        self.state.put_instance(instance._replace(payload=None))
+        return instance.payload
+
     def activated(self, instance: Instance) -> Instance:
         return self.transition(self.refresh(instance), ACTIVATED)
 

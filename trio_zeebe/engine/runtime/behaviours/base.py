@@ -29,7 +29,7 @@ class Behaviour:
             instance,
             m.variables,
             m.now,
-            instance.payload,
+            m.take_payload(instance),
             propagate_locals=propagates_locals(element),
         )
         m.subscriptions.unsubscribe(m, instance)

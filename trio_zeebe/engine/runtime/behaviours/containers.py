@@ -92,7 +92,7 @@ class SubProcess(_Scope):
             m.queue_activate(instance, start)
 
     def complete(self, m: Machine, instance: Instance, element: Element) -> None:
-        apply_outputs(element, instance, m.variables, m.now, instance.payload)
+        apply_outputs(element, instance, m.variables, m.now, m.take_payload(instance))
         m.subscriptions.unsubscribe(m, instance)
         done = m.completed(instance, element)
         m.take_outgoing(done, element)
@@ -147,7 +147,7 @@ class CallActivity(Behaviour):
         m.queue_process(definition_key, model.id, child_key, instance)
 
     def complete(self, m: Machine, instance: Instance, element: Element) -> None:
-        apply_outputs(element, instance, m.variables, m.now, instance.payload)
+        apply_outputs(element, instance, m.variables, m.now, m.take_payload(instance))
         m.subscriptions.unsubscribe(m, instance)
         done = m.completed(instance, element)
         m.take_outgoing(done, element)

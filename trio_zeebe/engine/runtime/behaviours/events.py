@@ -50,7 +50,7 @@ class EndEvent(Behaviour):
         if element.event_type is not _E.TERMINATE:
             super().complete(m, instance, element)
             return
-        apply_outputs(element, instance, m.variables, m.now, instance.payload)
+        apply_outputs(element, instance, m.variables, m.now, m.take_payload(instance))
         scope = m.get(instance.flow_scope_key)
         if scope is not None:
             # the flow scope is taken over: nothing else may activate in it, nothing waits
@@ -79,7 +79,7 @@ class ThrowEvent(Behaviour):
         if element.link_name is None:
             super().complete(m, instance, element)
             return
-        apply_outputs(element, instance, m.variables, m.now, instance.payload)
+        apply_outputs(element, instance, m.variables, m.now, m.take_payload(instance))
         done = m.completed(instance, element)
         scope = m.get(done.flow_scope_key)
         model = m.model(done)
