@@ -47,12 +47,14 @@ def test_a_terminate_end_event_in_a_subprocess_completes_only_the_subprocess() -
     b = ProcessBuilder("p").start_event("start")
     b.sub_process(
         "sub",
-        lambda s: s.start_event()
-        .parallel_gateway("fork")
-        .service_task("slow", job_type="slow")
-        .end_event()
-        .move_to("fork")
-        .end_event("stop", terminate=True),
+        lambda s: (
+            s.start_event()
+            .parallel_gateway("fork")
+            .service_task("slow", job_type="slow")
+            .end_event()
+            .move_to("fork")
+            .end_event("stop", terminate=True)
+        ),
     )
     b.service_task("after", job_type="after").end_event()
     d = Driver()
@@ -115,7 +117,7 @@ def test_without_propagating_child_variables_nothing_comes_back() -> None:
 
 def test_call_activity_output_mappings_pick_from_the_child_variables() -> None:
     d = Driver()
-    d.deploy(child_process(), parent_process(outputs={"result": "=fromChild + \"!\""}))
+    d.deploy(child_process(), parent_process(outputs={"result": '=fromChild + "!"'}))
     d.create("parent", {"x": 1})
     d.complete_type("child", {"fromChild": "hi", "noise": 1})
     variables = d.job("after").variables

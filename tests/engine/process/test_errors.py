@@ -112,9 +112,11 @@ def test_an_error_event_subprocess_interrupts_its_scope() -> None:
     b.move_to("fork").service_task("other", job_type="other").end_event("done2")
     b.event_sub_process(
         "handler",
-        lambda s: s.start_event("on_error", error_code="E1")
-        .service_task("cleanup", job_type="cleanup")
-        .end_event("handled"),
+        lambda s: (
+            s.start_event("on_error", error_code="E1")
+            .service_task("cleanup", job_type="cleanup")
+            .end_event("handled")
+        ),
     )
     d = Driver()
     d.deploy(b.done())

@@ -55,7 +55,7 @@ def test_job_variables_propagate_without_output_mappings() -> None:
 
 def test_with_output_mappings_only_the_mapped_variables_leave_the_task() -> None:
     d = Driver()
-    d.deploy(task(outputs={"total": "=price * count", "order.status": "=\"done\""}))
+    d.deploy(task(outputs={"total": "=price * count", "order.status": '="done"'}))
     pi = d.create("p", {"count": 3, "order": {"id": 1}})
     d.complete_type("work", {"price": 2, "noise": True})
     assert d.variables(pi) == {"count": 3, "order": {"id": 1, "status": "done"}, "total": 6}
@@ -145,7 +145,7 @@ def test_job_type_and_retries_may_be_expressions() -> None:
     xml = (
         ProcessBuilder("p")
         .start_event()
-        .service_task("task", job_type="=kind + \"-worker\"", retries="=tries")
+        .service_task("task", job_type='=kind + "-worker"', retries="=tries")
         .end_event()
         .done()
     )
