@@ -44,7 +44,7 @@ class Cluster:
 
     def resend_all(self, *, lose: float = 0.0, duplicate: float = 0.0, rng: random.Random) -> None:
         """Every leader (re-)sends its unacknowledged sends; acks travel too."""
-        for source, engine in self.engines.items():
+        for engine in self.engines.values():
             for send in engine.outbox():
                 if rng.random() < lose:
                     continue
