@@ -16,6 +16,7 @@ from trio_zeebe.config import (
     parse_duration,
     parse_size,
 )
+from trio_zeebe.transport.tls import DevCerts
 
 from .conftest import repo_root
 
@@ -207,3 +208,76 @@ def test_cli_exits_2_with_one_line_for_a_misspelt_key(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "config error: cluster.node_idd: unknown key (did you mean 'cluster.node_id'?)"
     ]
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path, dev_certs: DevCerts) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("this is not a certificate\n")
+    # The node's key, password-protected: OpenSSL would prompt on the terminal for it.
+    key = serialization.load_pem_private_key(dev_certs.nodes[0][1].read_bytes(), None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    return {
+        "ca": str(dev_certs.ca),
+        "chain": str(dev_certs.nodes[0][0]),
+        "key": str(dev_certs.nodes[0][1]),
+        "other_key": str(dev_certs.nodes[1][1]),
+        "garbage": str(garbage),
+        "encrypted": str(encrypted),
+        "dir": str(tmp_path),
+    }
+
+
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        (
+            {"certificate_authority": "garbage"},
+            "security.certificate_authority: {garbage}: not a PEM",
+        ),
+        ({"certificate_authority": "dir"}, "security.certificate_authority: no such file: {dir}"),
+        ({"certificate_chain": "garbage"}, "security.certificate_chain: {garbage}: not a PEM"),
+        ({"certificate_chain": "key"}, "security.certificate_chain: {key}: not a PEM"),
+        ({"private_key": "garbage"}, "security.private_key: {garbage}: not a PEM private key"),
+        (
+            {"private_key": "other_key"},
+            "security.private_key: {other_key}: the private key does not match the certificate "
+            "in {chain}",
+        ),
+        ({"private_key": "encrypted"}, "security.private_key: {encrypted}: the private key is enc"),
+        (
+            {"gateway": {"private_key": "other_key"}},
+            "security.gateway.private_key: {other_key}: the private key does not match",
+        ),
+        (
+            {"gateway": {"client_auth": True, "certificate_authority": "garbage"}},
+            "security.gateway.certificate_authority: {garbage}: not a PEM",
+        ),
+    ],
+)
+def test_unusable_tls_files_are_one_line_naming_the_key(
+    bad_files: dict[str, str], security: dict[str, object], expected: str
+) -> None:
+    def resolve(section: dict[str, object]) -> dict[str, object]:
+        return {
+            k: resolve(v) if isinstance(v, dict) else bad_files.get(str(v), v)
+            for k, v in section.items()
+        }
+
+    good = {
+        "certificate_authority": bad_files["ca"],
+        "certificate_chain": bad_files["chain"],
+        "private_key": bad_files["key"],
+    }
+    assert config_from_dict({"security": good}).security.enabled  # the good files load
+    message = error_of({"security": {**good, **resolve(security)}})
+    assert message.startswith(expected.format(**bad_files)), message

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import random
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zeebe.disk import DiskError, DiskFullError, RealDisk, replace_atomically
+from trio_zeebe.disk import DirectoryInUse, DiskError, DiskFullError, RealDisk, replace_atomically
 from trio_zeebe.testing.disk import SimDisk
 
 
@@ -259,3 +261,62 @@ async def test_grouped_call_cancelled_while_queued_does_not_run_or_block_others(
         gate.set()
         await later.wait()
     assert ran == ["first", "last"]
+
+
+# -- directory locks: one broker per data directory ---------------------------------------------
+
+
+def test_real_directory_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
+    disk = RealDisk()
+    lock = disk.lock_directory(str(tmp_path), "1234")
+    assert (tmp_path / "LOCK").read_text().strip() == "1234"
+    # flock holds per open file: a second RealDisk in this very process is refused too.
+    with pytest.raises(DirectoryInUse) as refused:
+        RealDisk().lock_directory(str(tmp_path), "5678")
+    assert str(refused.value) == f"{tmp_path} is in use by another broker (pid 1234)"
+    assert refused.value.holder == "1234"
+    lock.release()
+    lock.release()  # idempotent
+    again = disk.lock_directory(str(tmp_path), "5678")
+    assert (tmp_path / "LOCK").read_text().strip() == "5678"
+    again.release()
+
+
+def test_real_directory_lock_dies_with_its_process(tmp_path: Path) -> None:
+    """kill -9 leaves no stale lock behind: the OS drops a dead process's flock."""
+    code = (
+        "import sys, time; from trio_zeebe.disk import RealDisk; "
+        "RealDisk().lock_directory(sys.argv[1], 'child'); print('locked', flush=True); "
+        "time.sleep(60)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "locked\n"
+        with pytest.raises(DirectoryInUse, match=r"\(pid child\)"):
+            RealDisk().lock_directory(str(tmp_path), "me")
+    finally:
+        child.kill()
+        child.wait()
+    RealDisk().lock_directory(str(tmp_path), "me").release()
+
+
+def test_sim_directory_lock_is_exclusive_and_dropped_by_a_crash() -> None:
+    disk = SimDisk()
+    disk.makedirs("/data/b0")
+    first = disk.lock_directory("/data/b0", "1")
+    with pytest.raises(DirectoryInUse, match=r"/data/b0 is in use by another broker \(pid 1\)"):
+        disk.lock_directory("/data/b0/", "2")
+    other = disk.lock_directory("/data", "3")  # another directory: its own lock
+    disk.crash(random.Random(1))  # power loss: the holders are gone
+    second = disk.lock_directory("/data/b0", "2")
+    first.release()  # the crashed owner's late clean-up must not free the new owner's hold
+    assert disk.lock_holder("/data/b0") == "2"
+    with pytest.raises(DirectoryInUse):
+        disk.lock_directory("/data/b0", "4")
+    second.release()
+    other.release()
+    assert disk.lock_holder("/data/b0") is None
+    with pytest.raises(DiskError):
+        disk.lock_directory("/nope", "1")  # like the real disk: the directory must exist

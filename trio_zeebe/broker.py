@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import random
 import signal
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -18,7 +21,8 @@ import trio
 
 from . import __version__
 from .config import BrokerConfig, gateway_tls_files
-from .disk import Disk, RealDisk
+from .disk import DirectoryInUse, DirectoryLock, Disk, RealDisk
+from .engine.jobs import JobEngine
 from .engine.statemachine import StateMachine
 from .errors import find_error
 from .gateway.messages import (
@@ -44,8 +48,11 @@ from .monitoring.http import MonitoringServer
 from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
+from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
+from .raft.applied import LeadershipLost
 from .raft.config import Backpressure, NotLeader, ProposalDropped, RaftConfig
 from .raft.driver import RaftRouter
+from .tlsfiles import load_error
 from .transport.api import Network, Peer, join_address
 from .transport.tcp import TcpTransport
 from .transport.tls import client_context, server_context
@@ -56,7 +63,16 @@ LEAVE_GRACE = 0.1
 
 
 class StartupError(RuntimeError):
-    """The broker cannot start (port in use, unreadable data directory, ...)."""
+    """The broker cannot start (port in use, unreadable data directory, ...).
+
+    ``exit_code`` is what ``python -m trio_zeebe node`` exits with: 1 for trouble in the
+    environment (a port taken), 2 for what the operator must fix in the setup (a data directory
+    another broker uses, unusable certificate files), like a config error.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class RunnableNetwork(Network, Protocol):
@@ -111,6 +127,26 @@ class Broker:
             self.disk.makedirs(data_dir)
         except OSError as exc:
             raise StartupError(f"data.directory: cannot create {data_dir}: {exc}") from None
+        # Before anything in the directory is read: two brokers on one directory would both
+        # lead and both acknowledge, and each overwrite what the other acknowledged.
+        lock = self._lock_data_directory(data_dir)
+        try:
+            await self._run(data_dir, task_status)
+        finally:
+            lock.release()
+
+    def _lock_data_directory(self, data_dir: str) -> DirectoryLock:
+        try:
+            return self.disk.lock_directory(data_dir, str(os.getpid()))
+        except DirectoryInUse as exc:
+            raise StartupError(f"data.directory: {exc}", exit_code=2) from None
+        except OSError as exc:
+            raise StartupError(
+                f"data.directory: cannot lock {data_dir}: {exc.strerror or exc}", exit_code=2
+            ) from None
+
+    async def _run(self, data_dir: str, task_status: trio.TaskStatus[Broker]) -> None:
+        config = self.config
         if not config.security.enabled and self._injected_network is None:
             log.warning(
                 "security.enabled is false: brokers talk over PLAIN TCP without authentication"
@@ -184,8 +220,11 @@ class Broker:
                 c.path(c.security.certificate_chain),
                 c.path(c.security.private_key),
             )
-            ssl_server = server_context(*files)
-            ssl_client = client_context(*files)
+            try:
+                ssl_server = server_context(*files)
+                ssl_client = client_context(*files)
+            except (OSError, ssl.SSLError) as exc:  # checked with the config; changed since?
+                raise StartupError(f"security: {load_error(exc)}", exit_code=2) from None
         transport = TcpTransport(
             Peer(self.node_id, c.internal_address),
             c.cluster.cluster_name,
@@ -194,7 +233,13 @@ class Broker:
             max_frame_bytes=c.network.max_message_size,
             bind=join_address(c.network.host, c.network.internal_port),
         )
-        await _start(nursery, transport.run, "network.internal_api.port", c.network.internal_port)
+        await _start(
+            nursery,
+            transport.run,
+            "network.internal_api.port",
+            c.network.internal_port,
+            c.network.host,
+        )
         self.transport = transport
         return transport
 
@@ -273,6 +318,8 @@ class Broker:
             partitions_count=self.config.cluster.partitions_count,
             max_inflight=self.config.network.max_inflight_per_partition,
             request_timeout=self.config.network.request_timeout,
+            # A leader silent for an election timeout is about to be replaced, if it is gone.
+            attempt_timeout=r.election_timeout,
         )
         await nursery.start(self.router.run)
         await nursery.start(manager.run)
@@ -282,7 +329,10 @@ class Broker:
         c = self.config
         ctx = None
         if c.security.gateway.enabled:
-            ctx = gateway_ssl_context(*gateway_tls_files(c))
+            try:
+                ctx = gateway_ssl_context(*gateway_tls_files(c))
+            except (OSError, ssl.SSLError) as exc:
+                raise StartupError(f"security.gateway: {load_error(exc)}", exit_code=2) from None
         gateway = GatewayServer(
             c.network.host,
             c.network.gateway_port,
@@ -290,7 +340,9 @@ class Broker:
             ssl_context=ctx,
             max_frame_bytes=c.network.max_message_size,
         )
-        await _start(nursery, gateway.run, "network.gateway.port", c.network.gateway_port)
+        await _start(
+            nursery, gateway.run, "network.gateway.port", c.network.gateway_port, c.network.host
+        )
         return gateway
 
     async def _start_monitoring(self, nursery: trio.Nursery) -> MonitoringServer:
@@ -303,7 +355,13 @@ class Broker:
             healthy=self.is_healthy,
             metrics=self.metrics_text,
         )
-        await _start(nursery, monitoring.run, "network.monitoring.port", c.network.monitoring_port)
+        await _start(
+            nursery,
+            monitoring.run,
+            "network.monitoring.port",
+            c.network.monitoring_port,
+            c.network.host,
+        )
         return monitoring
 
     # -- views ----------------------------------------------------------------------------
@@ -418,37 +476,50 @@ class Broker:
         )
 
     async def _append(self, request: AppendRequest) -> AppendResponse:
+        """Raw records for an embedder's state machine: opaque payloads in one processor unit
+        (one log entry, in the given order), answered once committed and applied."""
         pid = request.partition_id
-        if not request.records:
-            raise GatewayRequestError(ErrorCode.INVALID_ARGUMENT, "no records to append")
-        driver = self.partitions.driver(pid) if self.partitions is not None else None
-        if driver is None:
+        count = len(request.records)
+        if not 1 <= count <= MAX_UNIT_RECORDS:
+            raise GatewayRequestError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"an append takes 1..{MAX_UNIT_RECORDS} records, got {count}",
+            )
+        processor = self.partitions.processor(pid) if self.partitions is not None else None
+        if processor is None:
             raise GatewayRequestError(
                 ErrorCode.UNAVAILABLE, f"partition {pid} is not on node {self.node_id}"
             )
-        positions: list[tuple[int, int] | None] = [None] * len(request.records)
-
-        async def one(i: int, record: bytes) -> None:
-            position = await driver.propose(record)
-            positions[i] = (position.index, position.offset)
-
+        if isinstance(processor.machine, JobEngine):
+            raise GatewayRequestError(
+                ErrorCode.UNIMPLEMENTED,
+                f"partition {pid} runs the job engine; raw records are accepted only by an "
+                "embedder's state machine",
+            )
         try:
-            async with trio.open_nursery() as nursery:
-                for i, record in enumerate(request.records):
-                    nursery.start_soon(one, i, record)
-        except BaseException as exc:
+            appended = await processor.submit_unit(request.records)
+        except (NotLeader, ProposalDropped) as exc:
             raise _gateway_error(exc, pid) from None
-        return AppendResponse(pid, tuple(p for p in positions if p is not None))
+        return AppendResponse(pid, appended.positions, appended.answers)
 
 
 def _job_engine(partition_id: int) -> StateMachine:
-    from .engine.jobs import JobEngine
-
     return JobEngine(partition_id)
 
 
 def _gateway_error(exc: BaseException, pid: int) -> BaseException:
-    """The first Raft refusal inside ``exc`` as the client-facing error."""
+    """The first Raft or processor refusal inside ``exc`` as the client-facing error."""
+    if (halted := find_error(exc, PartitionHalted)) is not None:
+        return GatewayRequestError(ErrorCode.UNAVAILABLE, str(halted))
+    if (unknown := find_error(exc, LeadershipLost)) is not None:
+        return GatewayRequestError(
+            ErrorCode.UNAVAILABLE, f"partition {pid}: outcome unknown, not retried ({unknown})"
+        )
+    if (catching_up := find_error(exc, NotServing)) is not None:
+        return GatewayRequestError(
+            ErrorCode.UNAVAILABLE,
+            f"partition {pid}: leader {catching_up.leader} is still applying its backlog",
+        )
     if (full := find_error(exc, Backpressure)) is not None:
         return GatewayRequestError(ErrorCode.RESOURCE_EXHAUSTED, f"partition {pid}: {full}")
     if (moved := find_error(exc, NotLeader)) is not None:
@@ -460,17 +531,27 @@ def _gateway_error(exc: BaseException, pid: int) -> BaseException:
     return exc
 
 
-async def _start(nursery: trio.Nursery, fn: Any, key: str, port: int) -> None:
+async def _start(nursery: trio.Nursery, fn: Any, key: str, port: int, host: str) -> None:
     try:
         await nursery.start(fn)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
+        if exc.errno == errno.EADDRINUSE:  # something else runs there: not the config's fault
             raise StartupError(f"{key}: port {port} is already in use") from None
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise StartupError(
+                f"network.host: cannot listen on {host!r}: {exc.strerror}", exit_code=2
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"{key}: port {port}: permission denied (a port below 1024 needs privileges)",
+                exit_code=2,
+            ) from None
         raise StartupError(f"{key}: cannot listen on port {port}: {exc.strerror}") from None
 
 
 def run_until_signalled(config: BrokerConfig) -> int:
-    """Run a broker until SIGINT/SIGTERM; 0 on a clean stop, 1 when it cannot start."""
+    """Run a broker until SIGINT/SIGTERM; 0 on a clean stop, else the StartupError's exit code
+    (1: e.g. a port in use; 2: e.g. the data directory is locked by another broker)."""
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -504,5 +585,5 @@ def run_until_signalled(config: BrokerConfig) -> int:
         if startup is None:
             raise
         log.error("cannot start: %s", startup)
-        return 1
+        return startup.exit_code
     return 0

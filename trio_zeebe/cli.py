@@ -1,7 +1,10 @@
 """Command line: ``python -m trio_zeebe node|status|job|certs|dev-cluster``.
 
 Each sub-command is a thin wrapper: the broker, client and dev cluster live in their modules.
-Exit codes: 0 success, 1 runtime failure (e.g. cannot reach the gateway), 2 usage/config error.
+Exit codes: 0 success; 1 runtime failure (a request refused or timed out, an unhealthy cluster in
+``status``, a broker that died); 2 what the operator must fix: bad flags, config or certificate
+files, a gateway address nothing answers on or that speaks the other TLS mode, a data directory
+in use. Every error is one line on stderr (argparse adds its usage line), never a traceback.
 """
 
 from __future__ import annotations
@@ -9,16 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from .cli_job import client_exit_code
 from .config import ConfigError, load_config
 
 log = logging.getLogger("trio_zeebe.cli")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEFAULT_CLIENT_TIMEOUT = 10.0
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +51,15 @@ def _parser() -> argparse.ArgumentParser:
 
     node = sub.add_parser("node", help="run one broker")
     node.add_argument("--config", "-c", help="broker TOML file (see conf/)")
-    node.add_argument("--log-level", default=os.environ.get("TRIO_ZEEBE_LOG_LEVEL", "INFO"))
+    node.add_argument(
+        "--log-level",
+        # argparse converts a string default with ``type`` but checks ``choices`` only for
+        # values given on the command line: _log_level checks the environment's value too.
+        type=_log_level,
+        choices=LOG_LEVELS,
+        default=os.environ.get("TRIO_ZEEBE_LOG_LEVEL", "INFO"),
+        help="log level (env TRIO_ZEEBE_LOG_LEVEL; default INFO)",
+    )
     node.set_defaults(handler=_cmd_node)
 
     status = sub.add_parser("status", help="print the cluster topology seen by a gateway")
@@ -98,8 +114,19 @@ def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool =
         default=env("TRIO_ZEEBE_CA_CERTIFICATE_PATH"),
         help="CA certificate to verify the gateway (env TRIO_ZEEBE_CA_CERTIFICATE_PATH)",
     )
-    p.add_argument("--cert", default=env("TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH"))
-    p.add_argument("--key", default=env("TRIO_ZEEBE_CLIENT_KEY_PATH"))
+    # Not dest "key"/"cert": ``job complete KEY`` has a positional job key of that name.
+    p.add_argument(
+        "--cert",
+        dest="client_cert",
+        default=env("TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH"),
+        help="client certificate, if the gateway asks (env TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH)",
+    )
+    p.add_argument(
+        "--key",
+        dest="client_key",
+        default=env("TRIO_ZEEBE_CLIENT_KEY_PATH"),
+        help="the client certificate's private key (env TRIO_ZEEBE_CLIENT_KEY_PATH)",
+    )
     p.add_argument(
         "--insecure",
         action="store_true",
@@ -107,7 +134,23 @@ def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool =
         help="plain TCP without TLS (env TRIO_ZEEBE_INSECURE_CONNECTION)",
     )
     if request_timeout:
-        p.add_argument("--timeout", type=float, default=10.0, help="request timeout in seconds")
+        p.add_argument(
+            "--timeout",
+            dest="client_timeout",
+            type=float,
+            default=DEFAULT_CLIENT_TIMEOUT,
+            help="request timeout in seconds",
+        )
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a log level (use one of {', '.join(LOG_LEVELS)}; "
+            "also checked in TRIO_ZEEBE_LOG_LEVEL)"
+        )
+    return level
 
 
 def _setup_logging(level: str, node_id: int | None = None) -> None:
@@ -132,13 +175,38 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
 
 def _client_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The Client's keyword arguments from the client flags; ValueError (one line naming the
+    flag) for anything the client could not use."""
+    from .client_connection import client_ssl_context
+    from .tlsfiles import TlsFileError
+    from .transport.api import split_address
+
+    addresses = [a.strip() for a in args.address.split(",") if a.strip()]
+    if not addresses:
+        raise ValueError("--address: no gateway address given (env TRIO_ZEEBE_ADDRESS)")
+    for address in addresses:
+        try:
+            split_address(address)
+        except ValueError as exc:
+            raise ValueError(f"--address: {exc}") from None
+    # ``job activate`` has no client timeout flag (its --timeout is the lease): it sets its own.
+    timeout: float = getattr(args, "client_timeout", DEFAULT_CLIENT_TIMEOUT)
+    if not 0 < timeout < math.inf:
+        raise ValueError(f"--timeout: must be a number of seconds above 0, got {timeout:g}")
+    if args.client_key and not args.client_cert:
+        raise ValueError("--key: needs --cert (env TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH)")
+    ssl_context = None
+    if not args.insecure:
+        try:
+            ssl_context = client_ssl_context(args.ca, args.client_cert, args.client_key)
+        except TlsFileError as exc:
+            flag = {"ca": "--ca", "chain": "--cert", "key": "--key"}[exc.role]
+            raise ValueError(f"{flag} {exc}") from None
     return {
-        "addresses": [a.strip() for a in args.address.split(",") if a.strip()],
-        "ca": args.ca,
-        "cert": args.cert,
-        "key": args.key,
+        "addresses": addresses,
         "insecure": args.insecure,
-        "request_timeout": args.timeout,
+        "ssl_context": ssl_context,
+        "request_timeout": timeout,
     }
 
 
@@ -148,21 +216,26 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from .client import Client, ClientError
 
     async def fetch() -> dict[str, object]:
-        async with Client(**_client_settings(args)) as client:  # type: ignore[arg-type]
+        async with Client(**settings) as client:  # type: ignore[arg-type]
             return (await client.topology()).to_json()
 
     try:
+        settings = _client_settings(args)
         topology = anyio.run(fetch)
     except ClientError as exc:
-        print(f"status: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        print(f"status: {_one_line(str(exc))}", file=sys.stderr)
+        return client_exit_code(exc)
     except ValueError as exc:
         print(f"status: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    problems = mark_stale_leaders(topology)
     if args.json:
-        print(json.dumps(topology))
+        print(json.dumps({**topology, "problems": problems}))
     else:
         print(format_topology(topology))
+    if problems:
+        print(f"status: unhealthy: {'; '.join(problems)}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -172,7 +245,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     from .client import Client, ClientError
 
     async def ask() -> list[dict[str, int]]:
-        async with Client(**_client_settings(args)) as client:  # type: ignore[arg-type]
+        async with Client(**settings) as client:  # type: ignore[arg-type]
             response = await client.rebalance()
         return [
             {"partition_id": m.partition_id, "from": m.from_node, "to": m.to_node}
@@ -180,10 +253,14 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         ]
 
     try:
+        settings = _client_settings(args)
         moves = anyio.run(ask)
     except ClientError as exc:
+        print(f"rebalance: {_one_line(str(exc))}", file=sys.stderr)
+        return client_exit_code(exc)
+    except ValueError as exc:
         print(f"rebalance: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE
     if args.json:
         print(json.dumps({"moves": moves}))
     elif not moves:
@@ -194,20 +271,66 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def format_topology(t: dict[str, object]) -> str:
+STALE_LEADER = "former_leader"
+"""The role status shows for a leader claim older than the partition's newest one."""
+
+
+def mark_stale_leaders(topology: dict[str, Any]) -> list[str]:
+    """Demote superseded leader claims in ``topology`` (in place); return its problems.
+
+    Each broker reports its partitions' roles as last gossiped: right after a leader dies, the
+    dead broker's last report still says "leader" at the old term, next to the new leader's
+    report at a higher term. Only the claim at the highest term (lowest node id on a tie, as
+    the brokers' leader table decides) stays a leader; older ones become ``former_leader``.
+    Problems: a dead or missing broker, a partition without a leader.
+    """
+    problems: list[str] = []
+    brokers = topology.get("brokers", [])
+    best: dict[int, tuple[int, int]] = {}  # partition -> (term, -node id) of the chosen leader
+    for b in brokers:
+        for p in b["partitions"]:
+            if p["role"] == "leader":
+                claim = (p["term"], -b["node_id"])
+                best[p["partition_id"]] = max(best.get(p["partition_id"], claim), claim)
+    for b in brokers:
+        for p in b["partitions"]:
+            chosen = best.get(p["partition_id"])
+            if p["role"] == "leader" and chosen != (p["term"], -b["node_id"]):
+                p["role"] = STALE_LEADER
+                assert chosen is not None
+                p["superseded_by"] = {"node_id": -chosen[1], "term": chosen[0]}
+    known = {b["node_id"] for b in brokers}
+    for node in range(int(topology.get("cluster_size", 0))):
+        if node not in known:
+            problems.append(f"broker {node} is not known to the answering gateway")
+    for b in brokers:
+        if b["state"] == "dead":
+            problems.append(f"broker {b['node_id']} is dead")
+    for pid in range(1, int(topology.get("partitions_count", 0)) + 1):
+        if pid not in best:
+            problems.append(f"partition {pid} has no leader")
+    return problems
+
+
+def format_topology(t: dict[str, Any]) -> str:
     lines = [
         f"Cluster size: {t['cluster_size']}  Partitions: {t['partitions_count']}  "
         f"Replication factor: {t['replication_factor']}",
     ]
-    for b in t["brokers"]:  # type: ignore[attr-defined]
+    for b in t["brokers"]:
         lines.append(
             f"Broker {b['node_id']} - {b['address']} (gateway {b['gateway']}) [{b['state']}]"
         )
         for p in b["partitions"]:
-            lines.append(
-                f"    Partition {p['partition_id']}: {p['role'].capitalize()} "
-                f"(term {p['term']}), {p['health'].capitalize()}"
-            )
+            if p["role"] == STALE_LEADER:
+                newer = p["superseded_by"]
+                role = (
+                    f"Former leader (term {p['term']}; broker {newer['node_id']} "
+                    f"leads at term {newer['term']})"
+                )
+            else:
+                role = f"{p['role'].capitalize()} (term {p['term']})"
+            lines.append(f"    Partition {p['partition_id']}: {role}, {p['health'].capitalize()}")
     return "\n".join(lines)
 
 
@@ -218,7 +341,14 @@ def _cmd_certs(args: argparse.Namespace) -> int:
         print("certs: --nodes must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     hosts = args.host or ["localhost", "127.0.0.1", "::1"]
-    certs = write_dev_certs(Path(args.directory), args.nodes, hosts)
+    try:
+        certs = write_dev_certs(Path(args.directory), args.nodes, hosts)
+    except OSError as exc:
+        print(f"certs: cannot write to {args.directory}: {_os_reason(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ValueError as exc:
+        print(f"certs: --host: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"wrote DEVELOPMENT-ONLY certificates (do not use in production) to {args.directory}:")
     print(f"  CA:     {certs.ca}")
     for i, (chain, key) in enumerate(certs.nodes):
@@ -236,7 +366,13 @@ def _cmd_dev_cluster(args: argparse.Namespace) -> int:
     if args.replication_factor > args.brokers:
         print("dev-cluster: --replication-factor exceeds --brokers", file=sys.stderr)
         return EXIT_USAGE
-    _setup_logging(os.environ.get("TRIO_ZEEBE_LOG_LEVEL", "WARNING"))
+    try:
+        # The brokers inherit the variable: a bad value must stop here, not in each of them.
+        level = _log_level(os.environ.get("TRIO_ZEEBE_LOG_LEVEL", "WARNING"))
+    except argparse.ArgumentTypeError as exc:
+        print(f"dev-cluster: TRIO_ZEEBE_LOG_LEVEL: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(level)
     try:
         return run_dev_cluster(
             Path(args.dir),
@@ -248,4 +384,12 @@ def _cmd_dev_cluster(args: argparse.Namespace) -> int:
         )
     except DevClusterError as exc:
         print(f"dev-cluster: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return exc.exit_code
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -2,7 +2,7 @@
 
 Each command sends one request to a gateway (any broker) and prints the result, as text or with
 ``--json`` as one JSON object. Errors are one line on stderr; exit 1 when the request failed,
-2 for bad usage (malformed JSON, durations, addresses).
+2 for bad usage (malformed JSON, durations, addresses, certificate files, no gateway reachable).
 """
 
 from __future__ import annotations
@@ -108,9 +108,17 @@ def _cmd_job(
         if not text.startswith(code):  # say the error kind, whichever exception carries it
             text = f"{code}: {text}"
         print(f"{name}: {text}", file=sys.stderr)
-        return EXIT_FAILURE
+        return client_exit_code(exc)
     print(_render(args, result))
     return EXIT_OK
+
+
+def client_exit_code(exc: Exception) -> int:
+    """2 when no gateway could be talked to at all (the address or TLS setting is wrong, or
+    nothing runs there), else 1."""
+    from .client_errors import GatewayUnreachable
+
+    return EXIT_USAGE if isinstance(exc, GatewayUnreachable) else EXIT_FAILURE
 
 
 def _request(args: argparse.Namespace) -> tuple[Any, float | None]:

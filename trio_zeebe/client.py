@@ -54,6 +54,7 @@ from .client_errors import (
     ClientError,
     ConnectionFailed,
     DeadlineExceeded,
+    GatewayUnreachable,
     Internal,
     InvalidArgument,
     InvalidState,
@@ -97,6 +98,7 @@ __all__ = [
     "ClientError",
     "ConnectionFailed",
     "DeadlineExceeded",
+    "GatewayUnreachable",
     "Internal",
     "InvalidArgument",
     "InvalidState",
@@ -197,9 +199,15 @@ class Client:
                 try:
                     self._conn = await self._open(host, port)
                     return self._conn
-                except (OSError, ssl.SSLError, TimeoutError, anyio.BrokenResourceError) as exc:
-                    errors.append(f"{host}:{port}: {_reason(exc)}")
-            raise ConnectionFailed("cannot reach any gateway: " + "; ".join(errors))
+                except (
+                    OSError,
+                    ssl.SSLError,
+                    TimeoutError,
+                    anyio.BrokenResourceError,
+                    anyio.EndOfStream,  # the TLS handshake met a closed connection
+                ) as exc:
+                    errors.append(f"{host}:{port}: {_reason(exc, tls=self._ssl is not None)}")
+            raise GatewayUnreachable("cannot reach any gateway: " + "; ".join(errors))
 
     async def _open(self, host: str, port: int) -> _Connection:
         assert self._tg is not None, "use the client as 'async with Client(...)'"
@@ -250,7 +258,7 @@ class Client:
                 return await conn.request(message, deadline - anyio.current_time())
             except _NotSent as exc:
                 if attempts <= 0:
-                    raise ConnectionFailed(exc.message) from None
+                    raise GatewayUnreachable(exc.message) from None
             except ConnectionFailed as exc:
                 if not retry_after_send:
                     raise ConnectionFailed(
@@ -274,8 +282,10 @@ class Client:
     # --- cluster ------------------------------------------------------------------------------
 
     async def append(self, partition_id: int, records: Sequence[bytes]) -> list[tuple[int, int]]:
-        """Append raw records to a partition (at its leader's gateway); returns their positions
-        (entry index, offset) once committed."""
+        """Append raw records to a partition run by an embedder's state machine (at its leader's
+        gateway); returns their positions (entry index, slot), consecutive in one entry and in
+        the order given, once committed and applied. A job engine partition refuses them
+        (:class:`Unimplemented`)."""
         result = await self._expect(AppendRequest(partition_id, tuple(records)), AppendResponse)
         return list(result.positions)
 

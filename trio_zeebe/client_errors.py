@@ -12,6 +12,7 @@ __all__ = [
     "ClientError",
     "ConnectionFailed",
     "DeadlineExceeded",
+    "GatewayUnreachable",
     "Internal",
     "InvalidArgument",
     "InvalidState",
@@ -75,6 +76,12 @@ class ConnectionFailed(Unavailable):
     """No gateway could be reached, or the connection broke while the request was out."""
 
 
+class GatewayUnreachable(ConnectionFailed):
+    """No gateway took the request: none could be connected to (refused, unknown host, timed
+    out, TLS on one side only), or each connection broke before the request was sent. Nothing
+    was delivered, so nothing was applied."""
+
+
 class Unimplemented(ClientError):
     code = ErrorCode.UNIMPLEMENTED
 
@@ -104,5 +111,5 @@ def error_from(code: str, message: str) -> ClientError:
     return RequestError(code, message) if cls is None else cls(message)
 
 
-class _NotSent(ConnectionFailed):
+class _NotSent(GatewayUnreachable):
     """The request provably never reached the gateway: always safe to retry elsewhere."""

@@ -27,6 +27,7 @@ import attrs
 import cattrs
 
 from .codec import converter
+from .tlsfiles import TlsFileError, check_ca, check_chain_and_key
 from .transport.api import join_address, split_address
 
 Duration = NewType("Duration", float)
@@ -420,8 +421,8 @@ def _check_semantics(config: BrokerConfig) -> None:
     if s.enabled:
         for key in ("certificate_authority", "certificate_chain", "private_key"):
             _check_file(config, f"security.{key}", getattr(s, key))
-    if s.gateway.enabled:
-        g = s.gateway
+    g = s.gateway
+    if g.enabled:
         _check_file(
             config, "security.gateway.certificate_chain", g.certificate_chain or s.certificate_chain
         )
@@ -432,6 +433,29 @@ def _check_semantics(config: BrokerConfig) -> None:
                 "security.gateway.certificate_authority",
                 g.certificate_authority or s.certificate_authority,
             )
+    # Every file exists; now what is in them (a garbage or mismatched file must be one line
+    # here, not an ssl traceback when the listeners start).
+    if s.enabled:
+        _check_ca(config, "security.certificate_authority", s.certificate_authority)
+        _check_pair(
+            config,
+            ("security.certificate_chain", s.certificate_chain),
+            ("security.private_key", s.private_key),
+        )
+    if g.enabled:
+        chain_file = ("security.gateway.certificate_chain", g.certificate_chain)
+        if not g.certificate_chain:
+            chain_file = ("security.certificate_chain", s.certificate_chain)
+        key_file = ("security.gateway.private_key", g.private_key)
+        if not g.private_key:
+            key_file = ("security.private_key", s.private_key)
+        if not s.enabled or g.certificate_chain or g.private_key:  # else checked just above
+            _check_pair(config, chain_file, key_file)
+        if g.client_auth and (g.certificate_authority or not s.enabled):
+            ca_key = "security.gateway.certificate_authority"
+            if not g.certificate_authority:
+                ca_key = "security.certificate_authority"
+            _check_ca(config, ca_key, g.certificate_authority or s.certificate_authority)
 
 
 def _check_file(config: BrokerConfig, key: str, value: str) -> None:
@@ -442,6 +466,20 @@ def _check_file(config: BrokerConfig, key: str, value: str) -> None:
     path = config.path(value)
     if not path.is_file():
         raise ConfigError(f"{key}: no such file: {path}")
+
+
+def _check_ca(config: BrokerConfig, key: str, value: str) -> None:
+    try:
+        check_ca(config.path(value))
+    except TlsFileError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _check_pair(config: BrokerConfig, chain: tuple[str, str], key: tuple[str, str]) -> None:
+    try:
+        check_chain_and_key(config.path(chain[1]), config.path(key[1]))
+    except TlsFileError as exc:
+        raise ConfigError(f"{chain[0] if exc.role == 'chain' else key[0]}: {exc}") from None
 
 
 def gateway_tls_files(config: BrokerConfig) -> tuple[Path, Path, Path | None]:

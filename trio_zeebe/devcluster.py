@@ -4,15 +4,23 @@ Writes (once) development certificates and one config per broker under DIR, star
 ``python -m trio_zeebe node`` process per broker, waits until every gateway answers, prints how to
 connect, and stops them all on Ctrl-C / SIGTERM. Re-running with the same DIR reuses the configs,
 ports and data, so a dev cluster survives restarts like a real one.
+
+"Up" means the broker process this command started is running and its own gateway answered:
+on Linux the gateway's listening socket must belong to that process, so a stale broker (or
+anything else) on the port does not count. A broker that exits before that fails the start with
+its last log lines (exit code 1); one that dies later is reported with its exit code or signal,
+and when every broker has died the command ends with exit code 1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +35,15 @@ STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
 
+LOG_TAIL_LINES = 5
+
+
 class DevClusterError(RuntimeError):
-    pass
+    """The dev cluster cannot start; ``exit_code`` 2 when the operator's setup is at fault."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @attrs.frozen
@@ -118,19 +133,24 @@ def run_dev_cluster(
     as_json: bool,
     tls: bool = True,
 ) -> int:
-    paths = write_configs(
-        directory,
-        brokers=brokers,
-        partitions=partitions,
-        replication_factor=replication_factor,
-        tls=tls,
-    )
+    try:
+        paths = write_configs(
+            directory,
+            brokers=brokers,
+            partitions=partitions,
+            replication_factor=replication_factor,
+            tls=tls,
+        )
+    except OSError as exc:
+        raise DevClusterError(
+            f"--dir {directory}: cannot write configs: {exc.strerror or exc}", exit_code=2
+        ) from None
     nodes = []
     for path in paths:
         try:
             config = load_config(path, environ={})
         except ConfigError as exc:
-            raise DevClusterError(f"{path}: {exc}") from None
+            raise DevClusterError(f"{path}: {exc}", exit_code=2) from None
         nodes.append(DevBroker(config.cluster.node_id, path, config, path.with_suffix(".log")))
     try:
         return trio.run(_supervise, directory, nodes, as_json)
@@ -166,15 +186,12 @@ async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> 
             with trio.move_on_after(STARTUP_TIMEOUT) as startup:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_cancel_on_signal, signals, nursery.cancel_scope)
-                    for node, proc in zip(nodes, procs, strict=True):
-                        await _wait_until_up(directory, node, proc)
+                    await _wait_until_up(directory, nodes, procs)
                     nursery.cancel_scope.cancel()
             if startup.cancelled_caught:
                 raise DevClusterError(f"brokers did not come up within {STARTUP_TIMEOUT:.0f}s")
             _announce(directory, nodes, procs, as_json)
-            async for _ in signals:
-                break
-            return 0
+            return await _watch(nodes, procs, signals)
         finally:
             with trio.CancelScope(shield=True):
                 await _stop_all(procs)
@@ -186,26 +203,135 @@ async def _cancel_on_signal(signals: Any, scope: trio.CancelScope) -> None:
         raise DevClusterError("interrupted during startup")
 
 
-async def _wait_until_up(directory: Path, node: DevBroker, proc: trio.Process) -> None:
+async def _wait_until_up(
+    directory: Path, nodes: Sequence[DevBroker], procs: Sequence[trio.Process]
+) -> None:
+    """Until each broker process started here runs and its own gateway answers."""
+    waiting = list(range(len(nodes)))
+    while waiting:
+        for i in list(waiting):
+            _check_running(nodes[i], procs[i], "before its gateway answered")
+            if await _answers(directory, nodes[i]) and _serves(procs[i], nodes[i]):
+                waiting.remove(i)
+        if waiting:
+            await trio.sleep(0.1)
+    for node, proc in zip(nodes, procs, strict=True):  # none died while the others started
+        _check_running(node, proc, "during startup")
+
+
+def _check_running(node: DevBroker, proc: trio.Process, when: str) -> None:
+    if proc.returncode is not None:
+        raise DevClusterError(
+            f"broker {node.node_id} {describe_exit(proc.returncode)} {when}; "
+            f"last log lines ({node.log_path}):\n  " + "\n  ".join(log_tail(node.log_path))
+        )
+
+
+async def _answers(directory: Path, node: DevBroker) -> bool:
     from .client import Client, ClientError
 
     tls = node.config.security.gateway.enabled
     ca = str(directory / "certs" / "ca.pem") if tls else None
-    while True:
-        if proc.returncode is not None:
-            tail = node.log_path.read_text(errors="replace").strip().splitlines()[-5:]
-            raise DevClusterError(
-                f"broker {node.node_id} exited with code {proc.returncode}; "
-                f"last log lines ({node.log_path}):\n  " + "\n  ".join(tail)
-            )
+    try:
+        async with Client(
+            [node.describe(0)["gateway"]],
+            ca=ca,
+            insecure=not tls,
+            connect_timeout=1.0,
+            request_timeout=1.0,
+        ) as client:
+            await client.topology()
+            return True
+    except ClientError:
+        return False
+
+
+def _serves(proc: trio.Process, node: DevBroker) -> bool:
+    """Whether ``proc`` itself listens on the broker's gateway port (else: someone else does).
+
+    Without /proc (not Linux) this cannot be told; the process must at least still run.
+    """
+    owner = listens_on(proc.pid, node.config.network.gateway_port)
+    return proc.returncode is None if owner is None else owner
+
+
+def listens_on(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds a TCP socket listening on ``port``; None if unknown."""
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return None
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            async with Client(
-                [node.describe(0)["gateway"]], ca=ca, insecure=not tls, request_timeout=1.0
-            ) as client:
-                await client.topology()
-                return
-        except ClientError:
-            await trio.sleep(0.1)
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # local address "ADDR:PORT" in hex, state 0A = LISTEN, then the socket's inode
+            if (
+                len(fields) > 9
+                and fields[3] == "0A"
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
+                inodes.add(fields[9])
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with code {returncode}"
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        return path.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError as exc:
+        return [f"(cannot read the log: {exc.strerror})"]
+
+
+async def _watch(nodes: Sequence[DevBroker], procs: Sequence[trio.Process], signals: Any) -> int:
+    """Until Ctrl-C / SIGTERM (0), or until every broker has died (1); reports each death."""
+    outcome = 0
+    running = len(procs)
+
+    async def watch(node: DevBroker, proc: trio.Process, scope: trio.CancelScope) -> None:
+        nonlocal outcome, running
+        await proc.wait()
+        assert proc.returncode is not None
+        print(
+            f"dev-cluster: broker {node.node_id} (pid {proc.pid}) "
+            f"{describe_exit(proc.returncode)}; log: {node.log_path}",
+            file=sys.stderr,
+            flush=True,
+        )
+        running -= 1
+        if running == 0:
+            print("dev-cluster: every broker has exited", file=sys.stderr, flush=True)
+            outcome = 1
+            scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        for node, proc in zip(nodes, procs, strict=True):
+            nursery.start_soon(watch, node, proc, nursery.cancel_scope)
+        async for _ in signals:
+            break
+        nursery.cancel_scope.cancel()
+    return outcome
 
 
 def _announce(

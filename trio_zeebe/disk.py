@@ -11,11 +11,16 @@ for milliseconds and must be called through :meth:`Disk.run_blocking` from trio 
 Writes are all-or-nothing: a write that fails (ENOSPC, EIO) leaves the file at its previous size
 and raises :class:`DiskFullError` / :class:`DiskError`, so a failed write never leaves a partial
 record behind what is already on disk.
+
+A broker owns its data directory exclusively: :meth:`Disk.lock_directory` takes the directory's
+lock (the real disk: ``flock`` on a ``LOCK`` file holding the owner's PID, dropped by the OS when
+the process dies, however it dies) and raises :class:`DirectoryInUse` while another holds it.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -25,6 +30,9 @@ import trio
 T = TypeVar("T")
 
 __all__ = [
+    "LOCK_FILE",
+    "DirectoryInUse",
+    "DirectoryLock",
     "Disk",
     "DiskError",
     "DiskFullError",
@@ -33,6 +41,9 @@ __all__ = [
     "replace_atomically",
 ]
 
+LOCK_FILE = "LOCK"
+"""The file in a locked directory whose ``flock`` is the lock; it holds the owner's PID."""
+
 
 class DiskError(OSError):
     """An I/O error from the disk (EIO, a failed fsync, a handle used after close/crash)."""
@@ -40,6 +51,19 @@ class DiskError(OSError):
 
 class DiskFullError(DiskError):
     """A write failed because the disk (or quota) is full; nothing was written."""
+
+
+class DirectoryInUse(DiskError):
+    """Another owner (another broker process, or another broker in this one) holds the lock."""
+
+    def __init__(self, path: str, holder: str | None) -> None:
+        self.path = path
+        self.holder = holder
+        who = f" (pid {holder})" if holder else ""
+        super().__init__(errno.EWOULDBLOCK, f"{path} is in use by another broker{who}")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def _wrap(exc: OSError, what: str) -> DiskError:
@@ -72,8 +96,20 @@ class FileHandle(Protocol):
     def close(self) -> None: ...
 
 
+class DirectoryLock(Protocol):
+    """An exclusive hold on a directory; :meth:`release` ends it (idempotent)."""
+
+    def release(self) -> None: ...
+
+
 class Disk(Protocol):
     """File access used by the log and the metadata stores.  Paths are plain strings."""
+
+    def lock_directory(self, path: str, owner: str) -> DirectoryLock:
+        """Take the exclusive lock of the existing directory ``path``, recording ``owner``
+        (a PID) as its holder; raises :class:`DirectoryInUse` (naming the holder if known) while
+        someone else holds it, :class:`DiskError` when the lock cannot be taken at all."""
+        ...
 
     def open_append(self, path: str) -> FileHandle:
         """Open (creating if missing) a file for appending."""
@@ -176,8 +212,52 @@ class _RealHandle:
             os.close(fd)
 
 
+class _FileLock:
+    """``flock`` on an open LOCK file: held while the descriptor is open, by this open file
+    description only (a second open of the file in the same process conflicts, too)."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        # The LOCK file stays: deleting it would let a broker that opened it just before lock
+        # a file nobody else can see, while a third one creates and locks a new one.
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing drops the flock
+
+
 class RealDisk:
     """The real file system.  Blocking calls go to a worker thread."""
+
+    def lock_directory(self, path: str, owner: str) -> DirectoryLock:
+        lock_path = os.path.join(path, LOCK_FILE)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise _wrap(exc, f"open {lock_path}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = None
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                try:
+                    holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or None
+                except OSError:
+                    pass
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise DirectoryInUse(path, holder) from None
+            raise _wrap(exc, f"lock {lock_path}") from exc
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{owner}\n".encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise _wrap(exc, f"write {lock_path}") from exc
+        return _FileLock(fd)
 
     def open_append(self, path: str) -> FileHandle:
         return _RealHandle(path)

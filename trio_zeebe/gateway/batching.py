@@ -23,10 +23,13 @@ MAX_BATCH = 512  # commands per request; more go in the next one
 MAX_BATCH_BYTES = 1024 * 1024  # well below network.max_message_size; a larger command goes alone
 
 
-class _Forward:
-    __slots__ = ("command", "done", "error", "partition", "reply", "timeout")
+class PendingForward:
+    """One forwarded command on its way: wait for its answer in steps, then read it."""
 
-    def __init__(self, partition: int, command: bytes, timeout: float) -> None:
+    __slots__ = ("address", "command", "done", "error", "partition", "reply", "timeout")
+
+    def __init__(self, address: str, partition: int, command: bytes, timeout: float) -> None:
+        self.address = address
         self.partition = partition
         self.command = command
         self.timeout = timeout
@@ -34,12 +37,26 @@ class _Forward:
         self.error: TransportError | None = None
         self.done = trio.Event()
 
+    async def wait(self, until: float) -> bool:
+        """Wait for the answer until trio time ``until``; whether it has come."""
+        with trio.move_on_at(until):
+            await self.done.wait()
+        return self.done.is_set()
+
+    def outcome(self) -> ForwardReply:
+        """The leader's reply; TransportError (NotSent: provably not delivered) otherwise."""
+        if self.reply is not None:
+            return self.reply
+        if self.error is not None:
+            raise self.error
+        raise RequestTimeout(f"no answer from {self.address} within {self.timeout:g}s")
+
 
 class _Destination:
     __slots__ = ("queue", "wake")
 
     def __init__(self) -> None:
-        self.queue: list[_Forward] = []
+        self.queue: list[PendingForward] = []
         self.wake = trio.Event()
 
 
@@ -65,22 +82,29 @@ class ForwardBatcher:
         timeout: float,  # noqa: ASYNC109
     ) -> ForwardReply:
         """The leader's reply; TransportError (NotSent: provably not delivered) otherwise."""
+        item = self.submit(address, partition, command, timeout)
+        await item.wait(trio.current_time() + timeout)
+        return item.outcome()
+
+    def submit(
+        self,
+        address: str,
+        partition: int,
+        command: bytes,
+        timeout: float,
+    ) -> PendingForward:
+        """Queue a command for the broker at ``address``; the transport gives up after
+        ``timeout``. The caller waits on the returned handle (and may stop waiting earlier)."""
         destination = self._destinations.get(address)
         if destination is None:
             if self._nursery is None:
                 raise RuntimeError("ForwardBatcher.run is not running")
             destination = self._destinations[address] = _Destination()
             self._nursery.start_soon(self._sender, address, destination)
-        item = _Forward(partition, command, timeout)
+        item = PendingForward(address, partition, command, timeout)
         destination.queue.append(item)
         destination.wake.set()
-        with trio.move_on_after(timeout):
-            await item.done.wait()
-        if item.reply is not None:
-            return item.reply
-        if item.error is not None:
-            raise item.error
-        raise RequestTimeout(f"no answer from {address} within {timeout:g}s")
+        return item
 
     async def _sender(self, address: str, destination: _Destination) -> None:
         assert self._nursery is not None
@@ -101,7 +125,7 @@ class ForwardBatcher:
                 self.forwarded += len(batch)
                 self._nursery.start_soon(self._exchange, address, batch)
 
-    async def _exchange(self, address: str, batch: list[_Forward]) -> None:
+    async def _exchange(self, address: str, batch: list[PendingForward]) -> None:
         request = ForwardCommands(tuple((item.partition, item.command) for item in batch))
         timeout = max(item.timeout for item in batch)
         try:

@@ -14,16 +14,31 @@ first, then the gossiped leader table) and the command retried with back-off unt
 request's deadline (DEADLINE_EXCEEDED). A CreateJob whose outcome is unknown (leadership lost
 while pending, or no answer) is never retried: it could create a second job, so the client gets
 UNAVAILABLE saying the outcome is unknown.
+
 Like Zeebe (which retries on ConnectException) a CreateJob the transport could not send at all
 (NotSent) is passed on to the next partition; a connection that broke after sending leaves the
 outcome unknown and is treated as such.
+
+A forwarded attempt has its own timeout, ``attempt_timeout`` (the broker passes the Raft
+election timeout): a leader that has not answered by then is checked, and re-checked every
+tenth of it. If another broker leads now, the leader this attempt went to was replaced (it
+stalled, died or was cut off) and will not answer: the attempt ends, and a key-addressed command
+is retried on the new leader while a CreateJob reports its outcome as unknown. If the same
+broker still leads, it kept its followers and is slow, not gone: the attempt goes on waiting
+(re-sending would only duplicate the command) until the request's deadline. So a stalled leader
+costs its clients about the time to elect a new one, not the whole request timeout.
+
+CreateJob stays "maybe created" rather than idempotent: re-sending it safely would need a
+request id in the CreateJob record and, in every replica's engine state (and snapshots), the
+recent ids per partition with the key each created; that is engine and record format work, not
+routing. With the attempt timeout the unknown outcome comes after about an election timeout, and
+the client's next CreateJob goes to a partition whose leader answers.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import math
 from typing import Any
 
 import attrs
@@ -60,7 +75,7 @@ KEYED = (CompleteJob, FailJob, ThrowError, UpdateJobRetries, UpdateJobTimeout)
 JOB_REQUESTS = (CreateJob, ActivateJobsRequest, *KEYED)
 RETRY_INITIAL = 0.01
 RETRY_MAX = 0.25
-ATTEMPT_TIMEOUT = 5.0  # one forwarded attempt; longer waits are re-resolved and retried
+MIN_LEADER_CHECK = 0.05  # seconds between leader checks of an overdue attempt, at least
 MAX_LONG_POLL = 3600.0
 
 
@@ -77,12 +92,16 @@ class JobRouter:
         partitions_count: int,
         max_inflight: int,
         request_timeout: float,
+        attempt_timeout: float,
     ) -> None:
         self.partitions = partitions
         self.network = network
         self.node_id = partitions.node_id
         self.partition_ids = list(range(1, partitions_count + 1))
         self.request_timeout = request_timeout
+        self.attempt_timeout = attempt_timeout
+        self.leader_check = max(MIN_LEADER_CHECK, attempt_timeout / 10)
+        self.abandoned = 0  # attempts given up because another broker took over (diagnostics)
         self.executor = LeaderExecutor(partitions, max_inflight)
         self.batcher = ForwardBatcher(network)
         self.waiters = Waiters()
@@ -127,19 +146,32 @@ class JobRouter:
             return None
         return known[0]
 
-    async def _attempt(
-        self, pid: int, data: bytes, node: int, deadline: float, attempt_timeout: float
-    ) -> ForwardReply:
+    async def _attempt(self, pid: int, data: bytes, node: int, deadline: float) -> ForwardReply:
         if node == self.node_id:
+            # Bounded by Raft: a local leader that loses its quorum steps down (LOST).
             return await self.executor.execute(pid, data)
         address = self.partitions.addresses.get(node)
         if address is None:
             return ForwardReply(Status.NOT_LEADER, message=f"no address for node {node}")
-        timeout = min(attempt_timeout, deadline - trio.current_time())
-        if timeout <= 0:
+        now = trio.current_time()
+        if deadline <= now:
             raise trio.TooSlowError
+        pending = self.batcher.submit(address, pid, data, deadline - now)
+        check_at = now + self.attempt_timeout
+        while not await pending.wait(min(check_at, deadline)):
+            now = trio.current_time()
+            if now >= deadline:
+                break
+            current = self.leader_of(pid)
+            if current is not None and current != node:
+                self.abandoned += 1
+                raise _Unknown(
+                    f"partition {pid}: leader node {node} did not answer within "
+                    f"{self.attempt_timeout:g}s and node {current} leads now"
+                )
+            check_at = now + self.leader_check
         try:
-            return await self.batcher.forward(address, pid, data, timeout)
+            return pending.outcome()
         except NotSent as exc:
             return ForwardReply(Status.DROPPED, message=f"node {node}: {exc}")
         except TransportError as exc:
@@ -168,7 +200,7 @@ class JobRouter:
             hint = None
             if node is not None:
                 try:
-                    reply = await self._attempt(pid, data, node, deadline, ATTEMPT_TIMEOUT)
+                    reply = await self._attempt(pid, data, node, deadline)
                 except trio.TooSlowError:
                     break
                 except _Unknown as exc:
@@ -207,7 +239,7 @@ class JobRouter:
                 if node is None:
                     continue
                 try:
-                    reply = await self._attempt(pid, data, node, deadline, math.inf)
+                    reply = await self._attempt(pid, data, node, deadline)
                 except trio.TooSlowError:
                     break
                 except _Unknown as exc:
@@ -276,7 +308,7 @@ class JobRouter:
                 continue
             data = codec.encode(attrs.evolve(command, max_jobs=missing))
             try:
-                reply = await self._attempt(pid, data, node, attempt_deadline, ATTEMPT_TIMEOUT)
+                reply = await self._attempt(pid, data, node, attempt_deadline)
             except (trio.TooSlowError, _Unknown) as exc:
                 log.debug("activation on partition %d skipped: %r", pid, exc)
                 continue

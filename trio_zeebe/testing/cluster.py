@@ -126,6 +126,8 @@ class SimCluster:
     def crash(self, node: int, *, power_loss: bool = True) -> None:
         self._scopes[node].cancel()
         self.net.crash(self.address(node))
+        # A killed process loses its data-directory lock at once, before its tasks unwind.
+        self.disks[node].release_locks()
         self.running.discard(node)
         if power_loss:
             self.disks[node].crash(random.Random(self.rng.getrandbits(64)), tear=True)

@@ -12,6 +12,10 @@ append may keep a random prefix of the appended bytes (a torn last write), optio
 by random garbage or zeros.  An unsynced truncate is simply lost (the file reverts to its durable
 content), which models a file system with ordered metadata.
 
+Directory locks live in an in-memory registry of the SimDisk (two brokers given one SimDisk share
+its file system, so they contend as two processes on one real disk would); a crash drops them, as
+the OS drops a dead process's ``flock``.
+
 Blocking calls run inline (no threads), so simulations stay deterministic under
 ``trio.testing.MockClock``; an optional ``latency`` makes each blocking call take simulated time.
 Everything random comes from the ``random.Random`` passed to :meth:`crash`.
@@ -27,7 +31,7 @@ from typing import TypeVar
 
 import trio
 
-from trio_zeebe.disk import DiskError, DiskFullError, FileHandle
+from trio_zeebe.disk import DirectoryInUse, DirectoryLock, DiskError, DiskFullError, FileHandle
 
 T = TypeVar("T")
 
@@ -82,6 +86,19 @@ class _SimHandle:
         self.closed = True
 
 
+class _SimLock:
+    __slots__ = ("_disk", "_path")
+
+    def __init__(self, disk: SimDisk, path: str) -> None:
+        self._disk = disk
+        self._path = path
+
+    def release(self) -> None:
+        # Only this hold: after a crash the directory may be locked by the next owner already.
+        if self._disk._locks.get(self._path, (None,))[0] is self:
+            del self._disk._locks[self._path]
+
+
 class SimDisk:
     """In-memory disk with durable/volatile separation, power loss and an optional capacity."""
 
@@ -94,6 +111,7 @@ class SimDisk:
         self._files: dict[str, _Inode] = {}  # volatile directory entries
         self._durable_files: dict[str, _Inode] = {}  # durable directory entries
         self._dirs: set[str] = {"/", "."}
+        self._locks: dict[str, tuple[_SimLock, str]] = {}  # directory -> (hold, owner)
         # counters
         self.bytes_written = 0
         self.writes = 0
@@ -129,6 +147,27 @@ class SimDisk:
         return DiskError(errno.ENOENT, f"no such file: {path}")
 
     # -- Disk protocol ------------------------------------------------------------------
+
+    def lock_directory(self, path: str, owner: str) -> DirectoryLock:
+        path = self._norm(path)
+        if path not in self._dirs:
+            raise self._missing(path)
+        held = self._locks.get(path)
+        if held is not None:
+            raise DirectoryInUse(path, held[1])
+        lock = _SimLock(self, path)
+        self._locks[path] = (lock, owner)
+        return lock
+
+    def release_locks(self) -> None:
+        """The process using this disk died: the OS drops its locks at once (a crashed broker's
+        own clean-up may run later, or never)."""
+        self._locks.clear()
+
+    def lock_holder(self, path: str) -> str | None:
+        """The owner recorded by the current hold of ``path`` (tests)."""
+        held = self._locks.get(self._norm(path))
+        return None if held is None else held[1]
 
     def open_append(self, path: str) -> FileHandle:
         path = self._norm(path)
@@ -225,6 +264,7 @@ class SimDisk:
         """
         self.crashes += 1
         self.power_cut_after = None
+        self.release_locks()  # the processes holding them are gone
         self._files = dict(self._durable_files)
         for path in sorted(self._files):
             inode = self._files[path]
