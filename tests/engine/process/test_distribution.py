@@ -7,7 +7,13 @@ import random
 
 from trio_zeebe.engine.commands import AnswerStatus, CommandType, command, decode_answer
 from trio_zeebe.engine.engine import Engine
-from trio_zeebe.engine.statemachine import DeferredAnswers, InterPartition, StateMachine
+from trio_zeebe.engine.statemachine import (
+    AnswersUnlogged,
+    DeferredAnswers,
+    InterPartition,
+    StateMachine,
+    TimeDriven,
+)
 from trio_zeebe.proto import gateway_pb2 as gw
 from trio_zeebe.testing.bpmn import ProcessBuilder
 
@@ -74,6 +80,8 @@ def test_the_engine_declares_its_capabilities() -> None:
     assert isinstance(engine, StateMachine)
     assert isinstance(engine, InterPartition)
     assert isinstance(engine, DeferredAnswers)
+    assert isinstance(engine, TimeDriven)
+    assert isinstance(engine, AnswersUnlogged)
 
 
 def test_a_deployment_reaches_every_partition_and_is_acknowledged() -> None:
