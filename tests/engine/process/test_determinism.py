@@ -5,6 +5,7 @@ work (the rest continues in time records)."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -145,7 +146,7 @@ def test_one_apply_does_a_bounded_amount_of_work_and_continues_in_time_records()
     )
     create = gw.CreateProcessInstanceWithResultRequest(
         request=gw.CreateProcessInstanceRequest(
-            bpmnProcessId="many", version=-1, variables='{"items": %s}' % list(range(500))
+            bpmnProcessId="many", version=-1, variables=json.dumps({"items": list(range(500))})
         )
     )
     answer = engine.apply(command(C.CREATE_PROCESS_INSTANCE_WITH_RESULT, create), 2, START + 1)
