@@ -107,3 +107,12 @@ def test_a_record_at_or_below_the_last_position_is_not_applied_twice() -> None:
     d.engine.apply(payload, 10, 0.0)
     again = decode_answer(d.engine.apply(payload, 10, 0.0))
     assert again.status is AnswerStatus.REJECTED and again.body.type == "PROCESSING_ERROR"
+
+
+def test_the_trace_listener_sees_zeebe_like_records_and_can_be_removed() -> None:
+    d = Driver()
+    d.create_job("t")
+    assert [(r.value_type, r.intent) for r in d.records] == [("JOB", "CREATED")]
+    d.engine.set_trace(None)
+    d.create_job("t")
+    assert len(d.records) == 1

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bpmn import BpmnElementType, Element, Process
 from .expressions import Fail
+from .joins import join_gateways, join_ready
 from .state import EngineState, KeysExhausted
 from .values import (
     ACTIVATED,
@@ -267,7 +268,7 @@ class Machine:
             return
         consumed: tuple[str, ...] = ()
         if element.element_type in _JOINS:
-            ready = self._join_ready(scope, element, model)  # type: ignore[arg-type]
+            ready = join_ready(self.state, scope, element, model)  # type: ignore[arg-type]
             if ready is None:
                 return  # the token waits (it stays in the scope's active flows)
             consumed = ready
@@ -313,70 +314,6 @@ class Machine:
             flows = list(scope.active_flows)
             flows.remove(via_flow)
             self.state.put_instance(scope._replace(active_flows=tuple(flows)))
-
-    def _join_ready(
-        self, scope: Instance, element: Element, model: Process
-    ) -> tuple[str, ...] | None:
-        """Zeebe's join guard; the incoming flows whose tokens the activation consumes, or
-        None if the gateway may not activate (yet)."""
-        state = self.state
-        taken = dict(state.joins.get((scope.key, element.id), ()))
-        distinct = [f for f in element.incoming if taken.get(f, 0) > 0]
-        if len(distinct) < len(element.incoming):
-            if element.element_type is _T.PARALLEL_GATEWAY or not distinct:
-                return None
-            if self._has_active_path(scope, element, model, set(distinct)):
-                return None
-        left = tuple((f, c - 1) for f, c in taken.items() if c > 1)
-        if left:
-            state.joins[(scope.key, element.id)] = left
-        else:
-            state.joins.pop((scope.key, element.id), None)
-        return tuple(distinct)
-
-    def _has_active_path(
-        self, scope: Instance, gateway: Element, model: Process, taken: set[str]
-    ) -> bool:
-        """Whether an active element or a taken-but-not-activated flow in the scope can still
-        reach the inclusive gateway (paths through already-taken incoming flows excluded)."""
-        starts = [c.element_id for c in self.state.children_of(scope.key)]
-        flows = model.sequence_flows
-        starts += [flows[f].target_ref for f in scope.active_flows if f in flows]
-        for start in starts:
-            if start != gateway.id and self._reaches(model, start, gateway.id, taken):
-                return True
-        return False
-
-    def _reaches(self, model: Process, start: str, target: str, taken: set[str]) -> bool:
-        elements = model.elements
-        flows = model.sequence_flows
-        seen: set[str] = set()
-        todo = [start]
-        while todo:
-            current = todo.pop()
-            if current == target:
-                return True
-            if current in seen:
-                continue
-            seen.add(current)
-            element = elements.get(current)
-            if element is None:
-                continue
-            if (
-                element.link_name is not None
-                and element.element_type is _T.INTERMEDIATE_THROW_EVENT
-            ):
-                catch = model.link_catch_events.get(element.flow_scope_id or "", {}).get(
-                    element.link_name
-                )
-                if catch is not None:
-                    todo.append(catch)
-                continue
-            for flow_id in element.outgoing:
-                if flow_id not in taken and flow_id in flows:
-                    todo.append(flows[flow_id].target_ref)
-            todo.extend(model.boundary_events.get(current, ()))
-        return False
 
     def _run_activation(self, instance: Instance) -> None:
         element = self.element(instance)
@@ -512,18 +449,8 @@ class Machine:
         """Forget the tokens waiting at the joins of a scope."""
         joins = self.state.joins
         if joins:
-            for gateway in self._join_gateways(instance):
+            for gateway in join_gateways(self.state, instance):
                 joins.pop((instance.key, gateway), None)
-
-    def _join_gateways(self, scope: Instance) -> tuple[str, ...]:
-        model = self.state.models.get(scope.definition_key)
-        if model is None:
-            return ()
-        return tuple(
-            child
-            for child in model.children.get(scope.element_id, ())
-            if model.elements[child].element_type in _JOINS
-        )
 
     def _recheck_inclusive_joins(self, scope: Instance) -> None:
         """A path ended or moved on: an inclusive join waiting in the scope may fire now."""
@@ -531,7 +458,7 @@ class Machine:
         if not joins or scope.state != ACTIVATED:
             return
         model = self.state.models[scope.definition_key]
-        for gateway in self._join_gateways(scope):
+        for gateway in join_gateways(self.state, scope):
             if (scope.key, gateway) in joins and (
                 model.elements[gateway].element_type is _T.INCLUSIVE_GATEWAY
             ):
