@@ -189,3 +189,58 @@ def test_throw_error_for_a_missing_job_is_rejected_with_zeebe_text() -> None:
     assert rejection.reason == (
         "Expected to throw an error for job with key '2251799813685999', but no such job was found"
     )
+
+
+def escalation_process(*, interrupting: bool) -> bytes:
+    b = ProcessBuilder("p").start_event("start")
+    b.sub_process(
+        "sub",
+        lambda s: (
+            s.start_event()
+            .intermediate_throw_event("escalate", escalation_code="LATE")
+            .service_task("work", job_type="work")
+            .end_event("sub_end")
+        ),
+    )
+    b.end_event("done")
+    b.boundary_event(
+        "late", attached_to="sub", escalation_code="LATE", interrupting=interrupting
+    ).service_task("notify", job_type="notify").end_event("notified")
+    return b.done()
+
+
+def test_a_non_interrupting_escalation_boundary_runs_beside_the_thrower() -> None:
+    d = Driver()
+    d.deploy(escalation_process(interrupting=False))
+    pi = d.create("p")
+    assert d.completed("escalate")  # the thrower continues
+    assert [r.intent for r in d.of("ESCALATION")] == ["ESCALATED"]
+    d.complete_type("notify")
+    d.complete_type("work")
+    assert d.completed("done") and d.completed("notified") and d.is_done(pi)
+
+
+def test_an_interrupting_escalation_boundary_interrupts_the_subprocess() -> None:
+    d = Driver()
+    d.deploy(escalation_process(interrupting=True))
+    pi = d.create("p")
+    assert ("escalate", "ELEMENT_TERMINATED") in d.path(pi)
+    assert ("sub", "ELEMENT_TERMINATED") in d.path(pi)
+    assert d.activate("work") == []
+    d.complete_type("notify")
+    assert d.completed("notified") and not d.completed("done") and d.is_done(pi)
+
+
+def test_an_uncaught_escalation_is_no_incident_and_the_thrower_continues() -> None:
+    xml = (
+        ProcessBuilder("p")
+        .start_event()
+        .intermediate_throw_event("escalate", escalation_code="NOBODY")
+        .end_event("end", escalation_code="NOBODY_EITHER")
+        .done()
+    )
+    d = Driver()
+    d.deploy(xml)
+    pi = d.create("p")
+    assert d.is_done(pi) and not d.incidents()
+    assert [r.intent for r in d.of("ESCALATION")] == ["NOT_ESCALATED", "NOT_ESCALATED"]

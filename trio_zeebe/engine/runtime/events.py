@@ -1,7 +1,8 @@
-"""Catch events: finding the catch event for a thrown error, and triggering a catch event
-(boundary event, event subprocess start event, intermediate catch event) with its variables.
+"""Catch events: finding the catch event for a thrown error or escalation, and triggering a
+catch event (boundary event, event subprocess start event, intermediate catch event) with its
+variables.
 
-Errors are the only events thrown inside the engine so far. Messages, timers and signals
+Errors and escalations are the events thrown inside the engine so far. Messages, timers and signals
 arrive with a later issue; they plug in through :class:`EventSubscriptions` (opened when an
 element that can catch them activates, closed when it leaves) and call :func:`trigger` when
 their event happens -- the interrupting / non-interrupting logic here is shared.
@@ -25,6 +26,7 @@ __all__ = [
     "NoSubscriptions",
     "can_trigger",
     "find_error_catch",
+    "find_escalation_catch",
     "trigger",
 ]
 
@@ -163,6 +165,55 @@ def find_error_catch(
         f"Expected to throw an error event with the code '{code}'{with_message}, "
         f"but it was not caught.{listed}",
     )
+
+
+def _escalation_events(machine: Machine, instance: Instance) -> list[tuple[str, Element]]:
+    """(escalation code, catch event) in this instance's scope, exact codes first."""
+    model = machine.model(instance)
+    elements = model.elements
+    found: list[tuple[str, Element]] = []
+    is_body = instance.element_type == _T.MULTI_INSTANCE_BODY.value
+    element = elements[instance.element_id]
+    if is_body or (element.is_activity and not machine.is_inner_instance(instance)):
+        for event_id in model.boundary_events.get(element.id, ()):
+            event = elements[event_id]
+            if event.escalation is not None:
+                found.append((event.escalation.escalation_code or "", event))
+    if instance.element_type in _SCOPES:
+        for sub_id in model.event_subprocesses.get(element.id, ()):
+            for start_id in model.start_events.get(sub_id, ()):
+                start = elements[start_id]
+                if start.escalation is not None:
+                    found.append((start.escalation.escalation_code or "", start))
+    found.sort(key=lambda item: item[0], reverse=True)
+    return found
+
+
+def find_escalation_catch(
+    machine: Machine, thrower: Instance, code: str
+) -> tuple[Instance, Element] | None:
+    """The catch event for an escalation thrown by ``thrower`` (an event): from its flow scope
+    upwards, then into the calling process; None if nothing catches it (not an incident)."""
+    current = machine.get(thrower.flow_scope_key) if thrower.flow_scope_key >= 0 else None
+    while current is not None:
+        scope: Instance | None = current
+        while scope is not None and scope.state in _ACTIVE and not scope.interrupted_by:
+            for event_code, event in _escalation_events(machine, scope):
+                if event_code == "" or event_code == code:
+                    return scope, event
+            scope = machine.get(scope.flow_scope_key) if scope.flow_scope_key >= 0 else None
+        root = machine.get(current.process_instance_key)
+        caller = root.parent_element_key if root is not None else -1
+        current = machine.get(caller) if caller >= 0 else None
+        if current is not None and current.state not in _ACTIVE:
+            return None
+    return None
+
+
+def is_interrupting(catch: Element) -> bool:
+    if catch.element_type is _T.BOUNDARY_EVENT:
+        return catch.cancel_activity
+    return catch.is_interrupting
 
 
 def describe(instance: Instance | None) -> str:

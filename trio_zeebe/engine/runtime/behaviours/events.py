@@ -2,14 +2,23 @@
 throw events (none, link, job-based message) and catch events (link; message/timer/signal wait
 for their subscriptions), boundary events (activated once triggered).
 
-Signal, escalation and compensation throw events do not broadcast or escalate yet: they pass
+An escalation (end or intermediate throw event) triggers the nearest matching escalation catch
+event (boundary event or event subprocess, up the scopes and into the calling process); the
+thrower continues unless that catch event interrupts it, and an escalation nobody catches is no
+incident. Signal and compensation throw events do not broadcast or compensate yet: they pass
 through like none events.
 """
 
 from __future__ import annotations
 
 from ...bpmn import BpmnEventType, Element
-from ..events import can_trigger, find_error_catch, trigger
+from ..events import (
+    can_trigger,
+    find_error_catch,
+    find_escalation_catch,
+    is_interrupting,
+    trigger,
+)
 from ..expressions import evaluate_string
 from ..machine import Machine
 from ..mappings import apply_inputs, apply_outputs
@@ -22,6 +31,30 @@ __all__ = ["CatchEvent", "EndEvent", "ThrowEvent"]
 _E = BpmnEventType
 
 
+def escalate(m: Machine, instance: Instance, element: Element) -> None:
+    """Throw the element's escalation; complete unless an interrupting catch event takes over."""
+    assert element.escalation is not None
+    apply_inputs(element, instance, m.variables, m.now)
+    code = element.escalation.escalation_code or ""
+    if len(code) > 1 and code[0] == "=":
+        code = evaluate_string(code, m.variables.view(instance.key), m.now)
+    found = find_escalation_catch(m, instance, code)
+    instance = m.activated(instance)
+    m.state.emit(
+        "ESCALATION",
+        "ESCALATED" if found is not None else "NOT_ESCALATED",
+        instance.key,
+        {"escalationCode": code, "throwElementId": element.id},
+    )
+    if found is not None:
+        scope, catch = found
+        if can_trigger(m.refresh(scope), catch):
+            trigger(m, scope, catch, {})
+            if is_interrupting(catch):
+                return  # the thrower is terminated with the interrupted scope
+    m.complete_element(instance)
+
+
 class EndEvent(Behaviour):
     def __init__(self) -> None:
         self._job = JobTask()
@@ -32,6 +65,8 @@ class EndEvent(Behaviour):
             self._job.activate(m, instance, element)
         elif element.event_type is _E.ERROR and element.error is not None:
             self._throw_error(m, instance, element)
+        elif element.event_type is _E.ESCALATION and element.escalation is not None:
+            escalate(m, instance, element)
         else:
             self._pass.activate(m, instance, element)
 
@@ -72,6 +107,8 @@ class ThrowEvent(Behaviour):
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
         if element.job is not None:
             self._job.activate(m, instance, element)
+        elif element.event_type is _E.ESCALATION and element.escalation is not None:
+            escalate(m, instance, element)
         else:
             self._pass.activate(m, instance, element)
 
