@@ -211,3 +211,45 @@ def test_apply_never_raises_on_mutated_valid_commands(
     replica.run(("apply", bytes(payload)))
     for operation in _base()[20:30]:  # and the engine goes on working
         replica.run(operation)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payloads)
+def test_receive_never_raises_on_arbitrary_inter_partition_payloads(payload: bytes) -> None:
+    engine = Engine(2, 3)
+    engine.strict = True
+    answer = engine.receive(payload, 1, START)
+    assert decode_answer(answer).status in (AnswerStatus.OK, AnswerStatus.REJECTED)
+
+
+_SNAPSHOT: list[bytes] = []
+
+
+def _snapshot() -> bytes:
+    if not _SNAPSHOT:
+        replica = Replica()
+        for operation in workload(5, 60):
+            replica.run(operation)
+        _SNAPSHOT.append(replica.engine.snapshot())
+    return _SNAPSHOT[0]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(0, 255)), min_size=1, max_size=3))
+def test_a_corrupted_snapshot_is_refused_or_restores_a_working_engine(
+    flips: list[tuple[int, int]],
+) -> None:
+    data = bytearray(_snapshot())
+    for offset, value in flips:
+        data[offset % len(data)] = value
+    engine = Engine(1, 1, max_steps=50)
+    before = engine.snapshot()
+    try:
+        engine.restore(bytes(data))
+    except ValueError:
+        assert engine.snapshot() == before
+        return
+    replica = Replica(engine, position=10**6)
+    replica.engine.strict = False  # a well-formed but inconsistent state meets the safety net
+    for operation in workload(6, 20)[1:]:
+        replica.run(operation)

@@ -244,3 +244,18 @@ def test_an_uncaught_escalation_is_no_incident_and_the_thrower_continues() -> No
     pi = d.create("p")
     assert d.is_done(pi) and not d.incidents()
     assert [r.intent for r in d.of("ESCALATION")] == ["NOT_ESCALATED", "NOT_ESCALATED"]
+
+
+def test_an_interrupting_event_subprocess_clears_tokens_waiting_at_a_join() -> None:
+    b = ProcessBuilder("p").start_event("start").parallel_gateway("fork")
+    b.service_task("a", job_type="a").parallel_gateway("join").end_event("done")
+    b.move_to("fork").service_task("b", job_type="b").connect_to("join")
+    b.event_sub_process(
+        "handler", lambda s: s.start_event("on_error", error_code="E").end_event("handled")
+    )
+    d = Driver()
+    d.deploy(b.done())
+    pi = d.create("p")
+    d.complete_type("b")  # its token waits at the join
+    d.throw(d.job("a").key, "E")
+    assert d.completed("handled") and d.is_done(pi)

@@ -86,10 +86,14 @@ def trigger(
     if catch.element_type is _T.START_EVENT and catch.flow_scope_id is not None:
         event_subprocess = catch.flow_scope_id
         if catch.is_interrupting:
+            # the scope is taken over: what still waits in it (tokens in flight, at joins) goes
             scope = machine.state.instances[scope.key]._replace(
-                interrupted_by=event_subprocess, trigger=(event_subprocess, payload or {})
+                interrupted_by=event_subprocess,
+                trigger=(event_subprocess, payload or {}),
+                active_flows=(),
             )
             machine.state.put_instance(scope)
+            machine.drop_joins(scope)
             if machine.terminate_children(scope):
                 activate_pending_event_subprocess(machine, scope)
         else:
