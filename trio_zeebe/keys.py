@@ -3,7 +3,8 @@
 A key is ``partition << KEY_BITS | counter``: 13 bits of partition id (1..8191 in practice)
 above 51 bits of a per-partition counter that starts at 1 (so partition 1's first key is
 2251799813685249, as in Zeebe). Whoever holds a key can route a command for it to its partition
-without asking anybody: ``partition_of(key)``.
+without asking anybody: ``partition_of(key)``. Messages have no key yet when they are
+published: they are routed by the hash of their correlation key, ``message_partition``.
 """
 
 from __future__ import annotations
@@ -37,3 +38,26 @@ def counter_of(key: int) -> int:
 def first_key(partition: int) -> int:
     """The first key a partition hands out (its counter starts at 1)."""
     return make_key(partition, 1)
+
+
+# --- routing by correlation key -------------------------------------------------------------
+
+
+def message_partition(correlation_key: str, partition_count: int) -> int:
+    """The partition a message with this correlation key lives on (1-based), Zeebe's
+    ``SubscriptionUtil.getSubscriptionPartitionId``: the gateway routes PublishMessage with it
+    and an instance routes its message subscriptions with it, so both meet on one partition.
+
+    ``h = 31 * h + b`` over the key's UTF-8 bytes taken as signed bytes, in 32-bit two's
+    complement, then ``|h rem P| + 1`` (``rem`` truncating toward zero, as Java's ``%``). This
+    equals Java's ``String.hashCode`` only for ASCII keys. Characters UTF-8 cannot encode (lone
+    surrogates) count as ``?``, as Java's encoder replaces them.
+    """
+    if partition_count < 1:
+        raise ValueError(f"partition_count must be at least 1, got {partition_count}")
+    h = 0
+    for byte in correlation_key.encode("utf-8", "replace"):
+        h = (31 * h + (byte - 256 if byte > 127 else byte)) & 0xFFFFFFFF
+    if h > 0x7FFFFFFF:
+        h -= 1 << 32
+    return abs(h) % partition_count + 1

@@ -6,13 +6,15 @@ jobs the way Zeebe does, and answers with the gRPC response bytes or a Zeebe-sty
 :class:`~.rejection.Rejection`. It implements the :class:`~.statemachine.StateMachine`
 contract and its optional capabilities:
 
-* time (``next_deadline`` / ``tick``): job leases and back-offs, and continuations -- an apply
+* time (``next_deadline`` / ``tick``): job leases and back-offs, message TTLs, and
+  continuations -- an apply
   processes at most ``max_steps`` follow-up steps (a loop without wait states cannot hang the
   partition); what is left stays queued in the state and the deadline is "now", so the leader
   appends a time record that goes on with it;
 * ``answer_unlogged``: an activation that would find no job is answered without a record;
 * :class:`~.statemachine.InterPartition`: deployment distribution from partition 1 to the
-  others (``outbox`` / ``take_messages`` / ``receive``);
+  others, the message subscription protocol between an instance's partition and a message's,
+  signal broadcasts (``outbox`` / ``take_messages`` / ``receive``);
 * :class:`~.statemachine.DeferredAnswers`: CreateProcessInstanceWithResult answers when the
   instance completes (``take_answers``);
 * ``take_newly_activatable``: job types that got work, to wake long-polling activations.
@@ -35,10 +37,10 @@ from .commands import DEFERRED, SPECS, CommandType, ok, rejected
 from .rejection import Rejection
 from .runtime.behaviours import behaviours
 from .runtime.deployment import Acknowledge, Deployments, DistributeDeployment, parse_resource
-from .runtime.events import NoSubscriptions
 from .runtime.instances import Instances
 from .runtime.jobs import Jobs
 from .runtime.machine import MAX_STEPS, Machine
+from .runtime.messaging.service import Messaging
 from .runtime.refusal import Refused
 from .runtime.snapshot import View, chunks, restore, serialize, take_view
 from .runtime.state import EngineState, KeysExhausted
@@ -52,11 +54,9 @@ _C = CommandType
 _OK_EMPTY = b"\x00"
 _UNSUPPORTED = (
     _C.EVALUATE_DECISION,
-    _C.PUBLISH_MESSAGE,
     _C.MODIFY_PROCESS_INSTANCE,
     _C.MIGRATE_PROCESS_INSTANCE,
     _C.DELETE_RESOURCE,
-    _C.BROADCAST_SIGNAL,
 )
 
 
@@ -82,7 +82,10 @@ class Engine:
         machine.strict = self._strict
         jobs = Jobs(machine)
         machine.jobs = jobs
-        machine.subscriptions = NoSubscriptions()
+        # --- messages and signals (their subscriptions; further kinds join them) ---
+        messaging = Messaging(machine)
+        machine.subscriptions = messaging.subscriptions
+        self._messaging = messaging
         self._machine = machine
         self._jobs = jobs
         self._deployments = Deployments(state)
@@ -103,6 +106,9 @@ class Engine:
             _C.CANCEL_PROCESS_INSTANCE: lambda r, p: instances.cancel(r),
             _C.SET_VARIABLES: lambda r, p: instances.set_variables(r),
             _C.RESOLVE_INCIDENT: lambda r, p: instances.resolve_incident(r),
+            # --- messages and signals ---
+            _C.PUBLISH_MESSAGE: lambda r, p: messaging.publish(r),
+            _C.BROADCAST_SIGNAL: lambda r, p: messaging.broadcast(r),
         }
 
     # --- StateMachine -----------------------------------------------------------------------
@@ -204,6 +210,9 @@ class Engine:
         if state.steps:
             return state.clock / 1000  # a continuation is due now
         at = state.job_index.next_time()
+        expiry = self._messaging.next_deadline()  # messages and signals
+        if expiry is not None and (at is None or expiry < at):
+            at = expiry
         return None if at is None else at / 1000
 
     def tick(self, position: int, timestamp: float) -> bytes:
@@ -218,6 +227,7 @@ class Engine:
             state.clock += 1
         try:
             self._jobs.tick()
+            self._messaging.tick()
         except Exception:
             if self._strict:
                 raise
@@ -260,8 +270,11 @@ class Engine:
             if isinstance(command, DistributeDeployment):
                 self._deployments.receive_distribution(command)
             elif isinstance(command, Acknowledge):
+                acknowledged = self._state.outbox.get(command.send_id)
                 self._deployments.receive_acknowledgement(command)
-            else:
+                if acknowledged is not None:  # messages and signals
+                    self._messaging.acknowledged(acknowledged.payload)
+            elif not self._messaging.receive(command):
                 raise codec.DecodeError("not an inter-partition command")
         except codec.DecodeError as error:
             return _reject("INVALID_ARGUMENT", "UNKNOWN", "UNKNOWN", str(error))

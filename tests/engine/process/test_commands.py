@@ -96,9 +96,10 @@ def test_unknown_types_and_unparsable_requests_are_rejected() -> None:
 
 def test_commands_of_later_issues_are_refused_for_now() -> None:
     d = Driver()
-    rejection = d.reject(C.PUBLISH_MESSAGE, gw.PublishMessageRequest(name="m"))
-    assert rejection.type == "PROCESSING_ERROR" and rejection.intent == "PUBLISH"
-    assert rejection.reason == "Expected to process command 'PUBLISH', but it is not supported yet"
+    request = gw.DeleteResourceRequest(resourceKey=1)
+    rejection = d.reject(C.DELETE_RESOURCE, request)
+    assert rejection.type == "PROCESSING_ERROR" and rejection.intent == "DELETE"
+    assert rejection.reason == "Expected to process command 'DELETE', but it is not supported yet"
 
 
 def test_a_record_at_or_below_the_last_position_is_not_applied_twice() -> None:

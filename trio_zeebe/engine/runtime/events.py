@@ -71,7 +71,8 @@ def trigger(
     machine: Machine, scope: Instance, catch: Element, variables: Mapping[str, Any]
 ) -> None:
     """Trigger ``catch`` in its event scope ``scope``: the attached activity for a boundary
-    event, the scope containing the event subprocess for a start event."""
+    event, the scope containing the event subprocess for a start event, the event-based
+    gateway for an event after it."""
     payload = dict(variables) if variables else None
     if catch.element_type is _T.BOUNDARY_EVENT:
         if catch.cancel_activity:
@@ -98,6 +99,12 @@ def trigger(
                 activate_pending_event_subprocess(machine, scope)
         else:
             machine.queue_activate(scope, event_subprocess, payload=payload)
+        return
+    if scope.element_type == _T.EVENT_BASED_GATEWAY.value:
+        # the first event wins: the gateway completes towards it (see EventBasedGateway)
+        gateway = machine.state.instances[scope.key]._replace(trigger=(catch.id, payload or {}))
+        machine.state.put_instance(gateway)
+        machine.complete_element(gateway)
         return
     # an intermediate catch event or a receive task waiting for its own event
     waiting = machine.state.instances[scope.key]._replace(payload=payload)

@@ -24,6 +24,8 @@ __all__ = [
     "Fail",
     "check_syntax",
     "evaluate",
+    "evaluate_with_warnings",
+    "with_warnings",
 ]
 
 EXTRACT_VALUE_ERROR = "EXTRACT_VALUE_ERROR"
@@ -51,7 +53,8 @@ def check_syntax(source: str) -> str | None:
     return None
 
 
-def _with_warnings(message: str, warnings: tuple[str, ...]) -> str:
+def with_warnings(message: str, warnings: tuple[str, ...]) -> str:
+    """A failure message with the FEEL warnings appended, as Zeebe appends them."""
     if not warnings:
         return message
     return message + " The evaluation reported the following warnings:\n" + "\n".join(warnings)
@@ -68,7 +71,7 @@ def _feel(
         result = expression.evaluate(variables, now=now_ms / 1000)
     except feel.FeelEvaluationError as error:
         message = f"failed to evaluate expression '{source}': {error.message}"
-        raise Fail(error_type, _with_warnings(message, error.warnings)) from None
+        raise Fail(error_type, with_warnings(message, error.warnings)) from None
     except Exception as error:
         raise Fail(error_type, f"failed to evaluate expression '{source}': {error}") from None
     return result.value, result.warnings
@@ -108,8 +111,18 @@ def evaluate(
                     f"Expected result of the expression '{source}' to be one of '[{shown}]', "
                     f"but was '{kind}'."
                 )
-            raise Fail(error_type, _with_warnings(message, warnings))
+            raise Fail(error_type, with_warnings(message, warnings))
     return value
+
+
+def evaluate_with_warnings(
+    text: str, variables: Mapping[str, Any], now_ms: int, *, error_type: str = EXTRACT_VALUE_ERROR
+) -> tuple[Any, tuple[str, ...]]:
+    """An attribute's FEEL value and the warnings of its evaluation, for callers that check
+    the result themselves (a correlation key); raises Fail if the evaluation fails."""
+    if len(text) > 1 and text[0] == "=":
+        return _feel(text, text[1:], variables, now_ms, error_type)
+    return feel.static_value(text), ()
 
 
 def evaluate_json(

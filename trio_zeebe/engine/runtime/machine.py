@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .behaviours.base import Behaviour
     from .events import EventSubscriptions
     from .jobs import Jobs
+    from .messaging.signals import Signals
 
 __all__ = ["MAX_STEPS", "Machine"]
 
@@ -54,6 +55,10 @@ _TERMINABLE = (ACTIVATING, ACTIVATED, COMPLETING)
 
 
 def _ignore(instance: Instance) -> None:
+    pass
+
+
+def _ignore_step(step: Step) -> None:
     pass
 
 
@@ -70,6 +75,10 @@ class Machine:
         self.jobs: Jobs
         self.subscriptions: EventSubscriptions
         self.on_process_completed: Callable[[Instance], None] = _ignore
+        # --- messages and signals ---
+        self.signals: Signals  # signal throw events broadcast through it
+        self.on_inter_partition: Callable[[Step], None] = _ignore_step
+        self.on_process_left: Callable[[Instance], None] = _ignore  # completed or terminated
 
     @property
     def now(self) -> int:
@@ -104,6 +113,8 @@ class Machine:
             caller = self.state.instances.get(step.key)
             if caller is not None:
                 self.behaviour_of(caller).on_child_terminated(self, caller, None)
+        elif kind == StepKind.INTER_PARTITION:
+            self.on_inter_partition(step)
 
     # --- lookups ----------------------------------------------------------------------------
 
@@ -169,9 +180,18 @@ class Machine:
         return key
 
     def queue_process(
-        self, definition_key: int, process_id: str, key: int, caller: Instance | None
+        self,
+        definition_key: int,
+        process_id: str,
+        key: int,
+        caller: Instance | None,
+        *,
+        start_event: str = "",
+        payload: Mapping[str, Any] | None = None,
     ) -> None:
-        """ACTIVATE_ELEMENT of a process instance (``caller``: the call activity instance)."""
+        """ACTIVATE_ELEMENT of a process instance (``caller``: the call activity instance).
+        ``start_event``: begin at this (message or signal) start event with the event's
+        variables ``payload`` rather than at the none start event."""
         self.state.steps.append(
             Step(
                 StepKind.ACTIVATE,
@@ -182,6 +202,8 @@ class Machine:
                 definition_key,
                 caller.process_instance_key if caller is not None else -1,
                 caller.key if caller is not None else -1,
+                start_event,
+                dict(payload or {}) if start_event else None,
             )
         )
 
@@ -253,6 +275,8 @@ class Machine:
                 step.parent_instance_key,
                 step.parent_element_key,
                 ACTIVATING,
+                # the start event an event (message, signal) starts the instance at
+                trigger=(step.via_flow, dict(step.payload or {})) if step.via_flow else None,
             )
             state.put_instance(instance)
             self.trace(instance, ACTIVATING)
@@ -428,6 +452,8 @@ class Machine:
         state.drop_instance(instance.key)
         for incident_key in list(state.element_incidents.get(instance.key, ())):
             self.resolve_incident(incident_key)
+        if instance.flow_scope_key < 0:
+            self.on_process_left(instance)
         if instance.flow_scope_key >= 0:
             scope = state.instances.get(instance.flow_scope_key)
             if scope is not None:
@@ -466,8 +492,12 @@ class Machine:
 
     # --- sequence flows ---------------------------------------------------------------------
 
-    def take_flow(self, instance: Instance, flow_id: str) -> None:
-        """SEQUENCE_FLOW_TAKEN from a completed instance, then ACTIVATE_ELEMENT of the target."""
+    def take_flow(
+        self, instance: Instance, flow_id: str, payload: Mapping[str, Any] | None = None
+    ) -> None:
+        """SEQUENCE_FLOW_TAKEN from a completed instance, then ACTIVATE_ELEMENT of the target
+        (``payload``: the variables of the event that the target receives, after an
+        event-based gateway)."""
         state = self.state
         model = state.models[instance.definition_key]
         flow = model.sequence_flows[flow_id]
@@ -495,7 +525,7 @@ class Machine:
             taken[flow_id] = taken.get(flow_id, 0) + 1
             state.joins[join] = tuple(taken.items())
         state.put_instance(scope._replace(active_flows=(*scope.active_flows, flow_id)))
-        self.queue_activate(scope, target.id, via_flow=flow_id)
+        self.queue_activate(scope, target.id, via_flow=flow_id, payload=payload)
 
     def take_outgoing(self, instance: Instance, element: Element) -> None:
         if self.is_inner_instance(instance):

@@ -18,6 +18,16 @@ from ... import codec
 from ...keys import KEY_BITS, MAX_COUNTER
 from ..bpmn import BpmnDeploymentError, Process
 from ..statemachine import PendingSend
+from .messaging.state import MessagingState, Received
+from .messaging.values import (
+    PROCESS_SUBSCRIPTION_STATES,
+    Correlation,
+    Message,
+    MessageSubscription,
+    ProcessSubscription,
+    SignalSubscription,
+    Started,
+)
 from .state import EngineState
 from .values import (
     INSTANCE_STATES,
@@ -59,6 +69,46 @@ class View(NamedTuple):
     deferred: list[tuple[int, Deferred]]
     outbox: list[PendingSend]
     steps: list[Step]
+    messaging: MessagingView
+
+
+class MessagingView(NamedTuple):
+    """The messaging families (messages and signals), frozen with the rest."""
+
+    messages: list[Message]
+    subscriptions: list[MessageSubscription]
+    correlations: list[Correlation]
+    started: list[Started]
+    process_subscriptions: list[ProcessSubscription]
+    signal_subscriptions: list[SignalSubscription]
+    sequences: list[tuple[int, int]]
+    received: list[tuple[int, Received]]
+
+
+def _messaging_view(messaging: MessagingState) -> MessagingView:
+    return MessagingView(
+        list(messaging.messages.values()),
+        list(messaging.subscriptions.values()),
+        list(messaging.correlations.values()),
+        list(messaging.started.values()),
+        list(messaging.process_subscriptions.values()),
+        list(messaging.signal_subscriptions.values()),
+        list(messaging.sequences.items()),
+        list(messaging.received.items()),
+    )
+
+
+def _messaging_rows(view: MessagingView) -> list[list[Any]]:
+    return [
+        [list(m) for m in view.messages],
+        [list(s) for s in view.subscriptions],
+        [list(c) for c in view.correlations],
+        [list(s) for s in view.started],
+        [list(s) for s in view.process_subscriptions],
+        [list(s) for s in view.signal_subscriptions],
+        [[target, seq] for target, seq in view.sequences],
+        [[source, floor, list(above)] for source, (floor, above) in view.received],
+    ]
 
 
 def take_view(state: EngineState) -> View:
@@ -77,6 +127,7 @@ def take_view(state: EngineState) -> View:
         list(state.deferred.items()),
         list(state.outbox.values()),
         list(state.steps),
+        _messaging_view(state.messaging),
     )
 
 
@@ -95,6 +146,7 @@ def chunks(view: View) -> Iterator[bytes]:
         [[k, d.position, list(d.fetch_variables)] for k, d in view.deferred],
         [list(p) for p in view.outbox],
         [list(s) for s in view.steps],
+        *_messaging_rows(view.messaging),
     ]
     # A msgpack array of fixed length: header fields then one array per family.
     yield _array_header(len(header) + len(families)) + b"".join(codec.packb(h) for h in header)
@@ -132,6 +184,12 @@ def _int(value: Any) -> int:
 def _str(value: Any) -> str:
     if type(value) is not str:
         raise _fail(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _fail(f"expected a boolean, got {type(value).__name__}")
     return value
 
 
@@ -203,6 +261,7 @@ _JOB: tuple[_Check, ...] = (
 )
 _INCIDENT = (_int, _str, _str, _str, _int, _int, _str, _int, _int, _int)
 _STEP = (_int, _int, _str, _int, _int, _int, _int, _int, _str, _opt_object)
+_STEP_KINDS = (*range(StepKind.ACTIVATE, StepKind.JOIN_CHECK + 1), StepKind.INTER_PARTITION)
 
 
 def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
@@ -219,7 +278,7 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
     if type(data) is not bytes:
         raise _fail("not bytes")
     obj = codec.unpackb(data)
-    if type(obj) is not list or len(obj) != 16 or obj[0] != MAGIC:
+    if type(obj) is not list or len(obj) != 24 or obj[0] != MAGIC:
         raise _fail("not an engine snapshot")
     if obj[1] != VERSION:
         raise _fail(f"unsupported version {obj[1]!r}")
@@ -229,8 +288,8 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
     if not 0 <= counter <= MAX_COUNTER:
         raise _fail("key counter out of range")
     state.counter, state.clock, state.position = counter, clock, position
-    families = obj[7:]
-    if any(type(f) is not list for f in families):
+    families = obj[7:16]
+    if any(type(f) is not list for f in obj[7:]):
         raise _fail("families are lists")
     definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = families
     models: dict[int, Process] = {}
@@ -291,7 +350,7 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
         state.outbox[send.send_id] = send
     for raw in steps:
         step = Step(*_row(raw, _STEP))
-        if not StepKind.ACTIVATE <= step.kind <= StepKind.JOIN_CHECK:
+        if step.kind not in _STEP_KINDS:
             raise _fail("step kind")
         if step.kind == StepKind.ACTIVATE and step.element_id:
             model = models.get(step.definition_key)
@@ -305,5 +364,56 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
     ]
     if mine and max(mine) & MAX_COUNTER > counter:
         raise _fail("keys beyond the key counter")
+    _restore_messaging(state.messaging, obj[16:])
     state.rebuild_indexes(models)
     return state
+
+
+# --- messages and signals -------------------------------------------------------------------
+
+_MESSAGE = (_int, _str, _str, _int, _str, _object)
+_SUBSCRIPTION = (_int, _str, _str, _int, _str, _bool, _int)
+_CORRELATION = (_int, _str, _int, _str, _bool)
+_STARTED = (_int, _str, _str)
+_PROCESS_SUBSCRIPTION = (_int, _str, _str, _str, _bool, _str, _bool, _int, _str)
+_SIGNAL_SUBSCRIPTION = (_int, _str, _str, _int, _str, _bool)
+
+
+def _restore_messaging(messaging: MessagingState, families: list[Any]) -> None:
+    messages, subscriptions, correlations, started, waiting, signals, sequences, received = families
+    for raw in messages:
+        message = Message(*_row(raw, _MESSAGE))
+        messaging.messages[message.key] = message
+    for raw in subscriptions:
+        subscription = MessageSubscription(*_row(raw, _SUBSCRIPTION))
+        messaging.subscriptions[(subscription.element_instance_key, subscription.message_name)] = (
+            subscription
+        )
+    for raw in correlations:
+        correlation = Correlation(*_row(raw, _CORRELATION))
+        messaging.correlations[(correlation.message_key, correlation.bpmn_process_id)] = correlation
+    for raw in started:
+        record = Started(*_row(raw, _STARTED))
+        messaging.started[record.process_instance_key] = record
+    for raw in waiting:
+        process_subscription = ProcessSubscription(*_row(raw, _PROCESS_SUBSCRIPTION))
+        if process_subscription.state not in PROCESS_SUBSCRIPTION_STATES:
+            raise _fail("process message subscription state")
+        messaging.process_subscriptions[
+            (process_subscription.element_instance_key, process_subscription.message_name)
+        ] = process_subscription
+    for raw in signals:
+        signal = SignalSubscription(*_row(raw, _SIGNAL_SUBSCRIPTION))
+        messaging.signal_subscriptions[(signal.element_instance_key, signal.catch_id)] = signal
+    for raw in sequences:
+        target, seq = _row(raw, (_int, _int))
+        messaging.sequences[target] = seq
+    for raw in received:
+        source, floor, above = _row(raw, (_int, _int, _ints))
+        messaging.received[source] = (floor, above)
+
+
+def _ints(value: Any) -> tuple[int, ...]:
+    if type(value) is not list:
+        raise _fail("expected a list of integers")
+    return tuple(_int(v) for v in value)

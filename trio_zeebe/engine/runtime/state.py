@@ -18,6 +18,7 @@ from ...keys import KEY_BITS, MAX_COUNTER, MAX_PARTITION
 from ..bpmn import Process
 from ..statemachine import PendingSend
 from .jobindex import JobIndex
+from .messaging.state import MessagingState
 from .trace import TraceListener, TraceRecord
 from .values import Deferred, Definition, Incident, Instance, Job, Step
 
@@ -53,6 +54,8 @@ class EngineState:
         self.deferred: dict[int, Deferred] = {}  # process instance key -> waiting request
         self.outbox: dict[int, PendingSend] = {}
         self.steps: deque[Step] = deque()
+        # messages and signals: their own families and indexes (snapshotted with these)
+        self.messaging = MessagingState()
         # --- derived (rebuilt on restore) ---
         self.models: dict[int, Process] = {}
         self.latest: dict[str, int] = {}  # bpmnProcessId -> key of the highest version
@@ -179,3 +182,4 @@ class EngineState:
         for incident in self.incidents.values():
             self._index_incident(incident)
         self.job_index = JobIndex(self.jobs)
+        self.messaging.rebuild_indexes()

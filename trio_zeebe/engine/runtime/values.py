@@ -129,14 +129,18 @@ class StepKind:
     TERMINATE = 3  # TERMINATE_ELEMENT
     CALLED_TERMINATED = 4  # a called process instance is gone: continue its call activity
     JOIN_CHECK = 5  # see whether a waiting inclusive join may fire now
+    # --- messages and signals ---
+    INTER_PARTITION = 10  # a messaging command for this same partition (no network)
 
 
 class Step(NamedTuple):
     """A follow-up command on the engine's queue (Zeebe writes these to its log).
 
     ACTIVATE carries the new instance's description; the other kinds only ``key``.
-    ``via_flow`` is the sequence flow that leads to the element ("" if none); ``payload`` the
-    event variables the new instance starts with.
+    ``via_flow`` is the sequence flow that leads to the element ("" if none) -- for a process,
+    the start event to begin at (a message or signal start event; "": the none start event);
+    ``payload`` the event variables the new instance starts with. INTER_PARTITION carries a
+    messaging command's wire tag in ``element_id`` and its fields in ``payload``.
     """
 
     kind: int

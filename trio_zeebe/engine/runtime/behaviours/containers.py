@@ -58,8 +58,14 @@ class _Scope(Behaviour):
 
 class ProcessScope(_Scope):
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
+        started_by = instance.trigger  # (start event, variables) of a message or signal
         m.subscriptions.subscribe(m, instance, element)
+        if started_by is not None:  # kept until here: a failed activation is re-run
+            m.state.put_instance(m.refresh(instance)._replace(trigger=None))
         instance = m.activated(instance)
+        if started_by is not None:
+            m.queue_activate(instance, started_by[0], payload=started_by[1])
+            return
         start = m.model(instance).none_start_event
         if start is not None:
             m.queue_activate(instance, start)
@@ -103,6 +109,7 @@ class EventSubProcess(_Scope):
     its start event."""
 
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
+        m.subscriptions.subscribe(m, instance, element)  # its own event subprocesses
         instance = m.activated(instance)
         starts = m.model(instance).start_events.get(element.id, ())
         if starts:
@@ -110,6 +117,7 @@ class EventSubProcess(_Scope):
 
     def complete(self, m: Machine, instance: Instance, element: Element) -> None:
         apply_outputs(element, instance, m.variables, m.now, None)
+        m.subscriptions.unsubscribe(m, instance)
         m.completed(instance, element)
 
 

@@ -5,8 +5,10 @@ for their subscriptions), boundary events (activated once triggered).
 An escalation (end or intermediate throw event) triggers the nearest matching escalation catch
 event (boundary event or event subprocess, up the scopes and into the calling process); the
 thrower continues unless that catch event interrupts it, and an escalation nobody catches is no
-incident. Signal and compensation throw events do not broadcast or compensate yet: they pass
-through like none events.
+incident. A signal throw event (intermediate or end) broadcasts its signal with its local
+variables (its input mappings) and goes on. Compensation throw events do not compensate yet:
+they pass through like none events. A catch event after an event-based gateway was triggered
+through the gateway: it completes at once with the event's variables.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..events import (
 from ..expressions import evaluate_string
 from ..machine import Machine
 from ..mappings import apply_inputs, apply_outputs
+from ..messaging.catch import after_event_gateway
 from ..values import Instance
 from .base import Behaviour, PassThrough, WaitState
 from .tasks import JobTask
@@ -67,6 +70,8 @@ class EndEvent(Behaviour):
             self._throw_error(m, instance, element)
         elif element.event_type is _E.ESCALATION and element.escalation is not None:
             escalate(m, instance, element)
+        elif element.event_type is _E.SIGNAL and element.signal is not None:
+            m.signals.throw(m, instance, element)
         else:
             self._pass.activate(m, instance, element)
 
@@ -109,6 +114,8 @@ class ThrowEvent(Behaviour):
             self._job.activate(m, instance, element)
         elif element.event_type is _E.ESCALATION and element.escalation is not None:
             escalate(m, instance, element)
+        elif element.event_type is _E.SIGNAL and element.signal is not None:
+            m.signals.throw(m, instance, element)
         else:
             self._pass.activate(m, instance, element)
 
@@ -126,14 +133,15 @@ class ThrowEvent(Behaviour):
 
 
 class CatchEvent(Behaviour):
-    """Intermediate catch events: a link catch passes through, the others wait."""
+    """Intermediate catch events: a link catch passes through, one after an event-based
+    gateway completes (the gateway waited for it), the others wait."""
 
     def __init__(self) -> None:
         self._wait = WaitState()
         self._pass = PassThrough()
 
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
-        if element.event_type is _E.LINK:
+        if element.event_type is _E.LINK or after_event_gateway(m.model(instance), element):
             self._pass.activate(m, instance, element)
         else:
             self._wait.activate(m, instance, element)

@@ -1,7 +1,7 @@
 """Gateways: exclusive (first true condition in XML order, else the default flow), parallel
 (fork all; the join is guarded by the machine), inclusive (every true condition, else the
-default; the join waits while a path can still reach it) and event-based (waits for its catch
-events, which arrive with messages and timers later).
+default; the join waits while a path can still reach it) and event-based (waits for the catch
+events after it; the first one triggered wins).
 
 A gateway is no wait state: it goes ACTIVATING -> ACTIVATED -> COMPLETING -> COMPLETED in one
 step and takes its flows. If no flow applies it stays ACTIVATING with a CONDITION_ERROR
@@ -90,4 +90,20 @@ class ParallelGateway(_Gateway):
 
 
 class EventBasedGateway(WaitState):
-    pass
+    """Waits for the events after it (its subscriptions); the first one to trigger sets the
+    gateway's ``trigger`` and completes it: the others are closed, the flow to the triggered
+    event is taken and that event activates with the event's variables (and completes at
+    once, see CatchEvent)."""
+
+    def complete(self, m: Machine, instance: Instance, element: Element) -> None:
+        triggered = m.refresh(instance).trigger
+        m.subscriptions.unsubscribe(m, instance)
+        done = m.completed(instance, element)
+        if triggered is None:
+            return
+        catch_id, payload = triggered
+        model = m.model(done)
+        for flow_id in element.outgoing:
+            if model.sequence_flows[flow_id].target_ref == catch_id:
+                m.take_flow(done, flow_id, payload=dict(payload))
+                return
