@@ -393,11 +393,13 @@ class ScopeBuilder:
         message: str,
         correlation_key: str,
         name: str | None = None,
+        inputs: Mapping[str, str] | None = None,
         outputs: Mapping[str, str] | None = None,
+        multi_instance: MultiInstanceSpec | None = None,
     ) -> Self:
         message_id = self._registry.message(message, correlation_key)
         node = self._add("receiveTask", element_id, name, {"messageRef": message_id})
-        self._activity(node, None, outputs, None)
+        self._activity(node, inputs, outputs, multi_instance)
         return self
 
     def manual_task(self, element_id: str | None = None, *, name: str | None = None) -> Self:
