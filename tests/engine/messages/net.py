@@ -7,7 +7,8 @@ between can lose, duplicate, delay (hold back for later rounds) and reorder them
 random generator decides. ``settle()`` runs a perfect network until nothing is pending.
 A partition can also "change leader": its engine is replaced by one restored from its
 snapshot, which must go on exactly where the old one was (the outbox is state, the in-flight
-acknowledgements and hints are not).
+acknowledgements and hints are not). Every engine can carry a follower replica restored from
+its snapshot at some moment, which applies the same records and must answer the same.
 """
 
 from __future__ import annotations
@@ -24,10 +25,40 @@ from trio_zeebe.proto import gateway_pb2 as gw
 from ..process.driver import C, Driver
 
 
+class Replicated(Engine):
+    """An engine with a follower: a replica that applies every record the engine applies
+    (from the moment it was restored from the engine's snapshot) and must stay identical."""
+
+    follower: Engine | None = None
+
+    def follow(self) -> None:
+        follower = Engine(self.partition_id, self._state.partition_count)
+        follower.restore(self.snapshot())
+        self.follower = follower
+
+    def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
+        answer = super().apply(command, position, timestamp)
+        if self.follower is not None:
+            assert self.follower.apply(command, position, timestamp) == answer
+        return answer
+
+    def tick(self, position: int, timestamp: float) -> bytes:
+        answer = super().tick(position, timestamp)
+        if self.follower is not None:
+            assert self.follower.tick(position, timestamp) == answer
+        return answer
+
+    def receive(self, payload: bytes, position: int, timestamp: float) -> bytes:
+        answer = super().receive(payload, position, timestamp)
+        if self.follower is not None:
+            assert self.follower.receive(payload, position, timestamp) == answer
+        return answer
+
+
 class Net:
     def __init__(self, partitions: int, *, seed: int = 0) -> None:
         self.count = partitions
-        self.parts = {p: Driver(p, partitions) for p in range(1, partitions + 1)}
+        self.parts = {p: Driver(engine=Replicated(p, partitions)) for p in range(1, partitions + 1)}
         self.rng = random.Random(seed)
         self.flight: list[tuple[int, bytes]] = []  # (target partition, payload) on the wire
         self.delivered = 0
@@ -102,11 +133,13 @@ class Net:
     def change_leader(self, partition: int) -> None:
         """A new leader takes over from the replicated state (its last snapshot + log)."""
         old = self.parts[partition]
-        engine = Engine(partition, self.count)
+        engine = Replicated(partition, self.count)
         engine.restore(old.engine.snapshot())
         old.engine.take_messages()  # acknowledgements the old leader did not send are lost
         engine.strict = True
         engine.set_trace(old.records.append)
+        if isinstance(old.engine, Replicated):
+            engine.follower = old.engine.follower
         old.engine = engine
 
     # --- commands ---------------------------------------------------------------------------

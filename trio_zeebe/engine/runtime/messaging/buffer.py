@@ -244,6 +244,14 @@ class MessageBuffer:
                 self._trace(subscription, "DELETED", -1)
             else:
                 messaging.put_subscription(subscription._replace(correlating=-1))
+        elif self.state.trace is not None:  # closed before the answer came
+            value = {
+                "element_instance_key": command.element_instance_key,
+                "message_name": command.message_name,
+                "bpmn_process_id": process_id,
+                "messageKey": command.message_key,
+            }
+            self.state.emit("MESSAGE_SUBSCRIPTION", "REJECTED", key[0], value)
         message = messaging.messages.get(command.message_key)
         if message is None or not self._alive(message):
             return
