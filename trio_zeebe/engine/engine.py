@@ -37,6 +37,7 @@ from .commands import DEFERRED, SPECS, CommandType, ok, rejected
 from .rejection import Rejection
 from .runtime.behaviours import behaviours
 from .runtime.deployment import Acknowledge, Deployments, DistributeDeployment, parse_resource
+from .runtime.events import AllSubscriptions
 from .runtime.instances import Instances
 from .runtime.jobs import Jobs
 from .runtime.machine import MAX_STEPS, Machine
@@ -82,9 +83,10 @@ class Engine:
         machine.strict = self._strict
         jobs = Jobs(machine)
         machine.jobs = jobs
-        # --- messages and signals (their subscriptions; further kinds join them) ---
+        # --- messages and signals ---
         messaging = Messaging(machine)
-        machine.subscriptions = messaging.subscriptions
+        # every kind of event subscription, in a fixed order
+        machine.subscriptions = AllSubscriptions(messaging.kinds)
         self._messaging = messaging
         self._machine = machine
         self._jobs = jobs

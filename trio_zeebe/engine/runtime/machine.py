@@ -190,8 +190,8 @@ class Machine:
         payload: Mapping[str, Any] | None = None,
     ) -> None:
         """ACTIVATE_ELEMENT of a process instance (``caller``: the call activity instance).
-        ``start_event``: begin at this (message or signal) start event with the event's
-        variables ``payload`` rather than at the none start event."""
+        ``start_event``: the start event it begins at (an event start, e.g. a timer), with the
+        event's variables as ``payload``; "" for the none start event."""
         self.state.steps.append(
             Step(
                 StepKind.ACTIVATE,
@@ -203,7 +203,7 @@ class Machine:
                 caller.process_instance_key if caller is not None else -1,
                 caller.key if caller is not None else -1,
                 start_event,
-                dict(payload or {}) if start_event else None,
+                payload,
             )
         )
 
@@ -275,7 +275,7 @@ class Machine:
                 step.parent_instance_key,
                 step.parent_element_key,
                 ACTIVATING,
-                # the start event an event (message, signal) starts the instance at
+                # an event start: the start event to activate (see ProcessScope.activate)
                 trigger=(step.via_flow, dict(step.payload or {})) if step.via_flow else None,
             )
             state.put_instance(instance)
@@ -496,8 +496,7 @@ class Machine:
         self, instance: Instance, flow_id: str, payload: Mapping[str, Any] | None = None
     ) -> None:
         """SEQUENCE_FLOW_TAKEN from a completed instance, then ACTIVATE_ELEMENT of the target
-        (``payload``: the variables of the event that the target receives, after an
-        event-based gateway)."""
+        (with ``payload`` as its event variables, e.g. after an event-based gateway)."""
         state = self.state
         model = state.models[instance.definition_key]
         flow = model.sequence_flows[flow_id]

@@ -130,17 +130,18 @@ class StepKind:
     CALLED_TERMINATED = 4  # a called process instance is gone: continue its call activity
     JOIN_CHECK = 5  # see whether a waiting inclusive join may fire now
     # --- messages and signals ---
-    INTER_PARTITION = 10  # a messaging command for this same partition (no network)
+    # a messaging command for this same partition (no network): its wire tag in element_id,
+    # its fields in payload
+    INTER_PARTITION = 10
 
 
 class Step(NamedTuple):
     """A follow-up command on the engine's queue (Zeebe writes these to its log).
 
     ACTIVATE carries the new instance's description; the other kinds only ``key``.
-    ``via_flow`` is the sequence flow that leads to the element ("" if none) -- for a process,
-    the start event to begin at (a message or signal start event; "": the none start event);
-    ``payload`` the event variables the new instance starts with. INTER_PARTITION carries a
-    messaging command's wire tag in ``element_id`` and its fields in ``payload``.
+    ``via_flow`` is the sequence flow that leads to the element ("" if none) -- for a process
+    instance, the event start event it begins at ("": its none start event); ``payload`` the
+    event variables the new instance starts with.
     """
 
     kind: int

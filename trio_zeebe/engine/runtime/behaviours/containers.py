@@ -58,13 +58,13 @@ class _Scope(Behaviour):
 
 class ProcessScope(_Scope):
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
-        started_by = instance.trigger  # (start event, variables) of a message or signal
         m.subscriptions.subscribe(m, instance, element)
-        if started_by is not None:  # kept until here: a failed activation is re-run
-            m.state.put_instance(m.refresh(instance)._replace(trigger=None))
         instance = m.activated(instance)
-        if started_by is not None:
-            m.queue_activate(instance, started_by[0], payload=started_by[1])
+        if instance.trigger is not None:
+            # started by an event (a timer start event): begin at that start event
+            start_id, payload = instance.trigger
+            m.state.put_instance(instance._replace(trigger=None))
+            m.queue_activate(instance, start_id, payload=payload or None)
             return
         start = m.model(instance).none_start_event
         if start is not None:

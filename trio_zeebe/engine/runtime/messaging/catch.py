@@ -1,5 +1,4 @@
-"""Which catch events an element instance holds open while it is active, and the
-:class:`~..events.EventSubscriptions` that opens and closes them for several kinds of event.
+"""Which catch events an element instance holds open while it is active.
 
 An element instance is the *event scope* of: its own event when it waits itself (an
 intermediate catch event, a receive task -- not an inner-instance-less multi-instance body),
@@ -11,17 +10,15 @@ event-based gateway waits through the gateway, never by itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...bpmn import BpmnElementType, Element, Process
-from ..events import EventSubscriptions
 from ..values import Instance
 
 if TYPE_CHECKING:
     from ..machine import Machine
 
-__all__ = ["AllSubscriptions", "after_event_gateway", "catch_events", "is_interrupting_catch"]
+__all__ = ["after_event_gateway", "catch_events", "is_interrupting_catch"]
 
 _T = BpmnElementType
 _SCOPES = (_T.PROCESS.value, _T.SUB_PROCESS.value, _T.EVENT_SUB_PROCESS.value)
@@ -68,21 +65,3 @@ def is_interrupting_catch(catch: Element) -> bool:
     if catch.element_type is _T.START_EVENT:
         return catch.is_interrupting
     return True
-
-
-class AllSubscriptions:
-    """Several kinds of subscriptions behind the one :class:`EventSubscriptions` the machine
-    calls: each opens its own; a failing expression in any leaves none opened by a later one
-    (the activation stays with an incident and is re-run once it is resolved -- each kind
-    keeps what it opened already)."""
-
-    def __init__(self, kinds: Sequence[EventSubscriptions]) -> None:
-        self.kinds = tuple(kinds)
-
-    def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None:
-        for kind in self.kinds:
-            kind.subscribe(machine, instance, element)
-
-    def unsubscribe(self, machine: Machine, instance: Instance) -> None:
-        for kind in self.kinds:
-            kind.unsubscribe(machine, instance)

@@ -6,7 +6,6 @@ follow-up steps for this same partition, time (message TTLs)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .... import codec
@@ -14,7 +13,6 @@ from ....proto import gateway_pb2 as gw
 from ..events import EventSubscriptions
 from ..values import Step
 from .buffer import MessageBuffer
-from .catch import AllSubscriptions
 from .links import Envelope, Links
 from .signals import Signals
 from .triggers import Triggers
@@ -35,7 +33,7 @@ __all__ = ["Messaging"]
 
 
 class Messaging:
-    def __init__(self, machine: Machine, others: Sequence[EventSubscriptions] = ()) -> None:
+    def __init__(self, machine: Machine) -> None:
         self.state = machine.state
         self.links = Links(machine.state)
         self.triggers = Triggers(machine)
@@ -43,8 +41,8 @@ class Messaging:
         self.catch = MessageCatch(machine, self.links, self.triggers.fire)
         self.signals = Signals(machine, self.links, self.triggers.fire)
         self.triggers.closers = (self.catch.close_all, self.signals.close_all)
-        #: what the machine opens and closes subscriptions through (``others``: further kinds)
-        self.subscriptions = AllSubscriptions((self.catch, self.signals, *others))
+        #: the kinds of subscriptions it opens and closes (see events.AllSubscriptions)
+        self.kinds: tuple[EventSubscriptions, ...] = (self.catch, self.signals)
         machine.signals = self.signals
         machine.on_inter_partition = self._local
         machine.on_process_left = self.buffer.process_left
