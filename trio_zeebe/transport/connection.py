@@ -46,6 +46,7 @@ class _Conn:
     bye_received: bool = False
     last_recv: float = 0.0
     last_send: float = 0.0
+    partial_since: float | None = None  # when the incomplete frame now buffered began
 
 
 @attrs.define(eq=False)
@@ -70,6 +71,7 @@ class ConnectionMixin:
     _max: int
     _keepalive: float
     _idle_timeout: float
+    _frame_timeout: float
     _handlers: dict[type, Handler]
     _pending: dict[int, PendingRequest]
     _stats: collections.Counter[str]
@@ -134,14 +136,23 @@ class ConnectionMixin:
         try:
             while True:
                 for payload in batch:
-                    await self._dispatch(conn, frames.decode(payload))
+                    try:
+                        envelope = frames.decode(payload)
+                    except frames.BadMessage as exc:
+                        self._bad_message(conn, exc)
+                        continue
+                    await self._dispatch(conn, envelope)
                 data = await stream.receive_some(_RECEIVE_BYTES)
                 if not data:
                     return
-                conn.last_recv = trio.current_time()
+                now = conn.last_recv = trio.current_time()
                 self._stats["bytes_in"] += len(data)
                 decoder.feed(data)
                 batch = decoder.frames()
+                if not decoder.buffered:
+                    conn.partial_since = None
+                elif batch or conn.partial_since is None:
+                    conn.partial_since = now
         except frames.FrameTooLarge as exc:
             self._stats["oversized_frames"] += 1
             log.warning("closing connection to node %d at %s: %s", peer.node_id, peer.address, exc)
@@ -157,6 +168,22 @@ class ConnectionMixin:
             log.debug("connection to node %d closed: %s", peer.node_id, _describe(exc))
         finally:
             conn.scope.cancel()
+
+    def _bad_message(self, conn: _Conn, exc: frames.BadMessage) -> None:
+        # The stream is intact (the envelope decoded): drop this message, keep the connection.
+        self._stats["dropped_undecodable"] += 1
+        log.warning(
+            "dropping a message from node %d at %s: %s", conn.peer.node_id, conn.peer.address, exc
+        )
+        if exc.kind == frames.REQUEST:
+            error = f"node {self.local.node_id} cannot decode the request: {exc}"[:1000]
+            self._enqueue(
+                conn.link, frames.encode(frames.ERROR, exc.correlation_id, error), dial=False
+            )
+        elif exc.kind == frames.RESPONSE:
+            pending = self._pending.get(exc.correlation_id)
+            if pending is not None and pending.address == conn.link.address:
+                pending.resolve(error=RemoteError(f"undecodable response: {exc}"))
 
     async def _dispatch(self, conn: _Conn, env: frames.Envelope) -> None:
         kind, corr, message = env
@@ -214,7 +241,7 @@ class ConnectionMixin:
             else:
                 try:
                     frame = frames.encode(frames.RESPONSE, corr, result, self._max)
-                except (TypeError, frames.FrameTooLarge) as exc:
+                except (TypeError, ValueError, OverflowError) as exc:  # FrameTooLarge too
                     error = f"cannot send response: {exc}"
         if frame is None:
             frame = frames.encode(frames.ERROR, corr, error[:1000], self._max)
@@ -261,6 +288,17 @@ class ConnectionMixin:
             await trio.sleep(self._keepalive)
             now = trio.current_time()
             if conn.retiring and now - conn.retired_at > self._idle_timeout:
+                conn.scope.cancel()
+            elif conn.partial_since is not None and now - conn.partial_since > self._frame_timeout:
+                # A frame must arrive whole in time: a peer trickling one never-ending frame
+                # would otherwise hold the connection (and its buffer) forever.
+                self._stats["partial_frame_timeouts"] += 1
+                log.warning(
+                    "node %d at %s sent part of a frame %.1fs ago and not the rest: closing",
+                    conn.peer.node_id,
+                    conn.link.address,
+                    now - conn.partial_since,
+                )
                 conn.scope.cancel()
             elif now - conn.last_recv > self._idle_timeout:
                 self._stats["idle_closed"] += 1

@@ -71,8 +71,10 @@ class LinksMixin:
     # ---- queueing and dialling ---------------------------------------------------------
 
     def _link(self, address: str) -> _Link:
+        """The link to ``address``; ValueError (and no link) for a malformed address."""
         link = self._links.get(address)
         if link is None:
+            split_address(address)
             link = self._links[address] = _Link(address)
         return link
 
@@ -176,6 +178,10 @@ class LinksMixin:
             if not isinstance(exc, _Refused):
                 if _is_tls_error(exc):
                     self._stats["tls_failures"] += 1
+                if isinstance(exc, trio.TooSlowError):
+                    # TCP (and TLS) done but no Hello in time: a stuck or hostile client.
+                    self._stats["handshake_timeouts"] += 1
+                    exc = trio.TooSlowError(f"no handshake within {self._handshake_timeout:g}s")
                 self._stats["handshake_failures"] += 1
                 log.warning("handshake with %s failed: %s", where, _describe(exc))
             await trio.aclose_forcefully(raw)

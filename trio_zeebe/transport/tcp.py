@@ -12,6 +12,13 @@ The loser is retired gracefully: each side writes a BYE frame as its last frame 
 reading it until the other's BYE, so nothing written on it is lost. Message order is kept per
 connection; during such a switch-over two messages may overtake each other. A Hello carries a
 random incarnation, so a restarted peer's new connection replaces the old ones at once.
+
+Hostile or broken peers cost only their own connection: a connection that has not completed its
+handshake within ``handshake_timeout`` is closed (``handshake_timeouts``), so is one whose frame
+is still incomplete ``partial_frame_timeout`` after its first byte (``partial_frame_timeouts``)
+or that sends a broken envelope (``decode_errors``); a sound envelope around a message that does
+not decode costs that message (``dropped_undecodable``; a request gets an error answer).
+Addresses are checked before anything is dialled (``dropped_bad_address``).
 """
 
 from __future__ import annotations
@@ -61,12 +68,15 @@ class TcpTransport(LinksMixin, ConnectionMixin):
         backoff_max: float = 2.0,
         keepalive: float = 1.0,
         idle_timeout: float = 10.0,
+        partial_frame_timeout: float = 15.0,
         bind: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if (ssl_server is None) != (ssl_client is None):
             raise ValueError("give both SSL contexts (mutual TLS) or neither (plain TCP)")
-        split_address(local.address)
+        split_address(local.address, allow_port_zero=True)
+        if bind is not None:
+            split_address(bind, allow_port_zero=True)
         self.local = local
         self.cluster_name = cluster_name
         self.port: int | None = None
@@ -77,6 +87,7 @@ class TcpTransport(LinksMixin, ConnectionMixin):
         self._connect_timeout, self._handshake_timeout = connect_timeout, handshake_timeout
         self._backoff_initial, self._backoff_max = backoff_initial, backoff_max
         self._keepalive, self._idle_timeout = keepalive, idle_timeout
+        self._frame_timeout = partial_frame_timeout
         self._bind = bind
         self._rng = rng or random.Random()
         self._incarnation = self._rng.getrandbits(62)
@@ -112,7 +123,13 @@ class TcpTransport(LinksMixin, ConnectionMixin):
             self._stats["dropped_too_large"] += 1
             log.warning("not sending %s to %s: %s", type(message).__name__, address, exc)
             return
-        self._enqueue(self._link(address), frame)
+        try:
+            link = self._link(address)
+        except ValueError as exc:
+            self._stats["dropped_bad_address"] += 1
+            log.debug("not sending %s: %s", type(message).__name__, exc)
+            return
+        self._enqueue(link, frame)
 
     async def request(self, address: str, message: Any, *, timeout: float) -> Any:  # noqa: ASYNC109
         if address == self.local.address:
@@ -122,7 +139,11 @@ class TcpTransport(LinksMixin, ConnectionMixin):
             frame = frames.encode(frames.REQUEST, corr, message, self._max)
         except frames.FrameTooLarge as exc:
             raise MessageTooLarge(str(exc)) from None
-        link = self._link(address)
+        try:
+            link = self._link(address)
+        except ValueError as exc:
+            self._stats["dropped_bad_address"] += 1
+            raise NotSent(str(exc)) from None
         self._stats["requests"] += 1
         pending = self._pending[corr] = PendingRequest(address)
         try:
@@ -150,14 +171,14 @@ class TcpTransport(LinksMixin, ConnectionMixin):
 
     async def run(self, *, task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled; ``task_status.started(local peer)`` once bound."""
-        host, port = split_address(self._bind or self.local.address)
+        host, port = split_address(self._bind or self.local.address, allow_port_zero=True)
         listeners = await trio.open_tcp_listeners(port, host=host)
         if port == 0:  # one ephemeral port: keep only the first listener
             for extra in listeners[1:]:
                 await extra.aclose()
             listeners = listeners[:1]
         self.port = listeners[0].socket.getsockname()[1]
-        adv_host, adv_port = split_address(self.local.address)
+        adv_host, adv_port = split_address(self.local.address, allow_port_zero=True)
         if adv_port == 0:
             self.local = Peer(self.local.node_id, join_address(adv_host, self.port))
         self._hello = Hello(
