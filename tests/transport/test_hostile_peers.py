@@ -196,9 +196,13 @@ async def test_frame_fuzzer_short(certs: Certs) -> None:
     assert report.connections["after handshake"] >= 3
 
 
+FUZZ_SECONDS = float(os.environ.get(SECONDS_ENV, "30"))
+
+
 @pytest.mark.fuzz
+@pytest.mark.timeout(FUZZ_SECONDS + 60)
 async def test_frame_fuzzer(certs: Certs) -> None:
-    seconds = float(os.environ.get(SECONDS_ENV, "30"))
+    seconds = FUZZ_SECONDS
     seed = random.randrange(2**32)
     report = await fuzz_transport(certs, seconds=seconds, seed=seed)
     print(report.summary())
