@@ -102,7 +102,7 @@ async def test_the_gateway_refuses_hostile_frames_without_its_catch_all(
         pack([1, ["g.topology?", {b"x": 1}]]),
         pack([1, ["t.hello", {b"protocol_version": 1}]]),
         pack(["1", ["g.topology?", {}]]),
-        pack([1, ["e.tick", {"now": float("nan")}]]),
+        pack([1, ["e.timeout", {"key": 1, "timeout": float("nan")}]]),
         b"\x92\x01" + b"\x91" * 3000 + b"\xc0",
         b"\xc1",
     ]
