@@ -404,6 +404,8 @@ class RaftDriver:
         (and at most ``retain_bytes`` of them) behind it."""
         log_ = self.log
         assert log_ is not None
+        if index > core.applied:
+            raise ValueError(f"cannot compact to {index}: only {core.applied} applied")
         upto, kept = index, 0
         floor = max(index - self.retain_entries, core.log.snap_index)
         while upto > floor:
