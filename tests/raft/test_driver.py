@@ -33,7 +33,6 @@ CORE_INPUTS = (
     "compact",
     "restore_snapshot",
     "report_snapshot",
-    "report_unreachable",
     "ready",
 )
 

@@ -17,7 +17,6 @@ Inputs::
     core.compact(index)             # a local snapshot covers the log up to index (<= applied)
     core.restore_snapshot(meta)     # a snapshot's data is installed locally; reset the log to it
     core.report_snapshot(peer, ok)  # leader: the out-of-band snapshot transfer ended
-    core.report_unreachable(peer)   # leader: transport gave up on peer; back off to probing
     core.ready() -> Ready | None    # drain outputs (None if there is nothing)
     core.next_deadline()            # when to call tick() next at the latest
 
@@ -342,11 +341,6 @@ class RaftCore:
         pr.become_probe()
         # Wait for the follower's answer (ok) or the next heartbeat (failed) before probing.
         pr.paused = True
-
-    def report_unreachable(self, peer: int) -> None:
-        pr = self.tracker.progress.get(peer)
-        if pr is not None and pr.state is ProgressState.REPLICATE:
-            pr.become_probe()
 
     # ----------------------------------------------------------------- outputs
 

@@ -23,11 +23,11 @@ import trio
 from ..disk import Disk
 from ..raft.config import RaftConfig
 from ..raft.driver import RaftDriver
+from ..raft.election import ElectionTimer
+from ..raft.messages import NORMAL, Entry
 from ..raft.proposals import Position
 from ..raft.ready import Ready, Role
 from ..raft.router import RaftRouter
-from ..raft.election import ElectionTimer
-from ..raft.messages import NORMAL, Entry
 from ..transport.api import Peer
 from .disk import SimDisk
 from .network import SimNetwork
