@@ -331,7 +331,10 @@ class RaftDriver:
         self.router.register(self)
         self.inbox.open()
         if self.voters == (self.node_id,):
-            self.inbox.put(Campaign())  # alone: no one to wait for, lead at once
+            # Alone: no one to wait for, lead at once. Stepped here, in the loop's own task
+            # before the loop starts, and without waking it: the first Ready (announcing the
+            # role) comes at the first deadline, once the starter has subscribed to roles.
+            core.campaign()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -351,7 +354,8 @@ class RaftDriver:
     # -- the loop -----------------------------------------------------------------------
 
     async def _loop(self, core: RaftCore) -> None:
-        """The only task that calls the core: every change to it is made here."""
+        """Every change to the core is made here (after ``run`` built it and, for a lone
+        voter, made it campaign, in this same task)."""
         inbox = self.inbox
         while True:
             message = await inbox.wait(core.next_deadline())
