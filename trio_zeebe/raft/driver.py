@@ -362,10 +362,12 @@ class RaftDriver:
             # The core only knows the time we tell it: tick first, so that a heartbeat stepped
             # below restarts the election timer from now, not from the last tick.
             core.tick(trio.current_time())
-            for point in inbox.take_persisted():
-                core.persisted(point.index, point.term)
-            for control, reply in inbox.take_controls():
-                self._step_control(core, control, reply)
+            if inbox.has_controls:
+                points, controls = inbox.take_controls()
+                for point in points:
+                    core.persisted(point.index, point.term)
+                for control, reply in controls:
+                    self._step_control(core, control, reply)
             if message is not None:
                 core.step(message)
             for message in inbox.messages():  # one Ready for the whole burst
@@ -423,6 +425,8 @@ class RaftDriver:
             log_.compact(upto)
 
     def _proposals_due(self, core: RaftCore) -> bool:
+        if not self.proposals.queued:
+            return False
         return self.proposals.due(
             self.leadership.soft_state.role is Role.LEADER,
             core.log.last_index - core.log.commit,

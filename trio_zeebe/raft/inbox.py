@@ -181,15 +181,13 @@ class Inbox:
             except trio.WouldBlock:
                 return out
 
-    def take_persisted(self) -> list[Persisted]:
-        if not self._persisted:
-            return []
-        points, self._persisted = self._persisted, []
-        return points
+    @property
+    def has_controls(self) -> bool:
+        return bool(self._persisted or self._controls)
 
-    def take_controls(self) -> list[tuple[Control, Reply | None]]:
-        if not self._controls:
-            return []
+    def take_controls(self) -> tuple[list[Persisted], list[tuple[Control, Reply | None]]]:
+        """The persisted points and the other control inputs waiting, oldest first."""
+        points, self._persisted = self._persisted, []
         controls = list(self._controls)
         self._controls.clear()
-        return controls
+        return points, controls

@@ -43,7 +43,7 @@ class Proposal:
 
     def __init__(self, records: Sequence[bytes]) -> None:
         self.records = records
-        self.size = sum(len(r) for r in records)
+        self.size = sum(map(len, records))
         self.cost = self.size + RECORD_OVERHEAD * len(records)  # its share of a packed entry
         self.done = trio.Event()
         self.error: Exception | None = None
@@ -77,13 +77,13 @@ class Proposals:
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self._wake = wake
-        self._queued: list[Proposal] = []
+        self.queued: list[Proposal] = []  # for reading: waiting for the next append
         self._queued_bytes = 0
         self._waiting: dict[int, list[Proposal]] = {}  # entry index -> proposals in it
 
     def add(self, records: Sequence[bytes]) -> Proposal:
         proposal = Proposal(records)
-        self._queued.append(proposal)
+        self.queued.append(proposal)
         self._queued_bytes += proposal.size
         self._wake()
         return proposal
@@ -91,7 +91,7 @@ class Proposals:
     def due(self, leading: bool, uncommitted: int, max_batch_bytes: int) -> bool:
         """Should the queue go into the log now? (Not leading: it is to be refused at once.)
         ``uncommitted``: entries appended and not yet committed."""
-        if not self._queued:
+        if not self.queued:
             return False
         if not leading:
             return True
@@ -100,7 +100,7 @@ class Proposals:
     def take(self, max_batch_bytes: int) -> list[Batch]:
         """Empty the queue into batches of at most ``max_batch_bytes`` each (a batch holds at
         least one proposal, and a proposal is never split)."""
-        queued, self._queued = self._queued, []
+        queued, self.queued = self.queued, []
         self._queued_bytes = 0
         batches: list[Batch] = []
         start = 0
@@ -115,7 +115,7 @@ class Proposals:
             records: list[bytes] = []
             for proposal in group:
                 proposal.offset = len(records)
-                records.extend(proposal.records)
+                records += proposal.records
             batches.append(Batch(group, records))
             start = end
         return batches
@@ -148,8 +148,8 @@ class Proposals:
             self.fail(batch.proposals, error)
 
     def fail_all(self, error: Exception) -> None:
-        self.fail(self._queued, error)
-        self._queued = []
+        self.fail(self.queued, error)
+        self.queued = []
         self._queued_bytes = 0
         for waiting in self._waiting.values():
             self.fail(waiting, error)
