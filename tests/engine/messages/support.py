@@ -36,11 +36,15 @@ def publish_rejected(d: Driver, name: str, key: str = "", **kwargs: Any) -> Reje
     return d.reject(C.PUBLISH_MESSAGE, publish_request(name, key, **kwargs))
 
 
+def broadcast_command(
+    name: str, variables: Mapping[str, Any] | None = None
+) -> tuple[C, gw.BroadcastSignalRequest]:
+    request = gw.BroadcastSignalRequest(signalName=name, variables=json.dumps(variables or {}))
+    return C.BROADCAST_SIGNAL, request
+
+
 def broadcast(d: Driver, name: str, variables: Mapping[str, Any] | None = None) -> int:
-    response = d.ok(
-        C.BROADCAST_SIGNAL,
-        gw.BroadcastSignalRequest(signalName=name, variables=json.dumps(variables or {})),
-    )
+    response = d.ok(*broadcast_command(name, variables))
     result: int = response.key
     return result
 

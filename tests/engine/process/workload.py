@@ -54,11 +54,24 @@ def models() -> list[tuple[str, bytes]]:
     parent = ProcessBuilder("parent").start_event()
     parent.call_activity("call", process_id="child", inputs={"n": "=1"})
     parent.script_task("calc", expression="=n + 1", result_variable="m").end_event()
+
+    # messages and signals
+    mail = ProcessBuilder("mail").start_event()
+    mail.receive_task("recv", message="letter", correlation_key="=to").end_event()
+    mail.boundary_event(
+        "note", attached_to="recv", message="note", correlation_key="=to", interrupting=False
+    ).end_event()
+    mail.boundary_event("stop", attached_to="recv", signal="stop").end_event("stopped")
+    ping = ProcessBuilder("ping").start_event("by-message", message="ping")
+    ping.service_task("pong", job_type="check").end_event()
+    ping.start_event("by-signal", signal="ping").connect_to("pong")
     return [
         ("order.bpmn", order.done()),
         ("batch.bpmn", batch.done()),
         ("child.bpmn", child.done()),
         ("parent.bpmn", parent.done()),
+        ("mail.bpmn", mail.done()),
+        ("ping.bpmn", ping.done()),
     ]
 
 
@@ -84,8 +97,12 @@ def next_operation(rng: random.Random, engine: Engine) -> tuple[str, bytes | flo
     roll = rng.random()
     request: Message
     if roll < 0.2:
-        process_id = rng.choice(["order", "batch", "parent"])
-        variables = {"ok": rng.random() < 0.5, "items": list(range(rng.randint(0, 3)))}
+        process_id = rng.choice(["order", "batch", "parent", "mail"])
+        variables = {
+            "ok": rng.random() < 0.5,
+            "items": list(range(rng.randint(0, 3))),
+            "to": rng.choice("xy"),
+        }
         request = gw.CreateProcessInstanceRequest(
             bpmnProcessId=process_id, version=-1, variables=json.dumps(variables)
         )
@@ -135,4 +152,16 @@ def next_operation(rng: random.Random, engine: Engine) -> tuple[str, bytes | flo
             local=rng.random() < 0.5,
         )
         return "apply", command(C.SET_VARIABLES, request)
+    if roll < 0.93:
+        request = gw.PublishMessageRequest(
+            name=rng.choice(["letter", "note", "ping"]),
+            correlationKey=rng.choice(["x", "y", ""]),
+            timeToLive=rng.choice([0, 2000]),
+            messageId=rng.choice(["", "", "id"]),
+            variables=json.dumps({"x": rng.randint(0, 9)}),
+        )
+        return "apply", command(C.PUBLISH_MESSAGE, request)
+    if roll < 0.95:
+        request = gw.BroadcastSignalRequest(signalName=rng.choice(["stop", "ping"]))
+        return "apply", command(C.BROADCAST_SIGNAL, request)
     return "tick", rng.choice([0.0, 0.5, 1.5, 3.0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .... import codec
+from ....keys import partition_of
 from ....proto import gateway_pb2 as gw
 from ..events import EventSubscriptions
 from ..values import Step
@@ -68,6 +69,12 @@ class Messaging:
 
     def _dispatch(self, command: Any, source: int) -> None:
         if isinstance(command, OpenSubscription):
+            # offers go to the partition of the element instance: it must be the sender
+            if partition_of(command.element_instance_key) != source:
+                raise codec.DecodeError(
+                    f"a subscription of element instance {command.element_instance_key} "
+                    f"opened by partition {source}"
+                )
             self.buffer.open(command)
         elif isinstance(command, CloseSubscription):
             self.buffer.close(command)
