@@ -36,7 +36,7 @@ from ..membership.events import (
 )
 from ..membership.messages import State
 from ..processing.processor import PartitionProcessor
-from ..raft.config import RaftConfig, Role
+from ..raft.config import RaftConfig, Role, SoftState
 from ..raft.driver import RaftDriver, RaftRouter
 from ..raft.election import PriorityElectionTimer
 from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
@@ -292,23 +292,29 @@ class PartitionManager:
     async def _watch_roles(self, part: LocalPartition, driver: RaftDriver) -> None:
         roles = driver.watch_roles()
         async with roles:
+            # Changes from before the subscription were sent to no one (Raft may follow a leader
+            # long before a processor replaying a big log has started): begin with the present.
+            self._on_role(part, driver.soft_state)
             async for soft in roles:
-                if soft.role in (Role.LEADER, Role.FOLLOWER):
-                    part.installed = True
-                me = PartitionStatus(
-                    part.partition_id,
-                    "leader" if soft.role is Role.LEADER else "follower",
-                    soft.term,
-                    part.health,
-                )
-                self.leaders.update(self.node_id, [me])
-                if soft.leader is not None and soft.leader != self.node_id:
-                    # Raft itself tells us who leads; gossip may lag behind.
-                    self.leaders.update(
-                        soft.leader,
-                        [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
-                    )
-                self._publish_needed.set()
+                self._on_role(part, soft)
+
+    def _on_role(self, part: LocalPartition, soft: SoftState) -> None:
+        if soft.role in (Role.LEADER, Role.FOLLOWER):
+            part.installed = True
+        me = PartitionStatus(
+            part.partition_id,
+            "leader" if soft.role is Role.LEADER else "follower",
+            soft.term,
+            part.health,
+        )
+        self.leaders.update(self.node_id, [me])
+        if soft.leader is not None and soft.leader != self.node_id:
+            # Raft itself tells us who leads; gossip may lag behind.
+            self.leaders.update(
+                soft.leader,
+                [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
+            )
+        self._publish_needed.set()
 
     async def _publisher(self) -> None:
         while True:
