@@ -56,11 +56,14 @@ class OffsetClock:
     def __call__(self) -> float:
         return time.time() + self.offset
 
+    async def refresh(self) -> None:
+        self.offset = await trio.to_thread.run_sync(read_offset, self.path)
+
     async def run(self) -> None:
         """Re-read the offset every ``REFRESH_INTERVAL`` seconds until cancelled."""
         while True:
             await trio.sleep(REFRESH_INTERVAL)
-            self.offset = await trio.to_thread.run_sync(read_offset, self.path)
+            await self.refresh()
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> OffsetClock | None:

@@ -129,8 +129,9 @@ class History:
         record["outcome"] = op.outcome.value
         self._write({"type": "op", **record})
 
-    def event(self, kind: str, **fields: Any) -> Event:
-        event = Event(kind, self.now(), fields)
+    def event(self, kind: str, at: float | None = None, **fields: Any) -> Event:
+        """Record an event ``at`` seconds into the run (default: now)."""
+        event = Event(kind, self.now() if at is None else at, fields)
         self._write({"type": "event", "kind": kind, "at": event.at, **fields})
         return event
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -107,7 +108,8 @@ class NetLab:
         names = _ip("-o", "link", "show")
         first = 1 + os.getpid() % 200
         for x in list(range(first, 251)) + list(range(1, first)):
-            if f" {SUBNET_PREFIX}.{x}." not in used and f"tzc{x}br" not in names:
+            taken = re.search(rf" tzc{x}(br|h\d+|n\d+)[:@]", names)
+            if f" {SUBNET_PREFIX}.{x}." not in used and taken is None:
                 return x
         raise NetError(f"no free {SUBNET_PREFIX}.X.0/24 subnet")
 
@@ -127,7 +129,12 @@ class NetLab:
         _ip("-n", ns, "rule", "del", "prio", "0")
 
     def close(self) -> None:
-        """Remove everything this lab made (namespaces take their veths with them)."""
+        """Remove everything this lab made."""
+        for node in range(len(self._made)):
+            try:  # at once: a namespace's veths go some time after the namespace
+                _ip("link", "del", f"tzc{self.subnet}h{node}")
+            except NetError:
+                pass
         for ns in self._made:
             try:
                 _ip("netns", "del", ns)
