@@ -1,4 +1,4 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``bench`` and ``proto``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``soak``, ``chaos``, ``bench`` and ``proto``."""
 
 import nox
 
@@ -41,6 +41,15 @@ def soak(session: nox.Session) -> None:
         "no:cacheprovider",
         *session.posargs,
     )
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Real brokers under seeded faults, then the history checker:
+    ``nox -s chaos -- [--minutes N] [--seed S] [--brokers 3|5]`` (partitions and a full disk
+    need root; see ``python -m trio_zeebe.testing.chaos --help``). Exits 1 on any violation."""
+    session.install("-e", ".")
+    session.run("python", "-m", "trio_zeebe.testing.chaos", *session.posargs)
 
 
 @nox.session

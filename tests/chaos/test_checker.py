@@ -282,6 +282,7 @@ async def test_a_torn_last_line_is_ignored(story: Story) -> None:
     ("exc", "resent", "keyed", "outcome"),
     [
         (GatewayUnreachable("refused"), False, False, REFUSED),  # never sent
+        (GatewayUnreachable("refused"), True, True, UNKNOWN),  # an earlier copy was sent
         (ResourceExhausted("busy"), False, False, REFUSED),
         (ResourceExhausted("busy"), False, True, UNKNOWN),  # the gateway may have retried
         (NotFound("gone"), False, True, REFUSED),

@@ -170,20 +170,27 @@ async def _partition(lab: Lab, fault: PlannedFault) -> None:
 
 
 async def _disk_full(lab: Lab, fault: PlannedFault) -> None:
+    """Fill the target's disk and hold; with the pick's second bit the broker is also killed
+    and restarted while the disk is full (a restart must not turn into a crash loop)."""
     cluster = lab.cluster
     target = await _target(lab, fault)
     disk = lab.disks[target]
     history = lab.history
     unhealthy_after: float | None = None
+    restart = bool(fault.pick & 2)
     try:
         with trio.CancelScope(shield=True):
             filled = await trio.to_thread.run_sync(disk.fill)
-        _record(lab, "fault", fault, nodes=[target], filler_bytes=filled)
+        _record(lab, "fault", fault, nodes=[target], filler_bytes=filled, restart=restart)
         started = trio.current_time()
         with trio.move_on_after(fault.duration):
             while True:
                 if unhealthy_after is None and await cluster.health(target) == 503:
                     unhealthy_after = round(trio.current_time() - started, 2)
+                    if restart:
+                        cluster.kill(target)
+                        cluster.start(target)
+                        _record(lab, "restart-while-full", fault, nodes=[target])
                 await trio.sleep(POLL)
     finally:
         with trio.CancelScope(shield=True):

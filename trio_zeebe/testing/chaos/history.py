@@ -86,14 +86,17 @@ _EARLIER_ATTEMPT = "may have been applied"  # the gateway's note on a refusal af
 def classify(exc: BaseException, *, resent: bool, keyed: bool = False) -> Outcome:
     """The outcome of a request that raised ``exc``.
 
-    ``resent``: the client may have sent the request twice (it failed over meanwhile). Then an
-    engine refusal (NotFound, InvalidState) may be the answer to the second copy after the first
-    was applied, so it proves nothing: unknown. The gateway says so itself when it retried.
+    ``resent``: the client failed over while the request was out, so it may have sent it more
+    than once, and the error answers the last copy only: an earlier one may have been applied
+    (even a GatewayUnreachable then says only that the last copy went nowhere). Only an invalid
+    request is refused by every copy alike. The gateway notes its own retries in the message.
     ``keyed``: a key-addressed command, which the gateway retries on its own; a back-pressure
     refusal may then follow an earlier attempt with an unknown outcome, and the gateway does
     not say so: unknown.
     """
-    if isinstance(exc, _ENGINE_REFUSALS) and (resent or _EARLIER_ATTEMPT in str(exc)):
+    if resent:
+        return Outcome.REFUSED if isinstance(exc, errors.InvalidArgument) else Outcome.UNKNOWN
+    if isinstance(exc, _ENGINE_REFUSALS) and _EARLIER_ATTEMPT in str(exc):
         return Outcome.UNKNOWN
     if keyed and isinstance(exc, errors.ResourceExhausted):
         return Outcome.UNKNOWN

@@ -238,6 +238,7 @@ async def _load_and_faults(
     async with trio.open_nursery() as nursery:
         await nursery.start(workload.run)
         started = trio.current_time()
+        history.event("load-started")
         with trio.move_on_after(options.seconds):
             await _schedule(lab, faults, started, out)
             await trio.sleep_forever()
@@ -273,20 +274,26 @@ async def _load_and_faults(
 async def _schedule(
     lab: Lab, faults: Sequence[PlannedFault], started: float, out: Callable[[str], None]
 ) -> None:
-    for fault in faults:
-        await trio.sleep_until(started + fault.at)
-        why = lab.unavailable(fault.kind)
-        if why is not None:
-            lab.history.event("skipped", fault=fault.kind, index=fault.index, reason=why)
-            continue
-        out(f"chaos: {fault.describe()}")
-        try:
-            await inject(lab, fault)
-        except Exception as exc:  # the run goes on; the checker reports it
-            lab.history.event(
-                "fault-error", fault=fault.kind, index=fault.index, error=describe(exc)
-            )
-            out(f"chaos: fault {fault.describe()} failed: {describe(exc)}")
+    async with trio.open_nursery() as background:
+        for fault in faults:
+            await trio.sleep_until(started + fault.at)
+            why = lab.unavailable(fault.kind)
+            if why is not None:
+                lab.history.event("skipped", fault=fault.kind, index=fault.index, reason=why)
+                continue
+            out(f"chaos: {fault.describe()}")
+            if fault.background:
+                background.start_soon(_inject, lab, fault, out)
+            else:
+                await _inject(lab, fault, out)
+
+
+async def _inject(lab: Lab, fault: PlannedFault, out: Callable[[str], None]) -> None:
+    try:
+        await inject(lab, fault)
+    except Exception as exc:  # the run goes on; the checker reports it
+        lab.history.event("fault-error", fault=fault.kind, index=fault.index, error=describe(exc))
+        out(f"chaos: fault {fault.describe()} failed: {describe(exc)}")
 
 
 __all__ = ["ChaosOptions", "ChaosResult", "make_parts", "run_chaos"]

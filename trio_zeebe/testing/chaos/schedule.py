@@ -4,7 +4,9 @@ Everything random about the faults comes from ``random.Random(seed)`` here, so a
 schedule exactly (the cluster's state at run time then picks the concrete broker: "the leader
 of the second partition" is whoever leads it then). The first faults cover every fault family
 once, in a seeded order, so even a short run meets each of them; after that kinds are drawn
-by weight. Faults run one at a time, each followed by a quiet gap in which the cluster heals.
+by weight. Faults run one at a time, each followed by a quiet gap in which the cluster heals,
+except clock offsets: they stay in force in the background while the next faults run (a broker
+killed while its clock is off restarts with that clock), never two of them at once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ KINDS: dict[str, tuple[str, float]] = {
     "clock-backward": ("clock", 1.0),
 }
 FAMILIES = ("kill", "pause", "partition", "disk", "clock")
+BACKGROUND = ("clock",)  # families whose faults stay in force while the next ones run
 
 
 @attrs.frozen
@@ -49,9 +52,11 @@ class PlannedFault:
     pick: int
     duration: float
     magnitude: float = 0.0
+    background: bool = False  # the next fault does not wait for this one to heal
 
     def describe(self) -> str:
         extra = f" offset {self.magnitude:+.0f}s" if self.magnitude else ""
+        extra += " (in the background)" if self.background else ""
         return f"#{self.index} {self.kind} at {self.at:.1f}s for {self.duration:.1f}s{extra}"
 
 
@@ -82,6 +87,7 @@ def plan(
     rng.shuffle(families)
     faults: list[PlannedFault] = []
     at = WARMUP
+    background_until = 0.0  # when the clock offset in force ends
     while True:
         if families:  # first every family once
             family = families.pop(0)
@@ -89,14 +95,27 @@ def plan(
         else:
             kind = rng.choices(kinds, weights=[KINDS[k][1] for k in kinds])[0]
         duration, magnitude = _shape(rng, kind, election_timeout)
+        background = KINDS[kind][0] in BACKGROUND
+        if background:
+            at = max(at, background_until)
         if at + duration > seconds - TAIL:
             return faults
         faults.append(
             PlannedFault(
-                len(faults), round(at, 2), kind, rng.randrange(1 << 30), duration, magnitude
+                len(faults),
+                round(at, 2),
+                kind,
+                rng.randrange(1 << 30),
+                duration,
+                magnitude,
+                background,
             )
         )
-        at += duration + rng.uniform(*GAP)
+        if background:
+            background_until = at + duration + rng.uniform(*GAP)
+            at += rng.uniform(1.0, 3.0)
+        else:
+            at += duration + rng.uniform(*GAP)
 
 
 def _shape(rng: random.Random, kind: str, election_timeout: float) -> tuple[float, float]:

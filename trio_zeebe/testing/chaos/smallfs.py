@@ -71,7 +71,8 @@ class SmallDisk:
             except DiskSetupError:
                 _run("umount", "-l", str(self.mount_point))
             self.mounted = False
-        self.image.unlink(missing_ok=True)
+        # The image stays: a failed run keeps it (mount it to read the broker's data); a
+        # passing run's directory is removed with it.
 
     def free_bytes(self) -> int:
         st = os.statvfs(self.mount_point)
