@@ -266,7 +266,7 @@ async def test_the_summary_is_one_line_naming_faults_outcomes_and_the_seed(story
     line = story.report().summary(seed=42)
     assert "\n" not in line
     assert "seed=42" in line and "kill-leader=2" in line and "skipped [disk-full=1]" in line
-    assert "ok=1 refused=0 unknown=1" in line
+    assert "acknowledged=1 refused=0 unknown=1" in line
     assert "violations 1 [unverified=1]" in line and "replay with --seed 42" in line
 
 

@@ -24,6 +24,7 @@ from .history import Outcome, Recorded, Violation
 from .workload import Part
 
 INSPECTION_KINDS = ("inspect_job",)
+_NAMES = {Outcome.OK: "acknowledged", Outcome.REFUSED: "refused", Outcome.UNKNOWN: "unknown"}
 
 
 @attrs.frozen
@@ -40,7 +41,7 @@ class Report:
     def summary(self, seed: object) -> str:
         """ONE line: faults by kind, operations by outcome, violations, the seed."""
         faults = ", ".join(f"{k}={n}" for k, n in sorted(self.faults.items())) or "none"
-        ops = " ".join(f"{o.value}={self.outcomes.get(o.value, 0)}" for o in Outcome)
+        ops = " ".join(f"{_NAMES[o]}={self.outcomes.get(o.value, 0)}" for o in Outcome)
         rules = Counter(v.rule for v in self.violations)
         broken = ", ".join(f"{r}={n}" for r, n in sorted(rules.items()))
         line = (
