@@ -17,8 +17,10 @@ The run directory (history, configs, broker logs) is kept when the check fails o
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -172,6 +174,8 @@ async def _run(
         # Blocking on purpose: nothing else runs any more, and cleanup must not be cancelled.
         if cluster is not None:
             cluster.stop_all()
+            for line in _log_errors(cluster):
+                out(line)
         history.flush()
         for disk in disks.values():
             try:
@@ -180,6 +184,24 @@ async def _run(
                 out(f"chaos: cleanup: {exc}")
         if lab_net is not None:
             lab_net.close()
+
+
+def _log_errors(cluster: ChaosCluster, top: int = 8) -> list[str]:
+    """The brokers' ERROR/CRITICAL log lines, counted by message (not violations by
+    themselves: a partition failing on a full disk logs one; worth a look all the same)."""
+    counts: Counter[str] = Counter()
+    for node in cluster.nodes:
+        try:
+            text = node.log.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            fields = line.split(" ", 5)
+            if len(fields) == 6 and fields[2] in ("ERROR", "CRITICAL"):
+                # date time LEVEL node-N logger: message; numbers vary, the message does not
+                counts[re.sub(r"\d+", "N", f"{fields[4]} {fields[5]}")[:110]] += 1
+    lines = [f"chaos: broker logs: {n} x {message}" for message, n in counts.most_common(top)]
+    return lines
 
 
 async def _start_cluster(cluster: ChaosCluster, out: Callable[[str], None]) -> None:
