@@ -28,19 +28,23 @@ FAILING_SEEDS: list[tuple[int, float, int]] = []
 class _FollowingDriver:
     """A Raft driver that followed its leader before anyone watched its roles."""
 
-    def __init__(self) -> None:
-        self.soft_state = SoftState(Role.FOLLOWER, leader=0, term=3)
+    def __init__(self, leader: int | None = 0) -> None:
+        self.soft_state = SoftState(Role.FOLLOWER, leader=leader, term=3)
         self.send, self.receive = trio.open_memory_channel[SoftState](1)
 
     def watch_roles(self) -> trio.MemoryReceiveChannel[SoftState]:
         return self.receive  # nothing more will change
 
 
-async def test_a_partition_following_before_its_roles_are_watched_is_ready() -> None:
+@pytest.mark.parametrize("leader", [0, None])
+async def test_a_partition_following_before_its_roles_are_watched_is_ready(
+    leader: int | None,
+) -> None:
     """Found by the chaos suite (a kill -9 of a broker with a big log, then its restart): the
     partition's replica followed its leader before the manager subscribed to role changes, the
     change was told to no one, the broker never became ready and /health answered 503 until
-    the next leader change. The manager must start from the present role."""
+    the next leader change. The manager must start from the present role; a follower that
+    knows no leader yet (how every replica starts) has no role yet."""
     manager = PartitionManager(
         node_id=1,
         distribution=round_robin(range(3), 1, 3),
@@ -55,13 +59,16 @@ async def test_a_partition_following_before_its_roles_are_watched_is_ready() -> 
         segment_bytes=1 << 20,
     )
     part = manager.local[1]
-    driver = _FollowingDriver()
+    driver = _FollowingDriver(leader)
     assert not manager.ready
     async with trio.open_nursery() as nursery:
         nursery.start_soon(manager._watch_roles, part, cast(Any, driver))
         await trio.testing.wait_all_tasks_blocked()
-        assert manager.ready
-        assert manager.leaders.leader(1) == (0, 3)  # Raft's word on the leader, too
+        if leader is None:
+            assert not manager.ready
+        else:
+            assert manager.ready
+            assert manager.leaders.leader(1) == (0, 3)  # Raft's word on the leader, too
         nursery.cancel_scope.cancel()
 
 

@@ -317,9 +317,12 @@ class PartitionManager:
     async def _watch_roles(self, part: LocalPartition, driver: RaftDriver) -> None:
         roles = driver.watch_roles()
         async with roles:
-            # Changes from before the subscription were sent to no one (Raft may follow a leader
-            # long before a processor replaying a big log has started): begin with the present.
-            self._on_role(part, driver.soft_state)
+            # Changes from before the subscription were sent to no one (Raft may have found its
+            # leader already): begin with the present, unless it is still the state every
+            # replica starts in (a follower knowing no leader), which is no role yet.
+            present = driver.soft_state
+            if present.role is Role.LEADER or present.leader is not None:
+                self._on_role(part, present)
             async for soft in roles:
                 self._on_role(part, soft)
 
