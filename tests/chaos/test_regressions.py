@@ -16,7 +16,8 @@ import trio.testing
 
 from trio_zeebe.partitions.distribution import round_robin
 from trio_zeebe.partitions.manager import PartitionManager
-from trio_zeebe.raft.config import RaftConfig, Role, SoftState
+from trio_zeebe.raft.config import RaftConfig
+from trio_zeebe.raft.ready import Role, SoftState
 from trio_zeebe.testing.chaos.runner import ChaosOptions, run_chaos
 
 pytestmark = [pytest.mark.chaos]
