@@ -70,11 +70,11 @@ def test_a_receive_task_waits_for_its_message_and_closes_its_boundary_events() -
     b.end_event("stopped")
     d = deployed(b.done())
     pi = d.create("p", {"id": "x"})
-    names = [r.value["message_name"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "CREATING")]
+    names = [r.value["messageName"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "CREATING")]
     assert names == ["done", "stop"]
     publish(d, "done", "x", variables={"ok": True})
     assert d.completed("recv", pi) and d.variables(pi)["ok"] is True
-    closed = [r.value["message_name"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "DELETED")]
+    closed = [r.value["messageName"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "DELETED")]
     assert closed == ["stop"]
     publish(d, "stop", "x")
     assert not d.completed("cancel", pi)  # the boundary event closed with its task
@@ -105,7 +105,7 @@ def test_a_number_correlation_key_is_its_integer_text() -> None:
         .done()
     )
     whole, fraction = d.create("p", {"n": 42}), d.create("p", {"n": 12.7})
-    keys = [r.value["correlation_key"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "CREATING")]
+    keys = [r.value["correlationKey"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "CREATING")]
     assert keys == ["42", "12"]
     publish(d, "m", "12")
     publish(d, "m", "42")
@@ -250,7 +250,7 @@ def test_an_interrupting_message_event_subprocess_takes_over_its_scope() -> None
     assert [j.type for j in d.engine.jobs().values()] == ["handle"]
     assert d.variables(pi)["v"] == 1
     # the scope's other event subprocess subscription closed with the interruption
-    closed = [r.value["message_name"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "DELETED")]
+    closed = [r.value["messageName"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "DELETED")]
     assert closed == ["other"]
     d.complete_type("handle")
     assert d.is_done(pi)
@@ -293,7 +293,7 @@ def test_the_first_message_at_an_event_based_gateway_wins() -> None:
     assert d.completed("gw", pi) and d.completed("paid", pi)
     assert not d.activated("cancelled")
     assert d.variables(pi)["amount"] == 7
-    closed = [r.value["message_name"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "DELETED")]
+    closed = [r.value["messageName"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "DELETED")]
     assert closed == ["cancel"]
     assert [j.type for j in d.engine.jobs().values()] == ["ship"]
     # the second message stays buffered for whoever comes next
@@ -311,7 +311,7 @@ def test_a_multi_instance_receive_task_waits_per_inner_instance() -> None:
         .done()
     )
     pi = d.create("p", {"ids": ["a", "b"]})
-    keys = [r.value["correlation_key"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "CREATING")]
+    keys = [r.value["correlationKey"] for r in d.of("PROCESS_MESSAGE_SUBSCRIPTION", "CREATING")]
     assert keys == ["a", "b"]
     publish(d, "m", "b")
     assert d.path(pi).count(("recv", "ELEMENT_COMPLETED")) == 1 and not d.engine.jobs()

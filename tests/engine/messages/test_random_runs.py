@@ -102,7 +102,7 @@ class Run:
     def correlations(self) -> Counter[tuple[int, str]]:
         """(message key, process) of every correlation an instance took."""
         return Counter(
-            (r.value["messageKey"], r.value["bpmn_process_id"])
+            (r.value["messageKey"], r.value["bpmnProcessId"])
             for r in self.net.records("PROCESS_MESSAGE_SUBSCRIPTION", "CORRELATED")
         )
 
@@ -110,7 +110,7 @@ class Run:
         return sum(
             1
             for r in self.net.records("PROCESS_MESSAGE_SUBSCRIPTION", "CORRELATED")
-            if r.value["bpmn_process_id"] == process and r.value["correlation_key"] == key
+            if r.value["bpmnProcessId"] == process and r.value["correlationKey"] == key
         )
 
     def still_waiting(self, process: str, key: str) -> int:

@@ -34,7 +34,7 @@ from ..refusal import DEFAULT_TENANT, Refused, check_tenant, invalid_argument
 from ..variables import InvalidDocument, dumps, parse_document
 from .links import Links
 from .starts import MESSAGE, event_name, latest_start_events, start_instance
-from .values import Correlation, Message, MessageSubscription, Started
+from .values import Correlation, Message, MessageSubscription, Started, record_value
 from .wire import CloseSubscription, Correlate, Correlated, OpenSubscription, Rejected
 
 if TYPE_CHECKING:
@@ -72,8 +72,7 @@ class MessageBuffer:
 
     def _trace(self, subscription: MessageSubscription, intent: str, message_key: int) -> None:
         if self.state.trace is not None:
-            value = subscription._asdict()
-            value["messageKey"] = message_key
+            value = record_value(subscription, messageKey=message_key)
             self.state.emit(
                 "MESSAGE_SUBSCRIPTION", intent, subscription.element_instance_key, value
             )
@@ -246,9 +245,9 @@ class MessageBuffer:
                 messaging.put_subscription(subscription._replace(correlating=-1))
         elif self.state.trace is not None:  # closed before the answer came
             value = {
-                "element_instance_key": command.element_instance_key,
-                "message_name": command.message_name,
-                "bpmn_process_id": process_id,
+                "elementInstanceKey": command.element_instance_key,
+                "messageName": command.message_name,
+                "bpmnProcessId": process_id,
                 "messageKey": command.message_key,
             }
             self.state.emit("MESSAGE_SUBSCRIPTION", "REJECTED", key[0], value)

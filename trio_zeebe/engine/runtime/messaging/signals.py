@@ -29,7 +29,7 @@ from .catch import catch_events, is_interrupting_catch
 from .links import Links
 from .starts import SIGNAL, latest_start_events, start_instance
 from .triggers import can_fire
-from .values import SignalSubscription
+from .values import SignalSubscription, record_value
 from .wire import SignalBroadcast, variables_of
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Signals:
                 "SIGNAL_SUBSCRIPTION",
                 intent,
                 subscription.element_instance_key,
-                subscription._asdict(),
+                record_value(subscription),
             )
 
     # --- EventSubscriptions -----------------------------------------------------------------

@@ -11,7 +11,7 @@ partition.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "CREATED",
@@ -24,6 +24,7 @@ __all__ = [
     "ProcessSubscription",
     "SignalSubscription",
     "Started",
+    "record_value",
 ]
 
 # ProcessMessageSubscription states (Zeebe's intents): opened -> acknowledged -> closing.
@@ -109,3 +110,19 @@ class SignalSubscription(NamedTuple):
     process_instance_key: int
     bpmn_process_id: str
     interrupting: bool
+
+
+class _Row(Protocol):
+    def _asdict(self) -> dict[str, Any]: ...
+
+
+def record_value(row: _Row, **extra: Any) -> dict[str, Any]:
+    """A value as the trace shows it: Zeebe's camelCase field names (``messageName``, ...)."""
+    value = {_camel(name): field for name, field in row._asdict().items()}
+    value.update(extra)
+    return value
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

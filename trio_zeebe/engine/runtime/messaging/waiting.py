@@ -38,7 +38,7 @@ from ..values import Instance
 from .catch import catch_events, is_interrupting_catch
 from .links import Links
 from .triggers import can_fire
-from .values import CREATED, CREATING, DELETING, ProcessSubscription
+from .values import CREATED, CREATING, DELETING, ProcessSubscription, record_value
 from .wire import (
     CloseSubscription,
     Correlate,
@@ -92,8 +92,7 @@ class MessageCatch:
 
     def _trace(self, subscription: ProcessSubscription, intent: str, message_key: int) -> None:
         if self.state.trace is not None:
-            value = subscription._asdict()
-            value["messageKey"] = message_key
+            value = record_value(subscription, messageKey=message_key)
             self.state.emit(
                 "PROCESS_MESSAGE_SUBSCRIPTION", intent, subscription.element_instance_key, value
             )
