@@ -306,7 +306,7 @@ class MessageBuffer:
             return
         model = self.state.models[definition_key]
         for start_id in model.message_start_events:
-            name = event_name(model.elements[start_id], MESSAGE, self.state.clock)
+            name = event_name(model.elements[start_id], MESSAGE)
             for message_key in messaging.by_correlation.get((name or "", correlation_key), ()):
                 message = messaging.messages[message_key]
                 if not self._alive(message) or (message_key, process_id) in messaging.correlations:

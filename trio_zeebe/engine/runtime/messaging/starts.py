@@ -26,14 +26,16 @@ MESSAGE = "message"
 SIGNAL = "signal"
 
 
-def event_name(element: Element, kind: str, now: int) -> str | None:
-    """The message or signal name of a start event (None if it has none)."""
+def event_name(element: Element, kind: str) -> str | None:
+    """The message or signal name of a start event (None if it has none). An expression
+    sees no variables and a fixed clock: the name is the same whenever it is read (the table
+    below is rebuilt lazily, so a replica may read it at another moment than its leader)."""
     definition = element.message if kind == MESSAGE else element.signal
     name = definition.name if definition is not None else None
     if not name:
         return None
     try:
-        return evaluate_string(name, {}, now)  # a start event's name has no variables
+        return evaluate_string(name, {}, 0)
     except Fail:
         return None
 
@@ -49,7 +51,7 @@ def latest_start_events(state: EngineState, kind: str, name: str) -> list[StartE
             model = state.models[definition_key]
             starts = model.message_start_events if kind == MESSAGE else model.signal_start_events
             for start_id in starts:
-                found = event_name(model.elements[start_id], kind, state.clock)
+                found = event_name(model.elements[start_id], kind)
                 if found is not None:
                     table.setdefault(found, []).append((process_id, definition_key, start_id))
         cached = (len(state.definitions), table)
