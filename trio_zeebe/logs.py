@@ -310,7 +310,9 @@ class ProgressReporter:
     def _rate(self, per_second: float) -> str:
         if self.unit == "bytes":
             return f"{_size(int(per_second))}/s"
-        return f"{per_second:,.0f} {self.unit}/s"
+        if per_second >= 100:
+            return f"{per_second:,.0f} {self.unit}/s"
+        return f"{per_second:.2g} {self.unit}/s"
 
     def _log(self, message: str) -> None:
         extra = {"partition": self.partition} if self.partition is not None else None
