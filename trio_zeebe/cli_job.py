@@ -24,10 +24,10 @@ from typing import Any
 from .codec import converter
 from .config import parse_duration
 from .engine.records import Job
+from .keys import partition_of
 from .logs import utc_time
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-PARTITION_SHIFT = 51
 DEFAULT_WORKER = "trio-zeebe"
 
 KEY_HELP = "the job's key (printed by job create and job activate)"
@@ -292,7 +292,7 @@ def _hint(args: argparse.Namespace, text: str) -> str:
 
 def _render(args: argparse.Namespace, result: Any) -> str:
     if isinstance(result, int):  # create: the new job's key
-        data: dict[str, Any] = {"key": result, "partition_id": result >> PARTITION_SHIFT}
+        data: dict[str, Any] = {"key": result, "partition_id": partition_of(result)}
         text = f"created job {result} (partition {data['partition_id']})"
     elif isinstance(result, list):  # activate
         data = {"jobs": [_job_dict(j) for j in result]}
@@ -318,7 +318,7 @@ def _render(args: argparse.Namespace, result: Any) -> str:
 
 def _job_dict(job: Job) -> dict[str, Any]:
     data: dict[str, Any] = converter.unstructure(job)
-    data["partition_id"] = job.key >> PARTITION_SHIFT
+    data["partition_id"] = partition_of(job.key)
     return data
 
 
