@@ -222,6 +222,8 @@ def setup_logging(
 
 PROGRESS_INTERVAL = 5.0
 """Seconds between two progress lines of one piece of work."""
+PROGRESS_EVERY: int | None = None
+"""Units of work between two progress lines regardless of time (None: by time only)."""
 
 
 class ProgressReporter:
@@ -229,10 +231,12 @@ class ProgressReporter:
 
     ``what`` names the work (``"replaying the log"``), ``total`` how much there is (None if
     unknown), ``unit`` what is counted (``"records"``, ``"chunks"``; ``"bytes"`` prints sizes).
-    Call :meth:`update` (absolute) or :meth:`advance` (relative) as work is done: a line is
-    logged when ``interval`` seconds or ``every`` units (if given) passed since the last one;
-    :meth:`finish` logs the final line. Cheap enough to call per log entry: between lines it
-    only compares numbers. ``clock`` is injectable (tests; a simulation's trio clock).
+    :meth:`begin` says what is to be done; call :meth:`update` (absolute) or :meth:`advance`
+    (relative) as work is done: a line is logged when ``interval`` seconds (default
+    :data:`PROGRESS_INTERVAL`) or ``every`` units (default :data:`PROGRESS_EVERY`, None: by
+    time only) passed since the last one; :meth:`finish` logs the final line. Cheap enough to
+    call per log entry: between lines it compares numbers and reads the clock.
+    ``clock`` is injectable (tests; a simulation's trio clock).
     """
 
     def __init__(
@@ -254,7 +258,7 @@ class ProgressReporter:
         self.unit = unit
         self.partition = partition
         self.interval = PROGRESS_INTERVAL if interval is None else interval
-        self.every = every
+        self.every = PROGRESS_EVERY if every is None else every
         self.level = level
         self.clock = clock
         self.done = 0
@@ -262,6 +266,11 @@ class ProgressReporter:
         self._last_at = self.started
         self._last_done = 0
         self._finished = False
+
+    def begin(self, note: str = "") -> None:
+        """A first line: what is to be done (``<what>: <total>[ <note>]``)."""
+        amount = self._amount(self.total) if self.total is not None else "started"
+        self._log(f"{self.what}: {amount}{f' {note}' if note else ''}")
 
     def advance(self, amount: int = 1) -> None:
         self.update(self.done + amount)
@@ -275,11 +284,14 @@ class ProgressReporter:
         if now - self._last_at >= self.interval:
             self._report(now)
 
-    def finish(self, note: str = "") -> None:
-        """The final line: how much in how long (once; later calls do nothing)."""
+    def finish(self, note: str = "", *, done: int | None = None) -> None:
+        """The final line: how much (``done``, default as updated) in how long (once; later
+        calls do nothing)."""
         if self._finished:
             return
         self._finished = True
+        if done is not None:
+            self.done = done
         elapsed = max(self.clock() - self.started, 0.0)
         line = f"{self.what}: done, {self._amount(self.done)} in {_duration(elapsed)}"
         if elapsed > 0 and self.done:
