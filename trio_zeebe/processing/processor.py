@@ -194,7 +194,8 @@ class PartitionProcessor:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._last_snapshot_at = trio.current_time()
         status = self.driver.status().raft
-        if status is not None and status.last_index > status.snapshot_index:
+        # More than a new leader's no-op (a fresh or just-snapshotted log says nothing).
+        if status is not None and status.last_index - status.snapshot_index > 1:
             self._replay = _Replay(
                 self.partition, status.snapshot_index, status.last_index, self.applied_records
             )
