@@ -1,4 +1,5 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``bench`` and ``proto``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``browser``, ``bench``,
+``proto``."""
 
 import nox
 
@@ -39,6 +40,33 @@ def soak(session: nox.Session) -> None:
         "tests/raft/test_sim_group.py",
         "-p",
         "no:cacheprovider",
+        *session.posargs,
+    )
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The monitoring page in a real headless Chromium (Debian's package, installed if missing).
+
+    ``MONITORING_SCREENSHOT=docs/monitoring-page.png nox -s browser`` refreshes the screenshot.
+    """
+    import os
+    import shutil
+
+    if shutil.which("chromium") is None:
+        if os.geteuid() != 0:
+            session.error("chromium is not installed: apt-get install chromium (as root)")
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", "chromium", external=True)
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/monitoring/test_page.py",
         *session.posargs,
     )
 

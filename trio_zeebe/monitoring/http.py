@@ -202,7 +202,7 @@ class HttpServer:
                 return
             answer = await self._dispatch(outcome)
             await self._respond(conn, stream, outcome.method, answer, close=False)
-            if conn.our_state is h11.MUST_CLOSE or conn.their_state is not h11.DONE:
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
 
@@ -220,6 +220,9 @@ class HttpServer:
             target = event.target.decode("latin-1")
             if len(event.target) > limits.max_target_bytes:
                 return text(414, f"the request target exceeds {limits.max_target_bytes} bytes\n")
+            head_bytes = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+            if head_bytes > limits.max_head_bytes:  # h11 checks only a head still arriving
+                return text(431, f"the request head exceeds {limits.max_head_bytes} bytes\n")
             if len(event.headers) > limits.max_headers:
                 return text(431, f"more than {limits.max_headers} header fields\n")
             length = _content_length(event.headers)
@@ -327,17 +330,22 @@ class HttpServer:
         self.streams += 1
         try:
             await self._send(stream, conn.send(self._response_event(response, close=True)))
-            chunks = response.chunks()
-            try:
-                async for chunk in chunks:
-                    if chunk:
-                        await self._send(stream, conn.send(h11.Data(data=chunk)))
-            finally:
-                aclose = getattr(chunks, "aclose", None)
-                if aclose is not None:
-                    with trio.CancelScope(shield=True):
-                        await aclose()
-            await self._send(stream, conn.send(h11.EndOfMessage()))
+            async with trio.open_nursery() as nursery:
+                # A stream may stay silent for long: notice a client that hangs up meanwhile,
+                # so its slot is free at once rather than at the next write.
+                nursery.start_soon(_cancel_on_hangup, stream, nursery.cancel_scope)
+                chunks = response.chunks()
+                try:
+                    async for chunk in chunks:
+                        if chunk:
+                            await self._send(stream, conn.send(h11.Data(data=chunk)))
+                finally:
+                    aclose = getattr(chunks, "aclose", None)
+                    if aclose is not None:
+                        with trio.CancelScope(shield=True):
+                            await aclose()
+                await self._send(stream, conn.send(h11.EndOfMessage()))
+                nursery.cancel_scope.cancel()
         finally:
             self.streams -= 1
 
@@ -365,6 +373,15 @@ class HttpServer:
                 if not chunk:
                     break
                 drained += len(chunk)
+
+
+async def _cancel_on_hangup(stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
+    try:
+        while await stream.receive_some(RECEIVE_BYTES):
+            pass  # nothing more is expected on a streaming connection: ignore it
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+    scope.cancel()
 
 
 async def _next_event(conn: h11.Connection, stream: trio.abc.Stream) -> object:
