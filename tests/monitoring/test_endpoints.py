@@ -13,6 +13,7 @@ from prometheus_client.samples import Sample
 
 from trio_zeebe.broker import Broker
 from trio_zeebe.client import Client
+from trio_zeebe.client_errors import ClientError
 from trio_zeebe.config import config_from_dict
 
 from .http_client import Answer, Connection, get
@@ -168,6 +169,15 @@ async def test_prometheus_endpoints_serve_typed_metrics_with_zeebe_names(broker:
         assert count >= 1, request_type
     _, total = metrics["zeebe_gateway_total_requests"]
     assert value(total, "zeebe_gateway_total_requests_total", requestType="CreateJob") == 1
+    _, jobs = metrics["zeebe_job_events"]
+    partition = str(key >> 51)
+    for action in ("created", "activated", "completed"):
+        assert (
+            value(
+                jobs, "zeebe_job_events_total", action=action, partition=partition, type="monitored"
+            )
+            == 1
+        )
     # Counters end in _total; histograms have buckets up to +Inf.
     assert "zeebe_stream_processor_records_total" in answer.text
     assert 'zeebe_gateway_request_latency_seconds_bucket{le="+Inf",requestType="CreateJob"}' in (
@@ -196,16 +206,16 @@ async def test_failed_requests_are_counted_by_error(broker: Broker) -> None:
     gateway = broker.gateway
     assert gateway is not None
     async with Client(f"127.0.0.1:{gateway.port}", insecure=True) as client:
-        with pytest.raises(Exception):  # noqa: B017 - whichever client error: the count matters
+        with pytest.raises(ClientError):
             await client.append(99, [b"x"])  # no such partition here
+        with pytest.raises(ClientError):
+            await client.complete_job((1 << 51) + 12345)  # no such job: the engine rejects it
     metrics = families(await get(port_of(broker), "/metrics"))
     _, failed = metrics["zeebe_gateway_failed_requests"]
-    assert (
-        value(
-            failed, "zeebe_gateway_failed_requests_total", requestType="Append", error="UNAVAILABLE"
-        )
-        == 1
-    )
+    total = "zeebe_gateway_failed_requests_total"
+    assert value(failed, total, requestType="Append", error="UNAVAILABLE") == 1
+    assert value(failed, total, requestType="CompleteJob", error="NOT_FOUND") == 1
+    assert metrics["zeebe_job_events"][1] == []  # a rejected command is no job event
 
 
 async def test_openmetrics_when_the_scraper_asks_for_it(broker: Broker) -> None:

@@ -353,3 +353,21 @@ async def test_streaming_responses_are_chunked_and_bounded() -> None:
             while (await get(server.port, "/events")).status != 200:  # noqa: ASYNC110
                 await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_client_expecting_100_continue_is_told_to_send_its_body() -> None:
+    async with trio.open_nursery() as nursery:
+        server = await serve(nursery)
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(
+                b"POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+                b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+            )
+            with trio.fail_after(5):
+                interim = await stream.receive_some(4096)
+            assert interim.startswith(b"HTTP/1.1 100 ")
+            await stream.send_all(b"abc")
+            rest = await _read_all(stream)
+        assert b"HTTP/1.1 405 " in interim + rest
+        nursery.cancel_scope.cancel()

@@ -228,6 +228,10 @@ class HttpServer:
             length = _content_length(event.headers)
             if length is not None and length > limits.max_body_bytes:
                 return text(413, f"the request body exceeds {limits.max_body_bytes} bytes\n")
+            if conn.they_are_waiting_for_100_continue:
+                await self._send(
+                    stream, conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+                )
             received = 0
             while True:  # read (and discard) a body: no route takes one
                 part = await _next_event(conn, stream)

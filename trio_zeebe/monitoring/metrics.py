@@ -33,6 +33,18 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from ..engine import KEY_BITS
+from ..engine.records import (
+    ActivatedJobs,
+    CompleteJob,
+    CreateJob,
+    FailJob,
+    Job,
+    JobKey,
+    Rejection,
+    ThrowError,
+)
+from ..gateway.messages import ActivateJobsRequest
 from ..gateway.server import GatewayRequestError
 from .sample import BrokerSample
 
@@ -169,6 +181,12 @@ class BrokerMetrics:
             ["requestType", "error"],
             registry=r,
         )
+        self._job_events = Counter(
+            "zeebe_job_events",
+            "Job events, by action (created, activated, completed, failed, error thrown)",
+            ["action", "partition", "type"],
+            registry=r,
+        )
         self.state = StateCollector(sample)
         r.register(self.state)
 
@@ -188,16 +206,36 @@ class BrokerMetrics:
         if error is not None:
             self._failed.labels(request_type, error).inc()
 
+    def job_events(self, request: Any, answer: Any) -> None:
+        """The job events in a successful answer to a job command."""
+        action = _JOB_ACTIONS.get(type(request))
+        if isinstance(answer, JobKey) and isinstance(request, CreateJob):
+            self._job_events.labels("created", str(answer.key >> KEY_BITS), request.type).inc()
+        elif isinstance(answer, ActivatedJobs):
+            for job in answer.jobs:
+                self._job_events.labels("activated", str(job.key >> KEY_BITS), job.type).inc()
+        elif isinstance(answer, Job) and action is not None:
+            self._job_events.labels(action, str(answer.key >> KEY_BITS), answer.type).inc()
+
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry as the scraper asked for it (Prometheus text or OpenMetrics)."""
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
 
 
+_JOB_ACTIONS: dict[type, str] = {
+    CompleteJob: "completed",
+    FailJob: "failed",
+    ThrowError: "error thrown",
+    ActivateJobsRequest: "activated",
+}
+
+
 def instrument_requests(
     handler: Callable[[Any], Awaitable[R]], metrics: BrokerMetrics
 ) -> Callable[[Any], Awaitable[R]]:
-    """``handler`` (the gateway's request handler) timed into ``metrics`` per request type."""
+    """``handler`` (the gateway's request handler) timed into ``metrics`` per request type;
+    an engine rejection counts as a failed request, and answered job commands as job events."""
 
     async def timed(request: Any) -> R:
         kind = type(request).__name__.removesuffix("Request")
@@ -210,7 +248,11 @@ def instrument_requests(
         except Exception as exc:
             metrics.request(kind, trio.current_time() - start, type(exc).__name__)
             raise
-        metrics.request(kind, trio.current_time() - start)
+        if isinstance(answer, Rejection):
+            metrics.request(kind, trio.current_time() - start, answer.code)
+        else:
+            metrics.request(kind, trio.current_time() - start)
+            metrics.job_events(request, answer)
         return answer
 
     return timed
