@@ -1,15 +1,24 @@
-"""The stream processor inside simulated brokers: leader answers, follower replay, snapshots."""
+"""The stream processor inside simulated brokers: leader answers, follower replay, snapshots,
+raw appends as opaque units, poison records, and a state machine that fails."""
 
 from __future__ import annotations
 
+import logging
 import random
 
+import pytest
 import trio
 import trio.testing
 
 from trio_zeebe import codec
-from trio_zeebe.processing.processor import PartitionProcessor
-from trio_zeebe.raft.applied import LeadershipLost
+from trio_zeebe.broker import Broker
+from trio_zeebe.gateway.messages import AppendRequest, AppendResponse, ErrorCode
+from trio_zeebe.gateway.server import GatewayRequestError
+from trio_zeebe.partitions.manager import LocalPartition
+from trio_zeebe.processing import envelope
+from trio_zeebe.processing.envelope import Kind
+from trio_zeebe.processing.processor import PartitionProcessor, position_of
+from trio_zeebe.raft.applied import LeadershipLost, unpack_records
 from trio_zeebe.raft.config import NotLeader, ProposalDropped
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.raft_group import wait_until
@@ -244,4 +253,347 @@ async def test_job_engine_replicas_are_byte_identical_after_crashes(
         # once the rebuilt replica has caught up with everyone.
         await wait_until(lambda: len(states()) == 1 and len(processors(cluster, 1)) == 3, 30)
         assert JobEngine(1).snapshot() != final  # the state is not trivially empty
+        nursery.cancel_scope.cancel()
+
+
+# --- the processor owns its framing: raw appends, poison records, halting ---------------------
+
+POISON = [
+    # Read as the old [request id, stamp, command] framing, these forged the leader's clock
+    # (every lease deadline became 1e300) or made apply raise on every replica.
+    codec.packb([1, 1e300, ["e.tick", {"now": 1.0}]]),
+    codec.packb([1, "a string stamp", b"\x92\xa8e.create\x81\xa4type\xa1x"]),
+    codec.packb([1, 1.0, ["e.create", {b"type": "x"}]]),
+]
+
+
+class Recorder:
+    """An embedder's state machine: keeps every (payload, position, timestamp) it is given."""
+
+    def __init__(self, partition_id: int) -> None:
+        self.seen: list[tuple[bytes, int, float]] = []
+
+    def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
+        if command == b"boom":
+            raise RuntimeError("boom")  # a bug in the embedder's code
+        self.seen.append((command, position, timestamp))
+        return codec.packb(len(self.seen))
+
+    def snapshot(self) -> bytes:
+        return codec.packb([list(s) for s in self.seen])
+
+    def restore(self, data: bytes) -> None:
+        self.seen = [tuple(s) for s in codec.unpackb(data)]  # type: ignore[misc]
+
+
+async def append(cluster: SimCluster, pid: int, records: list[bytes]) -> AppendResponse:
+    """A raw append as a client sends it, at the partition's leader."""
+    broker = cluster.brokers[cluster.leaders()[pid]]
+    answer = await broker.handle_client_request(AppendRequest(pid, tuple(records)))
+    assert isinstance(answer, AppendResponse)
+    return answer
+
+
+def broker_of(cluster: SimCluster, node: int) -> Broker:
+    return cluster.brokers[node]
+
+
+def part(cluster: SimCluster, node: int, pid: int) -> LocalPartition:
+    manager = cluster.brokers[node].partitions
+    assert manager is not None
+    return manager.local[pid]
+
+
+async def test_a_job_engine_partition_refuses_raw_records_and_keeps_serving(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from trio_zeebe.engine.jobs import JobEngine
+    from trio_zeebe.engine.records import ActivatedJobs, ActivateJobs, CreateJob, JobKey
+
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(SimCluster(61, 3, 1, 3).run)  # the job engine
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        for record in POISON:
+            with pytest.raises(GatewayRequestError) as refused:
+                await append(cluster, 1, [record])
+            assert refused.value.code is ErrorCode.UNIMPLEMENTED
+            assert refused.value.message == (
+                "partition 1 runs the job engine; raw records are accepted only by an "
+                "embedder's state machine"
+            )
+        created = codec.decode(await submit(cluster, 1, codec.encode(CreateJob("work"))))  # type: ignore[arg-type]
+        assert isinstance(created, JobKey)
+        leased = codec.decode(
+            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w1", 1, 5.0)))
+        )  # type: ignore[arg-type]
+        assert isinstance(leased, ActivatedJobs) and len(leased.jobs) == 1
+        await trio.sleep(6.0)  # the lease runs out by the leader's clock
+        again = codec.decode(
+            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w2", 1, 5.0)))
+        )  # type: ignore[arg-type]
+        assert isinstance(again, ActivatedJobs) and [j.worker for j in again.jobs] == ["w2"]
+        for node, proc in processors(cluster, 1).items():
+            assert isinstance(proc.machine, JobEngine) and proc.machine.clock < 1e6
+            assert (
+                part(cluster, node, 1).health == "healthy" and part(cluster, node, 1).restarts == 0
+            )
+        nursery.cancel_scope.cancel()
+
+
+async def test_forged_records_that_bypass_the_processor_are_skipped_alike_everywhere(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Records put into the log around the processor (an older format, corruption) are not
+    envelopes: every replica skips them, nothing raises, leases still expire."""
+    from trio_zeebe.engine.records import ActivatedJobs, ActivateJobs, CreateJob
+
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(SimCluster(67, 3, 1, 3).run)
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        await submit(cluster, 1, codec.encode(CreateJob("work")))
+        leased = codec.decode(
+            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w1", 1, 5.0)))
+        )  # type: ignore[arg-type]
+        assert isinstance(leased, ActivatedJobs) and len(leased.jobs) == 1
+        driver = cluster.brokers[cluster.leaders()[1]].partitions.driver(1)  # type: ignore[union-attr]
+        assert driver is not None
+        for record in POISON:
+            await driver.propose(record)
+        await wait_until(
+            lambda: [p.skipped_records for p in processors(cluster, 1).values()] == [3] * 3, 10
+        )
+        await trio.sleep(6.0)
+        again = codec.decode(
+            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w2", 1, 5.0)))
+        )  # type: ignore[arg-type]
+        assert isinstance(again, ActivatedJobs) and [j.worker for j in again.jobs] == ["w2"]
+        states = {p.machine.snapshot() for p in processors(cluster, 1).values()}
+        await wait_until(
+            lambda: len({p.machine.snapshot() for p in processors(cluster, 1).values()}) == 1, 10
+        )
+        assert all(part(cluster, n, 1).restarts == 0 for n in range(3)), states
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_embedders_machine_gets_raw_payloads_opaque_with_the_leaders_stamp(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(
+            SimCluster(71, 3, 1, 3, state_machine=Recorder).run
+        )
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        before = trio.current_time()
+        answer = await append(cluster, 1, POISON)
+        after = trio.current_time()
+        [(index, first), *rest] = answer.positions
+        assert rest == [(index, first + 1), (index, first + 2)]  # one entry, in order
+        assert [codec.unpackb(a) for a in answer.answers] == [1, 2, 3]
+        await wait_until(
+            lambda: all(len(p.machine.seen) == 3 for p in processors(cluster, 1).values()), 10
+        )  # type: ignore[attr-defined]
+        for proc in processors(cluster, 1).values():
+            seen = proc.machine.seen  # type: ignore[attr-defined]
+            assert [s[0] for s in seen] == POISON  # byte for byte, never parsed
+            assert [s[1] for s in seen] == [position_of(index, first + i) for i in range(3)]
+            assert all(before <= s[2] <= after for s in seen)  # the leader's clock, not 1e300
+        nursery.cancel_scope.cancel()
+
+
+async def test_records_of_each_append_land_contiguous_and_in_order_under_load(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Many concurrent appends (units larger than a batch, so entries split between them):
+    each call's records are one run in the log, in the order given."""
+    overrides = {"cluster": {"raft": {"max_append_batch_size": "2KB"}}}
+    calls = 200
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(
+            SimCluster(73, 3, 1, 3, state_machine=Recorder, overrides=overrides).run
+        )
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        rng = random.Random(73)
+        sent: dict[int, list[bytes]] = {}
+        answers: dict[int, AppendResponse] = {}
+
+        async def one(call: int) -> None:
+            records = [
+                b"%03d-%03d-" % (call, i) + b"x" * rng.randrange(200)
+                for i in range(rng.randrange(1, 12))
+            ]
+            sent[call] = records
+            answers[call] = await append(cluster, 1, records)
+
+        async with trio.open_nursery() as load:
+            for call in range(calls):
+                load.start_soon(one, call)
+        assert len(answers) == calls
+        total = sum(len(r) for r in sent.values())
+        await wait_until(
+            lambda: all(len(p.machine.seen) == total for p in processors(cluster, 1).values()), 10
+        )  # type: ignore[attr-defined]
+        for proc in processors(cluster, 1).values():
+            order = [s[0] for s in proc.machine.seen]  # type: ignore[attr-defined]
+            for call, records in sent.items():
+                start = order.index(records[0])
+                assert order[start : start + len(records)] == records, call
+                index, first = answers[call].positions[0]
+                assert answers[call].positions == tuple(
+                    (index, first + i) for i in range(len(records))
+                )
+                assert [s[1] for s in proc.machine.seen[start : start + len(records)]] == [  # type: ignore[attr-defined]
+                    position_of(index, first + i) for i in range(len(records))
+                ]
+        # In the log itself: each call is one unit record in the entry its positions name.
+        driver = cluster.brokers[cluster.leaders()[1]].partitions.driver(1)  # type: ignore[union-attr]
+        assert driver is not None and driver.core is not None
+        for call, records in sent.items():
+            index = answers[call].positions[0][0]
+            units = [envelope.decode(r) for r in unpack_records(driver.core.log.entry(index).data)]
+            assert tuple(records) in [u.payloads for u in units if u.kind is Kind.UNIT]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failing_state_machine_halts_its_partition_once_without_a_restart_loop(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="trio_zeebe.processing")
+
+    def failures() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "the state machine failed" in r.getMessage()]
+
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(
+            SimCluster(79, 3, 2, 3, state_machine=Recorder).run
+        )
+        await wait_until(lambda: all(leader_processor(cluster, p) for p in (1, 2)), 4 * ET)
+        await append(cluster, 1, [b"ok-1"])
+        with pytest.raises(GatewayRequestError) as pending:
+            await append(cluster, 1, [b"ok-2", b"boom", b"ok-3"])
+        assert pending.value.code is ErrorCode.UNAVAILABLE
+        assert "RuntimeError: boom" in pending.value.message
+        await wait_until(lambda: all(p.halted for p in processors(cluster, 1).values()), 10)
+        halts = {p.halted for p in processors(cluster, 1).values()}
+        assert len(halts) == 1  # the same record, the same error, on every replica
+        [halt] = halts
+        assert halt is not None and halt.error == "RuntimeError: boom" and halt.position > 0
+        for node in range(3):
+            p1 = part(cluster, node, 1)
+            assert p1.health == "unhealthy" and f"position {halt.position}" in p1.problem
+            assert "RuntimeError: boom" in p1.problem
+            assert not broker_of(cluster, node).is_healthy()
+            [info] = [
+                i
+                for b in broker_of(cluster, node).topology().brokers
+                if b.node_id == node
+                for i in b.partitions
+                if i.partition_id == 1
+            ]
+            assert info.health == "unhealthy" and info.role in ("leader", "follower")
+        assert len(failures()) == 3 and all(r.exc_info for r in failures())  # once per replica
+
+        await trio.sleep(60)  # long enough for many restart back-offs, were there any
+        assert all(part(cluster, n, 1).restarts == 0 for n in range(3))
+        assert len(failures()) == 3
+        with pytest.raises(GatewayRequestError) as refused:
+            await append(cluster, 1, [b"later"])
+        assert refused.value.code is ErrorCode.UNAVAILABLE
+        assert f"position {halt.position}" in refused.value.message
+        # The other partition is untouched; Raft of the halted one still replicates.
+        assert [codec.unpackb(a) for a in (await append(cluster, 2, [b"p2"])).answers] == [1]
+        driver = cluster.brokers[cluster.leaders()[1]].partitions.driver(1)  # type: ignore[union-attr]
+        assert driver is not None
+        landed = await driver.propose(b"replicated while halted")
+        await wait_until(
+            lambda: all(
+                p.driver.core is not None and p.driver.core.commit >= landed.index
+                for p in processors(cluster, 1).values()
+            ),
+            10,
+        )
+        # Nothing was dropped: the records behind the failure are still in the log.
+        assert [s[0] for s in processors(cluster, 1)[0].machine.seen] == [b"ok-1", b"ok-2"]  # type: ignore[attr-defined]
+
+        # A full restart replays up to the same record and halts there again, once.
+        for node in range(3):
+            cluster.crash(node, power_loss=False)
+        for node in range(3):
+            await cluster.start(node)
+        await wait_until(
+            lambda: (
+                len(processors(cluster, 1)) == 3
+                and all(p.halted for p in processors(cluster, 1).values())
+            ),
+            30,
+        )
+        await wait_until(lambda: leader_processor(cluster, 2) is not None, 30)
+        await trio.sleep(60)
+        assert len(failures()) == 6
+        assert all(part(cluster, n, 1).restarts == 0 for n in range(3))
+        assert {p.halted for p in processors(cluster, 1).values()} == {halt}
+        assert [codec.unpackb(a) for a in (await append(cluster, 2, [b"p2-again"])).answers] == [2]
+        nursery.cancel_scope.cancel()
+
+
+class Alarm(Recorder):
+    """A TimeDriven embedder machine: b"arm" sets a deadline 5 s after the record's stamp."""
+
+    sticky = False  # a buggy machine whose deadline never clears
+
+    def __init__(self, partition_id: int) -> None:
+        super().__init__(partition_id)
+        self.deadline: float | None = None
+        self.ticks: list[tuple[int, float]] = []
+
+    def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
+        if command == b"arm":
+            self.deadline = timestamp + 5.0
+        return super().apply(command, position, timestamp)
+
+    def next_deadline(self) -> float | None:
+        return self.deadline
+
+    def tick(self, position: int, timestamp: float) -> bytes:
+        self.ticks.append((position, timestamp))
+        if self.deadline is not None and timestamp >= self.deadline and not self.sticky:
+            self.deadline = None
+        return b""
+
+
+class StickyAlarm(Alarm):
+    sticky = True
+
+
+async def test_an_embedders_time_driven_machine_ticks_with_the_leaders_stamp(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(SimCluster(83, 3, 1, 3, state_machine=Alarm).run)
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        [(index, slot)] = (await append(cluster, 1, [b"arm"])).positions
+        armed = processors(cluster, 1)[cluster.leaders()[1]].machine.deadline  # type: ignore[attr-defined]
+        assert armed is not None
+        await trio.sleep(10)
+        for proc in processors(cluster, 1).values():
+            machine = proc.machine
+            assert isinstance(machine, Alarm)
+            [(position, stamp)] = machine.ticks  # one time record, applied on every replica
+            assert position > position_of(index, slot)
+            assert armed <= stamp <= armed + 1.0  # the leader's clock when the deadline passed
+            assert machine.deadline is None
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_deadline_that_does_not_move_after_its_tick_is_not_spun_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster: SimCluster = await nursery.start(
+            SimCluster(89, 3, 1, 3, state_machine=StickyAlarm).run
+        )
+        await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
+        await append(cluster, 1, [b"arm"])
+        await trio.sleep(5.0 + 10.0)
+        ticks = len(processors(cluster, 1)[cluster.leaders()[1]].machine.ticks)  # type: ignore[attr-defined]
+        assert 5 <= ticks <= 12  # about one a second, not as fast as the log commits
         nursery.cancel_scope.cancel()

@@ -21,6 +21,7 @@ from trio_zeebe.disk import RealDisk
 from trio_zeebe.engine.records import CreateJob, JobKey
 from trio_zeebe.log.meta import MetaState, MetaStore
 from trio_zeebe.log.segmented import SegmentedLog
+from trio_zeebe.processing import envelope
 from trio_zeebe.raft.applied import pack_records
 from trio_zeebe.raft.messages import NORMAL, Entry
 
@@ -60,7 +61,7 @@ async def write_log(data: Path) -> None:
     command = codec.encode(CreateJob("restart", variables={"n": 1}))
     for index, first in enumerate(range(0, RECORDS, PER_ENTRY), start=1):
         records = [
-            codec.packb([n + 1, 1_000_000.0 + n, command])
+            envelope.command(n + 1, 1_000_000.0 + n, command)
             for n in range(first, min(first + PER_ENTRY, RECORDS))
         ]
         log.append([Entry(index, 1, NORMAL, pack_records(records))])

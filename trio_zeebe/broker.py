@@ -22,6 +22,7 @@ import trio
 from . import __version__
 from .config import BrokerConfig, gateway_tls_files
 from .disk import DirectoryInUse, DirectoryLock, Disk, RealDisk
+from .engine.jobs import JobEngine
 from .engine.statemachine import StateMachine
 from .errors import find_error
 from .gateway.messages import (
@@ -49,6 +50,8 @@ from .monitoring.service import MonitoringService
 from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
+from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
+from .raft.applied import LeadershipLost
 from .raft.config import Backpressure, NotLeader, ProposalDropped, RaftConfig
 from .raft.driver import RaftRouter
 from .tlsfiles import load_error
@@ -449,37 +452,50 @@ class Broker:
         )
 
     async def _append(self, request: AppendRequest) -> AppendResponse:
+        """Raw records for an embedder's state machine: opaque payloads in one processor unit
+        (one log entry, in the given order), answered once committed and applied."""
         pid = request.partition_id
-        if not request.records:
-            raise GatewayRequestError(ErrorCode.INVALID_ARGUMENT, "no records to append")
-        driver = self.partitions.driver(pid) if self.partitions is not None else None
-        if driver is None:
+        count = len(request.records)
+        if not 1 <= count <= MAX_UNIT_RECORDS:
+            raise GatewayRequestError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"an append takes 1..{MAX_UNIT_RECORDS} records, got {count}",
+            )
+        processor = self.partitions.processor(pid) if self.partitions is not None else None
+        if processor is None:
             raise GatewayRequestError(
                 ErrorCode.UNAVAILABLE, f"partition {pid} is not on node {self.node_id}"
             )
-        positions: list[tuple[int, int] | None] = [None] * len(request.records)
-
-        async def one(i: int, record: bytes) -> None:
-            position = await driver.propose(record)
-            positions[i] = (position.index, position.offset)
-
+        if isinstance(processor.machine, JobEngine):
+            raise GatewayRequestError(
+                ErrorCode.UNIMPLEMENTED,
+                f"partition {pid} runs the job engine; raw records are accepted only by an "
+                "embedder's state machine",
+            )
         try:
-            async with trio.open_nursery() as nursery:
-                for i, record in enumerate(request.records):
-                    nursery.start_soon(one, i, record)
-        except BaseException as exc:
+            appended = await processor.submit_unit(request.records)
+        except (NotLeader, ProposalDropped) as exc:
             raise _gateway_error(exc, pid) from None
-        return AppendResponse(pid, tuple(p for p in positions if p is not None))
+        return AppendResponse(pid, appended.positions, appended.answers)
 
 
 def _job_engine(partition_id: int) -> StateMachine:
-    from .engine.jobs import JobEngine
-
     return JobEngine(partition_id)
 
 
 def _gateway_error(exc: BaseException, pid: int) -> BaseException:
-    """The first Raft refusal inside ``exc`` as the client-facing error."""
+    """The first Raft or processor refusal inside ``exc`` as the client-facing error."""
+    if (halted := find_error(exc, PartitionHalted)) is not None:
+        return GatewayRequestError(ErrorCode.UNAVAILABLE, str(halted))
+    if (unknown := find_error(exc, LeadershipLost)) is not None:
+        return GatewayRequestError(
+            ErrorCode.UNAVAILABLE, f"partition {pid}: outcome unknown, not retried ({unknown})"
+        )
+    if (catching_up := find_error(exc, NotServing)) is not None:
+        return GatewayRequestError(
+            ErrorCode.UNAVAILABLE,
+            f"partition {pid}: leader {catching_up.leader} is still applying its backlog",
+        )
     if (full := find_error(exc, Backpressure)) is not None:
         return GatewayRequestError(ErrorCode.RESOURCE_EXHAUSTED, f"partition {pid}: {full}")
     if (moved := find_error(exc, NotLeader)) is not None:

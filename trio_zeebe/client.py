@@ -282,8 +282,10 @@ class Client:
     # --- cluster ------------------------------------------------------------------------------
 
     async def append(self, partition_id: int, records: Sequence[bytes]) -> list[tuple[int, int]]:
-        """Append raw records to a partition (at its leader's gateway); returns their positions
-        (entry index, offset) once committed."""
+        """Append raw records to a partition run by an embedder's state machine (at its leader's
+        gateway); returns their positions (entry index, slot), consecutive in one entry and in
+        the order given, once committed and applied. A job engine partition refuses them
+        (:class:`Unimplemented`)."""
         result = await self._expect(AppendRequest(partition_id, tuple(records)), AppendResponse)
         return list(result.positions)
 

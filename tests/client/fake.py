@@ -108,7 +108,7 @@ class FakeGateways:
 
         def tick() -> None:
             now = max(self.engine.clock, time.time()) + seconds_ahead
-            self.engine.execute(TimeTick(now), now)
+            self.engine.execute(TimeTick(), now)
             self._created.set()
             self._created = trio.Event()
 

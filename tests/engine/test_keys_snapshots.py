@@ -89,7 +89,7 @@ def test_restore_rebuilds_queues_timers_and_clock() -> None:
     assert r.activatable_types() == ["t"] and r.activatable_count("t") == 1
     assert r.take_newly_activatable() == {"t"}  # a restored replica wakes its waiters
     for engine in (e, r):
-        engine.execute(TimeTick(T0 + 20), T0 + 20)
+        engine.execute(TimeTick(), T0 + 20)
     assert r.snapshot() == e.snapshot()
     a = r.execute(ActivateJobs("t", "w", 10, 1.0), T0 + 20)
     b = e.execute(ActivateJobs("t", "w", 10, 1.0), T0 + 20)

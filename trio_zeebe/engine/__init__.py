@@ -23,12 +23,13 @@ from .records import (
     UpdateJobTimeout,
 )
 from .state import KEY_BITS, SnapshotError
-from .statemachine import StateMachine
+from .statemachine import AnswersUnlogged, StateMachine, TimeDriven
 
 __all__ = [
     "KEY_BITS",
     "ActivateJobs",
     "ActivatedJobs",
+    "AnswersUnlogged",
     "CompleteJob",
     "CreateJob",
     "ErrorCode",
@@ -44,6 +45,7 @@ __all__ = [
     "SnapshotError",
     "StateMachine",
     "ThrowError",
+    "TimeDriven",
     "TimeTick",
     "TimeTickResult",
     "UpdateJobRetries",

@@ -16,11 +16,16 @@ whose lease ran out may still finish, as in Zeebe); UpdateJobRetries for any job
 throw an error; UpdateJobTimeout for ACTIVATED jobs only. A command that is refused changes
 nothing and answers a :class:`~.records.Rejection`.
 
-Time never comes from a clock: each command carries the leader's timestamp, the engine keeps
-the largest one seen (``clock``; so a new leader with a clock slightly behind cannot move time
-backwards) and computes deadlines from it. Timeouts and back-offs fire only when the leader
-appends a :class:`~.records.TimeTick`; :meth:`JobEngine.next_deadline` says when that is due.
-All durations are float seconds.
+Time never comes from a clock, nor from a command: each record is applied with the leader's
+timestamp from the processor's envelope, the engine keeps the largest one seen (``clock``; so a
+new leader with a clock slightly behind cannot move time backwards) and computes deadlines from
+it. Timeouts and back-offs fire only when the leader appends a time record (applied by
+:meth:`JobEngine.tick`); :meth:`JobEngine.next_deadline` says when that is due. All durations
+are float seconds.
+
+Whatever a record holds, :meth:`JobEngine.apply` answers: a command that does not decode or
+whose fields have the wrong type or range is a :class:`~.records.Rejection`, so a committed
+record never stops the partition.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from .records import (
     UpdateJobRetries,
     UpdateJobTimeout,
 )
-from .state import KEY_BITS, JobRecord, JobStore
+from .state import KEY_BITS, MAX_RETRIES, JobRecord, JobStore
 from .values import InvalidValue, canonical_headers, canonical_object
 
 ACTIVATABLE = JobState.ACTIVATABLE
@@ -83,19 +88,32 @@ class JobEngine:
             TimeTick: self._tick,
         }
 
-    # --- StateMachine -----------------------------------------------------------------------
+    # --- StateMachine, TimeDriven, AnswersUnlogged --------------------------------------------
 
     def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
-        store = self._store
-        if position <= store.position:
-            message = f"record at position {position} already applied (at {store.position})"
-            return codec.encode(Rejection(ErrorCode.FAILED_PRECONDITION.value, message))
-        store.position = position
+        refused = self._advance(position)
+        if refused is not None:
+            return refused
         try:
             decoded = codec.decode(command)
         except codec.DecodeError as exc:
             return codec.encode(Rejection(ErrorCode.INVALID_ARGUMENT.value, str(exc)))
         return encode_result(self.execute(decoded, timestamp))
+
+    def tick(self, position: int, timestamp: float) -> bytes:
+        """A leader time record: leases and back-offs that ended by ``timestamp`` fire."""
+        refused = self._advance(position)
+        if refused is not None:
+            return refused
+        return encode_result(self.execute(_TICK, timestamp))
+
+    def _advance(self, position: int) -> bytes | None:
+        store = self._store
+        if type(position) is not int or position <= store.position:
+            message = f"record at position {_show(position)} already applied (at {store.position})"
+            return codec.encode(Rejection(ErrorCode.FAILED_PRECONDITION.value, message))
+        store.position = position
+        return None
 
     def answer_unlogged(self, command: bytes) -> bytes | None:
         """An activation that would find no job is answered without a record (most of a
@@ -155,7 +173,7 @@ class JobEngine:
             return Rejection(ErrorCode.INVALID_ARGUMENT.value, "not a job engine command")
         store = self._store
         # NaN and infinities never become the clock (comparisons with NaN are false).
-        if store.clock < timestamp < math.inf:
+        if type(timestamp) is float and store.clock < timestamp < math.inf:
             store.clock = timestamp
         try:
             return handler(command, store.clock)
@@ -185,12 +203,9 @@ class JobEngine:
         return len(self._store.jobs)
 
     def next_deadline(self) -> float | None:
-        """When the leader must append a TimeTick (a lease or back-off ends then); None: never."""
+        """When the leader must append a time record (a lease or back-off ends then); None:
+        never."""
         return self._store.next_deadline()
-
-    def tick_command(self, now: float) -> bytes:
-        """The command the leader appends when ``next_deadline()`` has passed."""
-        return codec.encode(TimeTick(now))
 
     def activatable_count(self, type: str) -> int:
         return self._store.ready_count(type)
@@ -210,8 +225,7 @@ class JobEngine:
 
     def _create(self, cmd: CreateJob, now: float) -> JobKey:
         _check_type(cmd.type)
-        if type(cmd.retries) is not int or cmd.retries < 1:
-            raise _invalid(f"retries must be a positive integer, got {cmd.retries!r}")
+        retries = _retries(cmd.retries, minimum=1)
         variables = _object(cmd.variables, "variables")
         try:
             headers = canonical_headers(cmd.custom_headers)
@@ -220,7 +234,7 @@ class JobEngine:
         key = self._store.next_key()
         if key is None:
             raise _Refused(ErrorCode.RESOURCE_EXHAUSTED, "this partition has used all its keys")
-        self._store.add(JobRecord(key, cmd.type, cmd.retries, variables, headers))
+        self._store.add(JobRecord(key, cmd.type, retries, variables, headers))
         return JobKey(key)
 
     def _check_activation(self, cmd: ActivateJobs) -> float:
@@ -229,10 +243,11 @@ class JobEngine:
         if type(cmd.worker) is not str:
             raise _invalid("worker must be a string")
         if type(cmd.max_jobs) is not int or cmd.max_jobs < 1:
-            raise _invalid(f"max_jobs must be at least 1, got {cmd.max_jobs!r}")
+            raise _invalid(f"max_jobs must be at least 1, got {_show(cmd.max_jobs)}")
         timeout = _duration(cmd.timeout, "timeout", positive=True)
-        if any(type(n) is not str for n in cmd.fetch_variables):
-            raise _invalid("fetch_variables must be strings")
+        names = cmd.fetch_variables
+        if type(names) not in (tuple, list) or any(type(n) is not str for n in names):
+            raise _invalid("fetch_variables must be a list of strings")
         return timeout
 
     def _activate(self, cmd: ActivateJobs, now: float) -> ActivatedJobs:
@@ -303,12 +318,7 @@ class JobEngine:
         return _view(job)
 
     def _tick(self, cmd: TimeTick, now: float) -> TimeTickResult:
-        tick = cmd.now
-        if type(tick) is not float or not math.isfinite(tick):
-            raise _invalid(f"now must be a finite number, got {tick!r}")
         store = self._store
-        if tick > store.clock:
-            store.clock = tick
         timed_out: list[int] = []
         backoff_ended: list[int] = []
         for job, was in store.expire(store.clock):
@@ -320,7 +330,7 @@ class JobEngine:
     def _find(self, key: object) -> JobRecord:
         job = self._store.jobs.get(key) if type(key) is int else None
         if job is None:
-            raise _Refused(ErrorCode.NOT_FOUND, f"job {key!r} not found{self._where(key)}")
+            raise _Refused(ErrorCode.NOT_FOUND, f"job {_show(key)} not found{self._where(key)}")
         return job
 
     def _held(self, key: int, action: str) -> JobRecord:
@@ -330,11 +340,25 @@ class JobEngine:
         return job
 
     def _where(self, key: object) -> str:
-        if type(key) is int and key >= 0 and key >> KEY_BITS != self._store.partition_id:
+        if type(key) is not int or not 0 <= key < 1 << 64:
+            return ""
+        if key >> KEY_BITS != self._store.partition_id:
             return f" (its partition is {key >> KEY_BITS}, this is {self._store.partition_id})"
-        if type(key) is int and key >= 0:
-            return " (completed, or never created)"
-        return ""
+        return " (completed, or never created)"
+
+
+_TICK = TimeTick()
+_MAX_FLOAT_INT = 2**1023  # larger ints do not convert to a float
+
+
+def _show(value: object) -> str:
+    """``repr(value)`` for a message, bounded: no huge strings, no unprintable huge ints."""
+    if type(value) is int and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value) if type(value) in (int, float, str, bool) or value is None else None
+    if text is None:
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # An encoded ActivateJobs starts with a 2-array header and its tag (codec.to_wire).
@@ -418,16 +442,20 @@ def _object(value: object, what: str) -> dict[str, Any]:
 
 
 def _retries(value: object, minimum: int) -> int:
-    if type(value) is not int or value < minimum:
+    if type(value) is not int or not minimum <= value <= MAX_RETRIES:
         kind = "non-negative" if minimum == 0 else "positive"
-        raise _invalid(f"retries must be a {kind} integer, got {value!r}")
+        raise _invalid(f"retries must be a {kind} integer up to {MAX_RETRIES}, got {_show(value)}")
     return value
 
 
 def _duration(value: object, what: str, positive: bool) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
-        raise _invalid(f"{what} must be a finite number of seconds, got {value!r}")
-    seconds = float(value)  # type: ignore[arg-type]
+    seconds = math.nan
+    if type(value) is float:
+        seconds = value
+    elif type(value) is int and abs(value) <= _MAX_FLOAT_INT:
+        seconds = float(value)
+    if not math.isfinite(seconds):
+        raise _invalid(f"{what} must be a finite number of seconds, got {_show(value)}")
     if seconds < 0 or (positive and seconds == 0):
         bound = "greater than 0" if positive else "at least 0"
         raise _invalid(f"{what} must be {bound} seconds, got {seconds!r}")

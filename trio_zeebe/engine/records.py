@@ -1,8 +1,10 @@
 """Job engine commands and results: the records a partition's log carries and the answers.
 
-Every class here is a frozen attrs wire message (tag prefix ``"e."``), so the processor can put a
-command into the log as ``codec.encode(command)`` and ship a result to the waiting client as the
-bytes :meth:`JobEngine.apply <trio_zeebe.engine.jobs.JobEngine.apply>` returns.
+Every class here but :class:`TimeTick` is a frozen attrs wire message (tag prefix ``"e."``), so
+the processor can put a command into the log as ``codec.encode(command)`` (inside its envelope)
+and ship a result to the waiting client as the bytes :meth:`JobEngine.apply
+<trio_zeebe.engine.jobs.JobEngine.apply>` returns. Time is not a command: the processor's time
+records carry only the leader's timestamp.
 
 Units: every timestamp, deadline, timeout and back-off is a float number of **seconds**
 (timestamps are the leader's Unix time). A gateway speaking milliseconds converts at its edge.
@@ -128,16 +130,16 @@ class UpdateJobTimeout:
     timeout: float
 
 
-@wire("e.tick")
 @attrs.frozen
 class TimeTick:
-    """Appended by the leader (stamped with its clock) when ``next_deadline()`` has passed.
+    """The typed form of the leader's time record (``JobEngine.execute(TimeTick(), now)``).
 
-    Every ACTIVATED job whose deadline is <= ``now`` times out and every back-off that ended by
-    ``now`` is over: those jobs become ACTIVATABLE, in (deadline, key) order.
+    Not a wire message: no client can send one. The leader's processor appends a time record
+    when ``next_deadline()`` has passed, and every replica calls :meth:`JobEngine.tick
+    <trio_zeebe.engine.jobs.JobEngine.tick>` with the record's timestamp, the leader's clock.
+    Every ACTIVATED job whose deadline is <= that time times out and every back-off that ended
+    by then is over: those jobs become ACTIVATABLE, in (deadline, key) order.
     """
-
-    now: float
 
 
 JobCommand = (

@@ -13,6 +13,7 @@ proportional to the live jobs.
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any
 
 from .. import codec
@@ -22,6 +23,7 @@ PARTITION_BITS = 13
 KEY_BITS = 51  # key = partition_id << KEY_BITS | sequence, as Zeebe's keys
 MAX_PARTITION = (1 << PARTITION_BITS) - 1
 MAX_SEQUENCE = (1 << KEY_BITS) - 1
+MAX_RETRIES = 2**31 - 1  # Zeebe's retries are an int32
 
 _SNAPSHOT_MAGIC = "tz.jobs"
 _SNAPSHOT_VERSION = 1
@@ -261,7 +263,8 @@ class JobStore:
             raise SnapshotError(f"unsupported job engine snapshot version {version!r}")
         _expect(type(partition_id) is int, "partition id")
         _expect(type(sequence) is int and 0 <= sequence <= MAX_SEQUENCE, "sequence")
-        _expect(type(clock) is float and type(position) is int, "clock/position")
+        _expect(type(clock) is float and math.isfinite(clock), "clock")
+        _expect(type(position) is int and -1 <= position < 1 << 64, "position")
         _expect(type(rows) is list, "job list")
         store = cls(partition_id)
         store.sequence, store.clock, store.position = sequence, clock, position
@@ -273,12 +276,18 @@ class JobStore:
             _expect(key >> KEY_BITS == partition_id, f"key {key} from another partition")
             _expect(0 < key & MAX_SEQUENCE <= sequence, f"key {key} beyond the sequence")
             _expect(type(type_) is str and state in _STATES, f"job {key}: type/state")
-            _expect(type(retries) is int and type(worker) is str, f"job {key}: retries/worker")
-            _expect(type(variables) is dict and type(headers) is dict, f"job {key}: values")
+            _expect(type(retries) is int and 0 <= retries <= MAX_RETRIES, f"job {key}: retries")
+            _expect(type(worker) is str, f"job {key}: worker")
+            # Cheap checks only (the file is checksummed): what later commands rely on.
+            _expect(type(variables) is dict and _str_keys(variables), f"job {key}: variables")
+            _expect(type(headers) is dict and _str_map(headers), f"job {key}: custom headers")
             _expect(type(code) is str and type(msg) is str, f"job {key}: error")
             job_state = _STATES[state]
             timed = job_state is ACTIVATED or (job_state is FAILED and retries > 0)
-            _expect(timed == (type(deadline) is float), f"job {key}: deadline")
+            if timed:
+                _expect(type(deadline) is float and math.isfinite(deadline), f"job {key}: deadline")
+            else:
+                _expect(deadline is None, f"job {key}: deadline")
             previous = key
             job = JobRecord(key, type_, retries, variables, headers)
             job.worker, job.error_code, job.error_message = worker, code, msg
@@ -290,6 +299,14 @@ class JobStore:
 
 def _by_key(job: JobRecord) -> int:
     return job.key
+
+
+def _str_keys(value: dict[Any, Any]) -> bool:
+    return all(type(k) is str for k in value)
+
+
+def _str_map(value: dict[Any, Any]) -> bool:
+    return all(type(k) is str and type(v) is str for k, v in value.items())
 
 
 def _expect(ok: bool, what: str) -> None:

@@ -8,21 +8,30 @@ Contract (what makes leader, followers and restored replicas agree byte for byte
 
 * **Deterministic.** The result and the new state depend only on the state and the arguments:
   no clock, no randomness, no I/O, no iteration over hash-ordered containers whose order could
-  differ between processes. The same sequence of ``apply`` calls gives the same ``snapshot()``
-  bytes, and ``restore(snapshot())`` followed by the same applies gives the same results.
-* **Time comes from the log.** ``timestamp`` is the leader's wall clock (float Unix seconds),
-  stamped into the record when it was appended. Anything that must happen "when time passes"
-  is triggered by a record the leader appends (e.g. the job engine's ``TimeTick``).
-* **Bad input is an answer, not an exception.** A committed record is applied on every replica;
-  raising would stop them all. Undecodable or invalid commands return an encoded rejection.
-* **Optional: answers that need no record.** A state machine may define
-  ``answer_unlogged(command: bytes) -> bytes | None``: the leader calls it before proposing a
-  command and, when it returns an answer, sends that instead of logging the command. Only for
-  commands that would change nothing and whose answer does not depend on records still being
-  committed (the job engine: an activation that finds no activatable job).
+  differ between processes. The same sequence of calls gives the same ``snapshot()`` bytes, and
+  ``restore(snapshot())`` followed by the same calls gives the same results.
+* **Commands are opaque bytes.** ``command`` is exactly what the client sent (a job command the
+  gateway encoded, or one record of a raw append); the processor frames it in its own envelope
+  (:mod:`trio_zeebe.processing.envelope`) and never lets a client's bytes stand for that framing.
+* **Time comes only from the leader.** ``timestamp`` is the leader's wall clock (float Unix
+  seconds, always finite), written by the leader's processor into the record's envelope when it
+  was proposed. No command carries a time of its own that the machine should believe. Whatever
+  must happen "when time passes" happens in :meth:`TimeDriven.tick`, called for the time records
+  the leader appends when :meth:`TimeDriven.next_deadline` has passed.
+* **Bad input is an answer, not an exception.** A committed record is applied on every replica,
+  so whatever it holds, ``apply`` returns an encoded answer (a rejection for undecodable or
+  invalid commands). A machine that raises anyway stops its partition on every replica: the
+  processor reports the partition unhealthy with the record's position and the error, applies
+  nothing more and takes no snapshot (its state may be inconsistent), while Raft goes on
+  replicating, so nothing committed is lost; after a fix, a restart replays from the last
+  snapshot.
 * ``position`` increases strictly from record to record (the processor derives it from the
-  entry index and the record's offset in the entry). An implementation may ignore a record
-  whose position is not above the last one it applied (a replay after restoring a snapshot).
+  entry index and the record's slot in the entry; a time record has a position too). An
+  implementation may ignore a record whose position is not above the last one it applied (a
+  replay after restoring a snapshot).
+
+Optional capabilities are separate protocols; the processor checks for them once, with
+``isinstance``, when it starts.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from typing import Protocol, runtime_checkable
 class StateMachine(Protocol):
     def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
         """Apply one committed record; return the encoded result for the waiting client (the
-        processor sends it when this replica leads and drops it otherwise)."""
+        processor sends it when this replica leads and drops it otherwise). Never raises."""
         ...
 
     def snapshot(self) -> bytes:
@@ -45,3 +54,35 @@ class StateMachine(Protocol):
         """Replace the state with a snapshot's; raise ValueError (leaving the state unchanged)
         if ``data`` is not a valid snapshot of this kind of state machine."""
         ...
+
+
+@runtime_checkable
+class TimeDriven(Protocol):
+    """A state machine with deadlines (job leases, back-offs, timers).
+
+    The leader's processor watches :meth:`next_deadline`; once its own clock has passed it, it
+    appends a time record, and every replica calls :meth:`tick` with that record's position and
+    the leader's timestamp. Between ticks, time in the machine moves only with the timestamps of
+    applied records.
+    """
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline still pending (leader timestamp seconds); None: none."""
+        ...
+
+    def tick(self, position: int, timestamp: float) -> bytes:
+        """Apply a leader time record: everything due by ``timestamp`` fires. Never raises."""
+        ...
+
+
+@runtime_checkable
+class AnswersUnlogged(Protocol):
+    """A state machine that can answer some commands without a record.
+
+    The leader calls :meth:`answer_unlogged` before proposing a client command; when it returns
+    an answer, the processor sends that instead of logging the command. Only for commands that
+    would change nothing and whose answer does not depend on records still being committed (the
+    job engine: an activation that finds no activatable job).
+    """
+
+    def answer_unlogged(self, command: bytes) -> bytes | None: ...

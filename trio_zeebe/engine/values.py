@@ -40,7 +40,7 @@ def canonical_headers(value: Any) -> dict[str, str]:
         raise InvalidValue(f"custom_headers must be an object, got {type(value).__name__}")
     for k, v in value.items():
         if type(k) is not str or type(v) is not str:
-            raise InvalidValue(f"custom_headers must map strings to strings (at {str(k)[:40]!r})")
+            raise InvalidValue(f"custom_headers must map strings to strings (at {_key_text(k)})")
     return {k: value[k] for k in sorted(value)}
 
 
@@ -88,5 +88,16 @@ def _canonical(value: Any, depth: int) -> Any:
 
 def _key_or_fail(key: Any) -> str:
     if type(key) is not str:
-        raise _Bad(f"object key {str(key)[:40]!r} is not a string")
+        raise _Bad(f"object key {_key_text(key)} is not a string")
     return key
+
+
+def _key_text(key: Any) -> str:
+    # Bounded, and safe for any key: str() of a huge int raises, a huge bytes key is cut.
+    if type(key) is int and key.bit_length() > 64:
+        return f"(an integer of {key.bit_length()} bits)"
+    if type(key) in (str, bytes):
+        key = key[:40]
+    elif not (type(key) in (int, float, bool) or key is None):
+        return f"(a {type(key).__name__})"
+    return repr(str(key)[:40])

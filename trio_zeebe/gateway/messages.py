@@ -97,9 +97,13 @@ class RebalanceResponse:
 @wire("g.append?")
 @attrs.frozen
 class AppendRequest:
-    """Append raw records to a partition's replicated log (embedders, diagnostics, benchmarks).
+    """Append raw records to a partition run by an embedder's state machine.
 
-    Answered by the partition's leader once the records are committed: durable on a quorum.
+    The records are opaque payloads: the partition's processor frames them as one unit, so they
+    land in one log entry, contiguous and in the order given, and each is applied with the
+    leader's timestamp. Answered by the partition's leader once they are committed (durable on
+    a quorum) and applied. A partition running the built-in job engine refuses raw records
+    (UNIMPLEMENTED): its commands come only from the job API.
     """
 
     partition_id: int
@@ -111,7 +115,9 @@ class AppendRequest:
 class AppendResponse:
     partition_id: int
     positions: tuple[tuple[int, int], ...]
-    """(log entry index, offset within the entry) of each record, in request order."""
+    """(log entry index, slot within the entry) of each record, in request order."""
+    answers: tuple[bytes, ...] = ()
+    """The state machine's answer to each record, in request order."""
 
 
 @wire("g.activate?")

@@ -1,16 +1,20 @@
 """The partition manager: one supervised subtree per partition this broker replicates.
 
-For every local partition it runs a Raft driver (and, with the processing issue, a processor),
-restarting a failed partition with capped exponential back-off while reporting it unhealthy; the
-rest of the broker keeps serving. It publishes the broker's partition roles, terms and health in
-its membership properties, keeps the cluster-wide partition-leader table from what the other
-brokers publish, and speeds up failover: when membership says the leader of a partition is no
-longer alive, the highest-priority live replica stands at once instead of waiting for its
-priority timer (Zeebe's worst case is about (quorum + 1) election timeouts).
+For every local partition it runs a Raft driver and a processor, restarting a failed partition
+with capped exponential back-off while reporting it unhealthy; the rest of the broker keeps
+serving. A partition whose state machine failed on a committed record is not restarted (the
+replay would fail on the same record): it stays unhealthy with the reason in
+:meth:`PartitionManager.problems` while its Raft replica keeps replicating. The manager publishes
+the broker's partition roles, terms and health in its membership properties, keeps the
+cluster-wide partition-leader table from what the other brokers publish, and speeds up failover:
+when membership says the leader of a partition is no longer alive, the highest-priority live
+replica stands at once instead of waiting for its priority timer (Zeebe's worst case is about
+(quorum + 1) election timeouts).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -35,7 +39,7 @@ from ..membership.events import (
     PropertiesChanged,
 )
 from ..membership.messages import State
-from ..processing.processor import PartitionProcessor
+from ..processing.processor import Halt, PartitionProcessor
 from ..raft.config import RaftConfig, Role
 from ..raft.driver import RaftDriver, RaftRouter
 from ..raft.election import PriorityElectionTimer
@@ -67,8 +71,10 @@ class LocalPartition:
     driver: RaftDriver | None = None
     processor: PartitionProcessor | None = None
     health: str = "unhealthy"  # healthy | unhealthy | dead
+    problem: str = ""  # why it is not healthy, when known (e.g. its state machine failed)
     installed: bool = False  # has been leader or follower at least once (readiness)
     restarts: int = 0
+    halted: bool = False  # its processor stopped applying (Raft still runs)
     last_campaign: float = -1e9
     failed_leader: int | None = None  # the leader both failure detectors gave up on
 
@@ -135,7 +141,8 @@ class PartitionManager:
         for pid, part in sorted(self.local.items()):
             soft = part.driver.soft_state if part.driver is not None else None
             role = "inactive"
-            if soft is not None and part.health == "healthy":
+            # A halted processor leaves Raft running: its role is real, only its health is not.
+            if soft is not None and (part.health == "healthy" or part.halted):
                 role = "leader" if soft.role is Role.LEADER else "follower"
             out.append(PartitionStatus(pid, role, soft.term if soft else 0, part.health))
         return out
@@ -147,6 +154,10 @@ class PartitionManager:
     def processor(self, partition_id: int) -> PartitionProcessor | None:
         part = self.local.get(partition_id)
         return part.processor if part is not None else None
+
+    def problems(self) -> dict[int, str]:
+        """Partition id -> why it is unhealthy, for the local partitions where that is known."""
+        return {pid: p.problem for pid, p in sorted(self.local.items()) if p.problem}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -212,12 +223,17 @@ class PartitionManager:
                     snapshot_period=self.snapshot_period,
                 )
             part.processor = processor
+            part.halted, part.problem = False, ""
+            if processor is not None:
+                processor.on_halted.append(functools.partial(self._on_halted, part))
             try:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(driver.run)
                     if processor is not None:
                         await nursery.start(processor.run)
                     part.health = "healthy"
+                    if processor is not None and processor.halted is not None:
+                        self._on_halted(part, processor.halted)  # failed while starting
                     self._publish_needed.set()
                     backoff = RESTART_BACKOFF_INITIAL
                     for hook in self.on_partition_started:
@@ -242,6 +258,7 @@ class PartitionManager:
                     return
                 part.restarts += 1
                 part.health = "unhealthy"
+                part.halted, part.problem = False, f"restarting after {type(exc).__name__}"
                 self._publish_needed.set()
                 log.exception(
                     "partition %d failed on node %d; restarting in %.1fs",
@@ -253,6 +270,14 @@ class PartitionManager:
                     await self._wait_for_disk_space(pid, backoff)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
+
+    def _on_halted(self, part: LocalPartition, halt: Halt) -> None:
+        """The state machine failed on a committed record: unhealthy, with the reason, but not
+        restarted (replaying would fail on the same record); Raft goes on replicating."""
+        part.health = "unhealthy"
+        part.halted = True
+        part.problem = halt.describe()
+        self._publish_needed.set()
 
     async def _wait_for_disk_space(self, pid: int, poll: float) -> None:
         """A partition that failed on the disk stays down (and out of elections) until there is

@@ -2,14 +2,20 @@
 
 Every replica applies the same committed records in the same order to its state machine, so a
 follower's state is hot and a new leader only has to finish its backlog before it serves. Only
-the leader takes commands: :meth:`PartitionProcessor.submit` wraps the command with a request id
-and the leader's wall-clock stamp, proposes it through Raft and returns the state machine's
-answer once the record is committed *and* applied — nothing is acknowledged before it is
-durable on a quorum.
+the leader takes commands: :meth:`PartitionProcessor.submit` frames the command in an
+:mod:`~.envelope` with a request id and the leader's wall-clock stamp, proposes it through Raft
+and returns the state machine's answer once the record is committed *and* applied — nothing is
+acknowledged before it is durable on a quorum. :meth:`PartitionProcessor.submit_unit` does the
+same for the records of one raw append, as one envelope, so they land together and in order.
 
-Time-driven work (a job's deadline passing) enters the log as a command the leader appends when
-the state machine's next deadline arrives, so replay anywhere yields the same state. Snapshots
-are taken by entry count and by time; Raft then compacts the log behind them.
+Time-driven work (a job's deadline passing) enters the log as a time record the leader appends
+when the state machine's next deadline arrives, so replay anywhere yields the same state.
+Snapshots are taken by entry count and by time; Raft then compacts the log behind them.
+
+If the state machine raises (it must not; see :mod:`~trio_zeebe.engine.statemachine`), the
+processor halts: it reports where and why, answers every request with that reason, applies and
+snapshots nothing more, and lets go of the committed-entry stream so Raft replicates on. The
+records stay in the log, so a fixed machine replays them after a restart.
 """
 
 from __future__ import annotations
@@ -18,19 +24,26 @@ import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
+import attrs
 import trio
 
-from .. import codec
-from ..engine.statemachine import StateMachine
+from ..engine.statemachine import AnswersUnlogged, StateMachine, TimeDriven
 from ..raft.applied import Applied, Committed, LeadershipLost, Restore
-from ..raft.config import NotLeader, Role
+from ..raft.config import NotLeader, ProposalDropped, Role
 from ..raft.driver import RaftDriver
+from . import envelope
+from .envelope import Envelope, EnvelopeError, Kind
 
 log = logging.getLogger("trio_zeebe.processing")
 
-OFFSET_BITS = 16  # a log entry holds fewer than 65536 records (max_batch_bytes bounds it)
+# A record's position is its entry's index and its slot in the entry: every command, time record
+# and record of a unit takes one slot, counted the same way on every replica.
+OFFSET_BITS = 20
+MAX_SLOTS = 1 << OFFSET_BITS
+MAX_UNIT_RECORDS = 1 << 16  # records in one raw append (one unit)
+_STUCK_TICK_PAUSE = 1.0  # a machine whose deadline stays due after its tick is not spun on
+_COMMAND, _UNIT = Kind.COMMAND, Kind.UNIT
 
 
 def position_of(index: int, offset: int) -> int:
@@ -41,8 +54,57 @@ class NotServing(NotLeader):
     """This replica leads but is still applying its backlog; retry shortly."""
 
 
+class PartitionHalted(ProposalDropped):
+    """The partition's state machine failed on a committed record; nothing more is applied
+    until it is fixed (the command was not proposed)."""
+
+
+class HaltedBeforeApplying(LeadershipLost):
+    """The partition halted while this command was pending: it may be in the log, and would be
+    applied when the partition resumes. Its outcome is unknown."""
+
+
+class RecordRefused(ProposalDropped):
+    """The record was committed but not given to the state machine, on any replica: it never
+    takes effect, so retrying is safe."""
+
+
+@attrs.frozen
+class Halt:
+    """Where and why the state machine failed."""
+
+    partition: int
+    position: int  # -1: not at a record (restoring, snapshotting, asking for its deadline)
+    index: int  # the entry applied (or restored) last
+    error: str
+
+    def describe(self) -> str:
+        where = f"entry {self.index}"
+        if self.position >= 0:
+            where = f"position {self.position} ({where})"
+        return f"partition {self.partition}: the state machine failed at {where}: {self.error}"
+
+
+@attrs.frozen
+class Appended:
+    """Where the records of one :meth:`PartitionProcessor.submit_unit` landed (one entry,
+    consecutive slots) and the state machine's answer to each."""
+
+    index: int
+    first_slot: int
+    answers: tuple[bytes, ...]
+
+    @property
+    def positions(self) -> tuple[tuple[int, int], ...]:
+        """(entry index, slot) of each record, in the order given."""
+        return tuple((self.index, self.first_slot + i) for i in range(len(self.answers)))
+
+
+_Answer = bytes | Appended | Exception
+
+
 class _Waiter:
-    """The commands of one submit: done when each has its answer (or error)."""
+    """The records of one submit: done when each has its answer (or error)."""
 
     __slots__ = ("done", "left")
 
@@ -57,6 +119,9 @@ class _Waiter:
 
 
 class PartitionProcessor:
+    """Applies one partition's committed records to its state machine, on every replica, and
+    (on the leader) turns client commands into records and records into answers."""
+
     def __init__(
         self,
         driver: RaftDriver,
@@ -75,38 +140,44 @@ class PartitionProcessor:
         self.applied_index = 0
         self.applied_term = 0
         self.applied_records = 0
+        self.skipped_records = 0  # committed records that were not envelopes (not applied)
         self.serving_term = -1  # the term in which this replica (as leader) caught up
+        self.halted: Halt | None = None
         self._channel = driver.committed_entries()
         self._pending: dict[int, _Waiter] = {}
-        self._results: dict[int, bytes | Exception] = {}
+        self._results: dict[int, _Answer] = {}
         self._ids = itertools.count(1)
         self._since_snapshot = 0
         self._last_snapshot_at = -math.inf
         self._wake_ticker = trio.Event()
-        self._answer_unlogged: Callable[[bytes], bytes | None] | None = getattr(
-            machine, "answer_unlogged", None
-        )
+        self._unlogged = machine if isinstance(machine, AnswersUnlogged) else None
+        self._timed = machine if isinstance(machine, TimeDriven) else None
+        self._unlogged_failed = False
         self.on_applied: list[Callable[[], None]] = []  # e.g. wake long-polling activations
+        self.on_halted: list[Callable[[Halt], None]] = []  # e.g. report the partition unhealthy
 
     @property
     def serving(self) -> bool:
         soft = self.driver.soft_state
-        return soft.role is Role.LEADER and soft.term == self.serving_term
+        return soft.role is Role.LEADER and soft.term == self.serving_term and self.halted is None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._last_snapshot_at = trio.current_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_roles)
-            if hasattr(self.machine, "next_deadline") and hasattr(self.machine, "tick_command"):
-                nursery.start_soon(self._ticker)
+            if self._timed is not None:
+                nursery.start_soon(self._ticker, self._timed)
             task_status.started()
             await self._apply_loop()
+
+    # --- the leader's side: propose and wait for the answer ---------------------------------
 
     async def submit(self, command: bytes) -> bytes:
         """Replicate ``command``; the state machine's answer once committed and applied.
 
         Raises NotLeader (with the known leader), NotServing (leader still catching up),
-        ProposalDropped/Backpressure, or LeadershipLost (the outcome is unknown).
+        PartitionHalted, ProposalDropped/Backpressure, or LeadershipLost (the outcome is
+        unknown).
         """
         (result,) = await self.submit_many([command])
         if isinstance(result, Exception):
@@ -116,57 +187,110 @@ class PartitionProcessor:
     async def submit_many(self, commands: Sequence[bytes]) -> list[bytes | Exception]:
         """:meth:`submit` for commands that arrived together: each one's answer or error.
 
-        NotLeader and NotServing, which refuse the whole call, are raised.
+        NotLeader and NotServing, which refuse the whole call, are raised. Each command is its
+        own record; the records are proposed in the order given.
         """
+        term = self._check_serving()
+        if self.halted is not None:
+            return [self._halted_error()] * len(commands)
+        answers: list[bytes | Exception | None] = [None] * len(commands)
+        if self._unlogged is not None:
+            answers = [self._answer_unlogged(self._unlogged, command) for command in commands]
+        logged = [i for i, answer in enumerate(answers) if answer is None]
+        if logged:
+            stamp = self.clock()
+            ids = [self._request_id(term) for _ in logged]
+            records = [
+                envelope.command(rid, stamp, commands[i])
+                for rid, i in zip(ids, logged, strict=True)
+            ]
+            results = await self._propose(ids, records)
+            for i, result in zip(logged, results, strict=True):
+                assert not isinstance(result, Appended)
+                answers[i] = result
+        return answers  # type: ignore[return-value]
+
+    async def submit_unit(self, payloads: Sequence[bytes]) -> Appended:
+        """Replicate opaque ``payloads`` (the records of one raw append) as one unit: they land
+        in one log entry, in consecutive slots in the order given, and are applied one after
+        the other. Raises what :meth:`submit` raises (the unit as a whole)."""
+        if not 1 <= len(payloads) <= MAX_UNIT_RECORDS:
+            raise ValueError(f"a unit holds 1..{MAX_UNIT_RECORDS} records, got {len(payloads)}")
+        term = self._check_serving()
+        if self.halted is not None:
+            raise self._halted_error()
+        rid = self._request_id(term)
+        (result,) = await self._propose([rid], [envelope.unit(rid, self.clock(), payloads)])
+        if isinstance(result, Exception):
+            raise result
+        assert isinstance(result, Appended)
+        return result
+
+    def _check_serving(self) -> int:
         soft = self.driver.soft_state
         if soft.role is not Role.LEADER:
             raise NotLeader(soft.leader)
-        if soft.term != self.serving_term:
+        if soft.term != self.serving_term and self.halted is None:
             raise NotServing(self.driver.node_id)
-        answers: list[bytes | Exception | None]
-        if self._answer_unlogged is None:
-            answers = [None] * len(commands)
-        else:
-            answers = [self._answer_unlogged(command) for command in commands]
-        logged = [i for i, answer in enumerate(answers) if answer is None]
-        if not logged:
-            return answers  # type: ignore[return-value]
-        waiter = _Waiter(len(logged))
-        stamp = self.clock()
-        ids = []
-        records = []
-        for i in logged:
-            request_id = (soft.term << 32) | next(self._ids)
-            self._pending[request_id] = waiter
-            ids.append(request_id)
-            records.append(codec.packb([request_id, stamp, commands[i]]))
-        results = self._results
+        return soft.term
+
+    def _request_id(self, term: int) -> int:
+        # The term keeps an id unique across this node's leaderships: a record a previous
+        # leadership proposed never completes a newer one's request.
+        return ((term & 0xFFFF_FFFF) << 32) | (next(self._ids) & 0xFFFF_FFFF)
+
+    def _answer_unlogged(self, machine: AnswersUnlogged, command: bytes) -> bytes | None:
+        try:
+            return machine.answer_unlogged(command)
+        except Exception:
+            # Nothing is lost by logging the command instead: applying it gives the answer.
+            if not self._unlogged_failed:
+                self._unlogged_failed = True
+                log.exception("partition %d: answer_unlogged failed (logged)", self.partition)
+            return None
+
+    async def _propose(self, ids: list[int], records: list[bytes]) -> list[_Answer]:
+        waiter = _Waiter(len(ids))
+        pending, results = self._pending, self._results
+        for rid in ids:
+            pending[rid] = waiter
         try:
             outcomes = await self.driver.propose_many(records)
-            for request_id, outcome in zip(ids, outcomes, strict=True):
+            for rid, outcome in zip(ids, outcomes, strict=True):
                 # Refused or lost before commit: no answer will come from applying it.
-                if isinstance(outcome, Exception) and request_id in self._pending:
-                    del self._pending[request_id]
-                    results[request_id] = outcome
+                if isinstance(outcome, Exception) and rid in self._pending:
+                    del self._pending[rid]
+                    results[rid] = outcome
                     waiter.set()
             await waiter.done.wait()
-            for i, request_id in zip(logged, ids, strict=True):
-                answers[i] = results.pop(request_id)
-            return answers  # type: ignore[return-value]
+            return [results.pop(rid) for rid in ids]
         finally:
-            for request_id in ids:
-                self._pending.pop(request_id, None)
-                results.pop(request_id, None)
+            for rid in ids:
+                self._pending.pop(rid, None)
+                results.pop(rid, None)
+
+    # --- every replica: apply committed records ---------------------------------------------
 
     async def _apply_loop(self) -> None:
-        async for item in self._channel:
-            self._apply(item)
-            if self._snapshot_due():
-                await self.take_snapshot()
+        async with self._channel:
+            async for item in self._channel:
+                if self.halted is None:
+                    self._apply(item)
+                if self.halted is not None:
+                    # Let go of the stream: Raft goes on committing without us, and a restart
+                    # replays from the last snapshot.
+                    break
+                if self._snapshot_due():
+                    await self.take_snapshot()
 
     def _apply(self, item: Applied) -> None:
         if isinstance(item, Restore):
-            self.machine.restore(self.driver.snapshots.load(item.snapshot))
+            data = self.driver.snapshots.load(item.snapshot)
+            try:
+                self.machine.restore(data)
+            except Exception as exc:
+                self._halt(-1, item.snapshot.index, exc)
+                return
             self.applied_index, self.applied_term = item.snapshot.index, item.snapshot.term
             self._since_snapshot = 0
             return
@@ -179,28 +303,111 @@ class PartitionProcessor:
                 log.info(
                     "partition %d: leader caught up, serving in term %d", self.partition, item.term
                 )
-        for offset, record in enumerate(item.records):
+        slot = 0
+        skipped: list[str] = []
+        index = item.index
+        for record in item.records:
             try:
-                request_id, stamp, command = codec.unpackb(record)
-            except (codec.DecodeError, TypeError, ValueError):
-                log.error(
-                    "partition %d: skipping malformed record at %d/%d",
-                    self.partition,
-                    item.index,
-                    offset,
-                )
+                env = envelope.decode(record)
+            except EnvelopeError as exc:
+                # Only disk corruption or an older format can put one here (clients never write
+                # envelopes), and every replica skips it alike.
+                skipped.append(str(exc))
                 continue
-            result = self.machine.apply(command, position_of(item.index, offset), stamp)
-            self.applied_records += 1
-            waiter = self._pending.pop(request_id, None)
-            if waiter is not None:
-                self._results[request_id] = result
-                waiter.set()
-        self.applied_index, self.applied_term = item.index, item.term
+            if env.kind is _UNIT:
+                answer: _Answer = self._apply_unit(env, index, slot)
+                slot += len(env.payloads)
+            elif slot >= MAX_SLOTS:
+                answer = RecordRefused(f"entry {index} holds more than {MAX_SLOTS} records")
+            else:
+                answer = self._apply_one(env, position_of(index, slot), index)
+                slot += 1
+            if self.halted is not None:
+                return
+            self._answer(env.request_id, answer)
+        if skipped:
+            # Said once at WARNING (an old log may hold many), then counted.
+            first = self.skipped_records == 0
+            self.skipped_records += len(skipped)
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "partition %d: entry %d: skipped %d records that are not processor envelopes "
+                "(first: %s; written by an older version, or corrupt); every replica skips them",
+                self.partition,
+                index,
+                len(skipped),
+                skipped[0],
+            )
+        self.applied_index, self.applied_term = index, item.term
         self._since_snapshot += 1
         self._wake_ticker.set()
         for hook in self.on_applied:
             hook()
+
+    def _apply_one(self, env: Envelope, position: int, index: int) -> _Answer:
+        try:
+            if env.kind is _COMMAND:
+                result = self.machine.apply(env.payloads[0], position, env.timestamp)
+            elif self._timed is not None:
+                result = self._timed.tick(position, env.timestamp)
+            else:  # a time record for a machine that keeps no time (it was replaced)
+                return RecordRefused("this state machine keeps no time")
+        except Exception as exc:
+            return self._halt(position, index, exc)
+        self.applied_records += 1
+        return result
+
+    def _apply_unit(self, env: Envelope, index: int, slot: int) -> _Answer:
+        count = len(env.payloads)
+        if slot + count > MAX_SLOTS:
+            return RecordRefused(f"entry {index} holds more than {MAX_SLOTS} records")
+        answers = []
+        apply, stamp = self.machine.apply, env.timestamp
+        for i, payload in enumerate(env.payloads):
+            position = position_of(index, slot + i)
+            try:
+                answers.append(apply(payload, position, stamp))
+            except Exception as exc:
+                return self._halt(position, index, exc)
+        self.applied_records += count
+        return Appended(index, slot, tuple(answers))
+
+    def _answer(self, request_id: int, answer: _Answer) -> None:
+        waiter = self._pending.pop(request_id, None)
+        if waiter is not None:
+            self._results[request_id] = answer
+            waiter.set()
+
+    # --- halting ----------------------------------------------------------------------------
+
+    def _halt(self, position: int, index: int, exc: Exception) -> PartitionHalted:
+        if self.halted is not None:  # the first failure is the one to report
+            return self._halted_error()
+        halt = Halt(self.partition, position, index, f"{type(exc).__name__}: {exc}"[:500])
+        self.halted = halt
+        log.error(
+            "%s; applying nothing more (its state may be inconsistent), the records stay in the "
+            "log and are replayed from the last snapshot once the partition restarts",
+            halt.describe(),
+            exc_info=exc,
+        )
+        pending, self._pending = self._pending, {}
+        for request_id, waiter in pending.items():
+            self._results[request_id] = HaltedBeforeApplying(
+                f"{halt.describe()}; this command was not applied (if it reached the log, it "
+                "is applied when the partition resumes)"
+            )
+            waiter.set()
+        self._wake_ticker.set()
+        for hook in self.on_halted:
+            hook(halt)
+        return self._halted_error()
+
+    def _halted_error(self) -> PartitionHalted:
+        assert self.halted is not None
+        return PartitionHalted(f"{self.halted.describe()}; the partition applies nothing more")
+
+    # --- snapshots --------------------------------------------------------------------------
 
     def _snapshot_due(self) -> bool:
         if self.applied_index == 0:
@@ -212,11 +419,21 @@ class PartitionProcessor:
         )
 
     async def take_snapshot(self) -> None:
-        body = self.machine.snapshot()
+        """Snapshot the state at the last applied entry (Raft then compacts behind it); refused
+        with PartitionHalted once halted: an inconsistent state must not become a snapshot."""
+        if self.halted is not None:
+            raise self._halted_error()
+        try:
+            body = self.machine.snapshot()
+        except Exception as exc:
+            self._halt(-1, self.applied_index, exc)
+            return
         await self.driver.take_snapshot(self.applied_index, self.applied_term, body)
         self._since_snapshot = 0
         self._last_snapshot_at = trio.current_time()
         log.debug("partition %d: snapshot at %d", self.partition, self.applied_index)
+
+    # --- leader duties ----------------------------------------------------------------------
 
     async def _watch_roles(self) -> None:
         roles = self.driver.watch_roles()
@@ -233,24 +450,37 @@ class PartitionProcessor:
                         waiter.set()
                 self._wake_ticker.set()
 
-    async def _ticker(self) -> None:
-        """Leader only: append the state machine's time command when a deadline arrives."""
-        machine: Any = self.machine
-        while True:
+    async def _ticker(self, machine: TimeDriven) -> None:
+        """Leader only: append a time record when the machine's next deadline has passed."""
+        while self.halted is None:
             self._wake_ticker = trio.Event()
-            deadline = machine.next_deadline() if self.serving else None
+            try:
+                deadline = machine.next_deadline() if self.serving else None
+            except Exception as exc:
+                self._halt(-1, self.applied_index, exc)
+                return
             if deadline is None:
                 await self._wake_ticker.wait()
                 continue
-            delay = deadline - self.clock()
-            if delay > 0:
-                with trio.move_on_after(delay):
+            now = self.clock()
+            if deadline > now:
+                with trio.move_on_after(deadline - now):
                     await self._wake_ticker.wait()
                 continue
             try:
-                await self.submit(machine.tick_command(self.clock()))
-            except (NotLeader, LeadershipLost):
-                pass
-            except Exception:  # a refused tick is retried at the next deadline check
-                log.exception("partition %d: time tick failed", self.partition)
-                await trio.sleep(1.0)
+                term = self._check_serving()
+                rid = self._request_id(term)
+                (result,) = await self._propose([rid], [envelope.time_record(rid, now)])
+            except NotLeader:
+                continue
+            if isinstance(result, LeadershipLost):
+                continue
+            try:
+                stuck = isinstance(result, Exception) or machine.next_deadline() == deadline
+            except Exception as exc:
+                self._halt(-1, self.applied_index, exc)
+                return
+            if stuck:
+                # Refused (back-pressure, a leadership transfer) or a machine whose deadline
+                # did not move: try again later rather than spin.
+                await trio.sleep(_STUCK_TICK_PAUSE)
