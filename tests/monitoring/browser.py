@@ -151,7 +151,7 @@ class Browser:
 async def open_browser(executable: str) -> AsyncIterator[Browser]:
     to_browser_r, to_browser_w = os.pipe()
     from_browser_r, from_browser_w = os.pipe()
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         # A small launcher puts the pipe ends on 3 and 4, where Chromium expects them.
         proc = await trio.lowlevel.open_process(
             [
@@ -182,17 +182,19 @@ async def open_browser(executable: str) -> AsyncIterator[Browser]:
                 try:
                     yield browser
                 finally:
-                    with trio.move_on_after(5):
+                    # Shielded: even a cancelled test closes its browser before the profile goes.
+                    with trio.CancelScope(shield=True), trio.move_on_after(5):
                         try:
                             await browser.call("Browser.close")
                         except (BrowserError, trio.BrokenResourceError, trio.EndOfChannel):
                             pass
                     nursery.cancel_scope.cancel()
         finally:
-            await send.aclose()
-            await receive.aclose()
-            with trio.move_on_after(10):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            with trio.CancelScope(shield=True):
+                await send.aclose()
+                await receive.aclose()
+                with trio.move_on_after(10):
+                    await proc.wait()
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()

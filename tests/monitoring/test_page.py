@@ -87,10 +87,16 @@ async def leaders_by_topology(brokers: Brokers) -> dict[int, int]:
     }
 
 
-async def run_jobs(brokers: Brokers, count: int) -> None:
+async def run_jobs(brokers: Brokers, count: int, concurrency: int = 1) -> None:
     async with brokers.client(0, timeout=10) as client:
-        for i in range(count):
-            await client.create_job("monitored", variables={"i": i})
+
+        async def worker(first: int) -> None:
+            for i in range(first, count, concurrency):
+                await client.create_job("monitored", variables={"i": i})
+
+        async with trio.open_nursery() as nursery:
+            for first in range(concurrency):
+                nursery.start_soon(worker, first)
 
 
 async def test_every_broker_reports_the_whole_cluster_and_observes_the_work(
@@ -123,7 +129,7 @@ async def test_the_live_page_shows_every_broker_and_every_partition_leader(
 ) -> None:
     assert CHROMIUM is not None
     url = f"http://127.0.0.1:{monitoring_port(cluster, 1)}/"
-    async with trio.open_nursery() as nursery, open_browser(CHROMIUM) as browser:
+    async with open_browser(CHROMIUM) as browser, trio.open_nursery() as workload:
         page = await browser.new_page()
         await page.goto(url)
         first = await page.wait_for(
@@ -143,11 +149,11 @@ async def test_the_live_page_shows_every_broker_and_every_partition_leader(
         )
         assert {int(p): int(n) for p, n in shown.items() if n != ""} == leaders
         assert len(shown) == 3
-        # Work shows up as processing rates.
-        nursery.start_soon(run_jobs, cluster, 400)
+        # Work shows up as processing rates (jobs are created round-robin over partitions).
+        workload.start_soon(run_jobs, cluster, 5000, 8)
         await page.wait_for(
             "[...document.querySelectorAll('.processing-rate')]"
-            ".some(e => parseFloat(e.textContent) > 0)",
+            ".every(e => parseFloat(e.textContent) > 1)",
             limit=30,
         )
         assert await page.evaluate("document.getElementById('live').dataset.state") == "live"
@@ -160,4 +166,4 @@ async def test_the_live_page_shows_every_broker_and_every_partition_leader(
         if keep:
             await trio.Path(keep).write_bytes(png)
         assert browser.console == []  # no script errors
-        nursery.cancel_scope.cancel()
+        workload.cancel_scope.cancel()
