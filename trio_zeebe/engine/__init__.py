@@ -1,5 +1,7 @@
-"""Deterministic state machines fed by a partition's committed log: the job engine and the
-pluggable :class:`StateMachine` interface (with a small key-value example)."""
+"""Deterministic state machines fed by a partition's committed log: the process engine
+(:class:`trio_zeebe.engine.engine.Engine`, imported from there: it loads FEEL and the protocol
+modules), the job engine, and the pluggable :class:`StateMachine` interface with its optional
+capabilities (and a small key-value example)."""
 
 from .jobs import JobEngine
 from .kv import KVStore
@@ -23,7 +25,14 @@ from .records import (
     UpdateJobTimeout,
 )
 from .state import KEY_BITS, SnapshotError
-from .statemachine import AnswersUnlogged, StateMachine, TimeDriven
+from .statemachine import (
+    AnswersUnlogged,
+    DeferredAnswers,
+    InterPartition,
+    PendingSend,
+    StateMachine,
+    TimeDriven,
+)
 
 __all__ = [
     "KEY_BITS",
@@ -32,8 +41,10 @@ __all__ = [
     "AnswersUnlogged",
     "CompleteJob",
     "CreateJob",
+    "DeferredAnswers",
     "ErrorCode",
     "FailJob",
+    "InterPartition",
     "Job",
     "JobCommand",
     "JobEngine",
@@ -41,6 +52,7 @@ __all__ = [
     "JobResult",
     "JobState",
     "KVStore",
+    "PendingSend",
     "Rejection",
     "SnapshotError",
     "StateMachine",

@@ -17,13 +17,20 @@ import math
 from typing import Any
 
 from .. import codec
+from ..keys import KEY_BITS, MAX_COUNTER, MAX_PARTITION, PARTITION_BITS
 from .records import JobState
 
-PARTITION_BITS = 13
-KEY_BITS = 51  # key = partition_id << KEY_BITS | sequence, as Zeebe's keys
-MAX_PARTITION = (1 << PARTITION_BITS) - 1
-MAX_SEQUENCE = (1 << KEY_BITS) - 1
+MAX_SEQUENCE = MAX_COUNTER
 MAX_RETRIES = 2**31 - 1  # Zeebe's retries are an int32
+__all__ = [
+    "KEY_BITS",
+    "MAX_PARTITION",
+    "MAX_RETRIES",
+    "MAX_SEQUENCE",
+    "PARTITION_BITS",
+    "JobRecord",
+    "JobStore",
+]
 
 _SNAPSHOT_MAGIC = "tz.jobs"
 _SNAPSHOT_VERSION = 1

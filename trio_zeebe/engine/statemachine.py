@@ -36,7 +36,8 @@ Optional capabilities are separate protocols; the processor checks for them once
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -86,3 +87,58 @@ class AnswersUnlogged(Protocol):
     """
 
     def answer_unlogged(self, command: bytes) -> bytes | None: ...
+
+
+class PendingSend(NamedTuple):
+    """A command for another partition that stays in the sender's state until the receiver
+    acknowledges it: ``send_id`` names it in the acknowledgement, ``target`` is the partition
+    id, ``payload`` the bytes to hand to that partition's :meth:`InterPartition.receive`."""
+
+    send_id: int
+    target: int
+    payload: bytes
+
+
+@runtime_checkable
+class InterPartition(Protocol):
+    """A state machine that talks to the same machine on other partitions.
+
+    Reliable sends (deployment distribution, ...) are state: :meth:`outbox` lists those not yet
+    acknowledged. The leader sends each to the target partition's leader after commit and
+    re-sends it until the acknowledgement arrives (backing off); the receiver must be
+    idempotent. Fire-and-forget messages (the acknowledgements themselves) are no state:
+    :meth:`take_messages` hands over those produced by the records applied since the last call
+    (a replica that does not lead drops them; a lost one makes the sender re-send).
+
+    The processor records what arrives from another partition with an envelope kind no client
+    can produce and applies it with :meth:`receive` on every replica.
+    """
+
+    def outbox(self) -> Sequence[PendingSend]:
+        """The unacknowledged reliable sends, oldest first."""
+        ...
+
+    def take_messages(self) -> list[tuple[int, bytes]]:
+        """(target partition, payload) messages to send once, produced since the last call."""
+        ...
+
+    def receive(self, payload: bytes, position: int, timestamp: float) -> bytes:
+        """Apply a committed record that came from another partition. Never raises; the
+        answer is for diagnostics only (nobody waits for it)."""
+        ...
+
+
+@runtime_checkable
+class DeferredAnswers(Protocol):
+    """A state machine that answers some commands later than the record that carried them
+    (CreateProcessInstanceWithResult answers when the instance completes).
+
+    ``apply`` returns a "deferred" answer for such a command; once the answer exists,
+    :meth:`take_answers` hands it over with the position of the command it answers, so the
+    leader's processor can answer the request if it still waits. Not state: a replica that does
+    not lead drops them.
+    """
+
+    def take_answers(self) -> list[tuple[int, bytes]]:
+        """(position of the original command, answer bytes) produced since the last call."""
+        ...

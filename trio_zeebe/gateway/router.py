@@ -58,6 +58,7 @@ from ..engine.records import (
     UpdateJobTimeout,
 )
 from ..errors import ErrorCode
+from ..keys import KEY_BITS
 from ..partitions.manager import PartitionManager
 from ..raft.config import Role
 from ..transport.api import Network, NotSent, TransportError
@@ -69,7 +70,7 @@ from .server import GatewayRequestError
 
 log = logging.getLogger("trio_zeebe.gateway.router")
 
-PARTITION_SHIFT = 51
+PARTITION_SHIFT = KEY_BITS
 KEYED = (CompleteJob, FailJob, ThrowError, UpdateJobRetries, UpdateJobTimeout)
 JOB_REQUESTS = (CreateJob, ActivateJobsRequest, *KEYED)
 RETRY_INITIAL = 0.01

@@ -1,0 +1,230 @@
+"""Catch events: finding the catch event for a thrown error or escalation, and triggering a
+catch event (boundary event, event subprocess start event, intermediate catch event) with its
+variables.
+
+Errors and escalations are the events thrown inside the engine so far. Messages, timers and signals
+arrive with a later issue; they plug in through :class:`EventSubscriptions` (opened when an
+element that can catch them activates, closed when it leaves) and call :func:`trigger` when
+their event happens -- the interrupting / non-interrupting logic here is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..bpmn import BpmnElementType, Element
+from .expressions import Fail
+from .values import ACTIVATED, ACTIVATING, Instance
+
+if TYPE_CHECKING:
+    from .machine import Machine
+
+__all__ = [
+    "UNHANDLED_ERROR_EVENT",
+    "EventSubscriptions",
+    "NoSubscriptions",
+    "can_trigger",
+    "find_error_catch",
+    "find_escalation_catch",
+    "trigger",
+]
+
+UNHANDLED_ERROR_EVENT = "UNHANDLED_ERROR_EVENT"
+_T = BpmnElementType
+_ACTIVE = (ACTIVATING, ACTIVATED)
+_SCOPES = (_T.PROCESS.value, _T.SUB_PROCESS.value, _T.EVENT_SUB_PROCESS.value)
+
+
+class EventSubscriptions(Protocol):
+    """Opens and closes the subscriptions of message, timer and signal catch events.
+
+    ``subscribe`` is called when an element instance activates that can catch events: an
+    activity (its boundary events), a scope (its event subprocesses' start events), an
+    intermediate catch event, a receive task, an event-based gateway. It may raise Fail (an
+    expression of a subscription failed). ``unsubscribe`` when the instance completes or is
+    terminated.
+    """
+
+    def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None: ...
+
+    def unsubscribe(self, machine: Machine, instance: Instance) -> None: ...
+
+
+class NoSubscriptions:
+    """No message, timer or signal events yet: such catch events simply wait."""
+
+    def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None:
+        pass
+
+    def unsubscribe(self, machine: Machine, instance: Instance) -> None:
+        pass
+
+
+def can_trigger(scope: Instance, catch: Element) -> bool:
+    """Whether the event scope still accepts the event (an interrupting event that was
+    triggered already closes it)."""
+    return scope.state in _ACTIVE and scope.trigger is None and not scope.interrupted_by
+
+
+def trigger(
+    machine: Machine, scope: Instance, catch: Element, variables: Mapping[str, Any]
+) -> None:
+    """Trigger ``catch`` in its event scope ``scope``: the attached activity for a boundary
+    event, the scope containing the event subprocess for a start event."""
+    payload = dict(variables) if variables else None
+    if catch.element_type is _T.BOUNDARY_EVENT:
+        if catch.cancel_activity:
+            scope = machine.state.instances[scope.key]._replace(trigger=(catch.id, payload or {}))
+            machine.state.put_instance(scope)
+            machine.terminate_element(scope)
+        else:
+            flow_scope = machine.get(scope.flow_scope_key)
+            if flow_scope is not None:
+                machine.queue_activate(flow_scope, catch.id, payload=payload)
+        return
+    if catch.element_type is _T.START_EVENT and catch.flow_scope_id is not None:
+        event_subprocess = catch.flow_scope_id
+        if catch.is_interrupting:
+            # the scope is taken over: what still waits in it (tokens in flight, at joins) goes
+            scope = machine.state.instances[scope.key]._replace(
+                interrupted_by=event_subprocess,
+                trigger=(event_subprocess, payload or {}),
+                active_flows=(),
+            )
+            machine.state.put_instance(scope)
+            machine.drop_joins(scope)
+            if machine.terminate_children(scope):
+                activate_pending_event_subprocess(machine, scope)
+        else:
+            machine.queue_activate(scope, event_subprocess, payload=payload)
+        return
+    # an intermediate catch event or a receive task waiting for its own event
+    waiting = machine.state.instances[scope.key]._replace(payload=payload)
+    machine.state.put_instance(waiting)
+    machine.complete_element(waiting)
+
+
+def activate_pending_event_subprocess(machine: Machine, scope: Instance) -> bool:
+    """Once an interrupted scope has no children left, activate the event subprocess that
+    interrupted it; False if there is none waiting."""
+    scope = machine.refresh(scope)
+    if scope.trigger is None:
+        return False
+    event_subprocess, payload = scope.trigger
+    machine.state.put_instance(scope._replace(trigger=None))
+    machine.queue_activate(scope, event_subprocess, payload=payload or None)
+    return True
+
+
+def _error_events(machine: Machine, instance: Instance) -> list[tuple[str, Element]]:
+    """(error code, catch event) of the error catch events in this instance's scope."""
+    model = machine.model(instance)
+    elements = model.elements
+    found: list[tuple[str, Element]] = []
+    is_body = instance.element_type == _T.MULTI_INSTANCE_BODY.value
+    element = elements[instance.element_id]
+    if is_body or (element.is_activity and not machine.is_inner_instance(instance)):
+        for event_id in model.boundary_events.get(element.id, ()):
+            event = elements[event_id]
+            if event.error is not None:
+                found.append((event.error.error_code or "", event))
+    if instance.element_type in _SCOPES:
+        for sub_id in model.event_subprocesses.get(element.id, ()):
+            for start_id in model.start_events.get(sub_id, ()):
+                start = elements[start_id]
+                if start.error is not None:
+                    found.append((start.error.error_code or "", start))
+    # an exact code beats the catch-all (""), which sorts last
+    found.sort(key=lambda item: item[0], reverse=True)
+    return found
+
+
+def find_error_catch(
+    machine: Machine, instance: Instance | None, code: str, message: str = ""
+) -> tuple[Instance, Element]:
+    """Zeebe's CatchEventAnalyzer: walk from ``instance`` up its flow scopes, then into the
+    calling process, for an error catch event matching ``code``; raise Fail
+    (UNHANDLED_ERROR_EVENT) with Zeebe's message when there is none."""
+    available: list[str] = []
+    current = instance
+    while current is not None and current.state in _ACTIVE:
+        scope: Instance | None = current
+        while scope is not None and scope.state in _ACTIVE and not scope.interrupted_by:
+            for event_code, event in _error_events(machine, scope):
+                available.append(event_code)
+                if event_code == "" or event_code == code:
+                    return scope, event
+            scope = machine.get(scope.flow_scope_key) if scope.flow_scope_key >= 0 else None
+        current = (
+            machine.get(current.parent_element_key) if current.parent_element_key >= 0 else None
+        )
+    with_message = f" with message '{message}'" if message else ""
+    if available:
+        listed = f" Available error events are [{', '.join(available)}]"
+    else:
+        listed = " No error events are available in the scope."
+    raise Fail(
+        UNHANDLED_ERROR_EVENT,
+        f"Expected to throw an error event with the code '{code}'{with_message}, "
+        f"but it was not caught.{listed}",
+    )
+
+
+def _escalation_events(machine: Machine, instance: Instance) -> list[tuple[str, Element]]:
+    """(escalation code, catch event) in this instance's scope, exact codes first."""
+    model = machine.model(instance)
+    elements = model.elements
+    found: list[tuple[str, Element]] = []
+    is_body = instance.element_type == _T.MULTI_INSTANCE_BODY.value
+    element = elements[instance.element_id]
+    if is_body or (element.is_activity and not machine.is_inner_instance(instance)):
+        for event_id in model.boundary_events.get(element.id, ()):
+            event = elements[event_id]
+            if event.escalation is not None:
+                found.append((event.escalation.escalation_code or "", event))
+    if instance.element_type in _SCOPES:
+        for sub_id in model.event_subprocesses.get(element.id, ()):
+            for start_id in model.start_events.get(sub_id, ()):
+                start = elements[start_id]
+                if start.escalation is not None:
+                    found.append((start.escalation.escalation_code or "", start))
+    found.sort(key=lambda item: item[0], reverse=True)
+    return found
+
+
+def find_escalation_catch(
+    machine: Machine, thrower: Instance, code: str
+) -> tuple[Instance, Element] | None:
+    """The catch event for an escalation thrown by ``thrower`` (an event): from its flow scope
+    upwards, then into the calling process; None if nothing catches it (not an incident)."""
+    current = machine.get(thrower.flow_scope_key) if thrower.flow_scope_key >= 0 else None
+    while current is not None:
+        scope: Instance | None = current
+        while scope is not None and scope.state in _ACTIVE and not scope.interrupted_by:
+            for event_code, event in _escalation_events(machine, scope):
+                if event_code == "" or event_code == code:
+                    return scope, event
+            scope = machine.get(scope.flow_scope_key) if scope.flow_scope_key >= 0 else None
+        root = machine.get(current.process_instance_key)
+        caller = root.parent_element_key if root is not None else -1
+        current = machine.get(caller) if caller >= 0 else None
+        if current is not None and current.state not in _ACTIVE:
+            return None
+    return None
+
+
+def is_interrupting(catch: Element) -> bool:
+    if catch.element_type is _T.BOUNDARY_EVENT:
+        return catch.cancel_activity
+    return catch.is_interrupting
+
+
+def describe(instance: Instance | None) -> str:
+    """An element instance as rejection texts show it."""
+    if instance is None:
+        return "null"
+    return (
+        f"ElementInstance{{key={instance.key}, state={instance.state}, "
+        f"elementId={instance.element_id}, elementType={instance.element_type}}}"
+    )

@@ -1,0 +1,309 @@
+"""Snapshots of the engine state: a consistent view taken in O(number of families), serialized
+afterwards to canonical msgpack, and restored with every field checked.
+
+Taking a :class:`View` copies only the family dicts (their values are immutable), so the
+partition can go on processing while the view is serialized, in chunks if need be. The bytes
+are a msgpack array of plain rows in each family's iteration order: equal states give equal
+bytes, and :func:`restore` rebuilds the families in the same order (so a restored replica
+iterates exactly like the original) and then the derived indexes. Anything that is not such a
+snapshot raises ValueError; the caller's state is untouched because a new state is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+from ... import codec
+from ...keys import KEY_BITS, MAX_COUNTER
+from ..bpmn import BpmnDeploymentError, Process
+from ..statemachine import PendingSend
+from .state import EngineState
+from .values import (
+    INSTANCE_STATES,
+    JOB_STATES,
+    Deferred,
+    Definition,
+    Incident,
+    Instance,
+    Job,
+    Step,
+    StepKind,
+)
+
+__all__ = ["MAGIC", "SnapshotError", "View", "restore", "serialize", "take_view"]
+
+MAGIC = "tz.engine"
+VERSION = 1
+CHUNK_ROWS = 4096
+
+
+class SnapshotError(ValueError):
+    """Bytes that are not a valid engine snapshot (for this partition)."""
+
+
+class View(NamedTuple):
+    """Everything a snapshot holds, frozen at one moment (shallow copies)."""
+
+    partition_id: int
+    partition_count: int
+    counter: int
+    clock: int
+    position: int
+    definitions: list[Definition]
+    instances: list[Instance]
+    variables: list[tuple[int, Mapping[str, Any]]]
+    joins: list[tuple[tuple[int, str], tuple[tuple[str, int], ...]]]
+    jobs: list[Job]
+    incidents: list[Incident]
+    deferred: list[tuple[int, Deferred]]
+    outbox: list[PendingSend]
+    steps: list[Step]
+
+
+def take_view(state: EngineState) -> View:
+    return View(
+        state.partition_id,
+        state.partition_count,
+        state.counter,
+        state.clock,
+        state.position,
+        list(state.definitions.values()),
+        list(state.instances.values()),
+        list(state.variables.items()),
+        list(state.joins.items()),
+        list(state.jobs.values()),
+        list(state.incidents.values()),
+        list(state.deferred.items()),
+        list(state.outbox.values()),
+        list(state.steps),
+    )
+
+
+def chunks(view: View) -> Iterator[bytes]:
+    """The snapshot bytes in pieces (whose concatenation is :func:`serialize`), so a caller can
+    yield to other work between them."""
+    header = [MAGIC, VERSION, view.partition_id, view.partition_count, view.counter]
+    header += [view.clock, view.position]
+    families: list[list[Any]] = [
+        [list(d) for d in view.definitions],
+        [list(i) for i in view.instances],
+        [[k, v] for k, v in view.variables],
+        [[k[0], k[1], [list(t) for t in taken]] for k, taken in view.joins],
+        [list(j) for j in view.jobs],
+        [list(i) for i in view.incidents],
+        [[k, d.position, list(d.fetch_variables)] for k, d in view.deferred],
+        [list(p) for p in view.outbox],
+        [list(s) for s in view.steps],
+    ]
+    # A msgpack array of fixed length: header fields then one array per family.
+    yield _array_header(len(header) + len(families)) + b"".join(codec.packb(h) for h in header)
+    for rows in families:
+        yield _array_header(len(rows))
+        for start in range(0, len(rows), CHUNK_ROWS):
+            yield b"".join(codec.packb(row) for row in rows[start : start + CHUNK_ROWS])
+
+
+def serialize(view: View) -> bytes:
+    return b"".join(chunks(view))
+
+
+def _array_header(length: int) -> bytes:
+    if length < 16:
+        return bytes([0x90 | length])
+    if length < 1 << 16:
+        return b"\xdc" + length.to_bytes(2, "big")
+    return b"\xdd" + length.to_bytes(4, "big")
+
+
+# --- restoring ------------------------------------------------------------------------------
+
+
+def _fail(what: str) -> SnapshotError:
+    return SnapshotError(f"bad engine snapshot: {what}")
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise _fail(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise _fail(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _bytes(value: Any) -> bytes:
+    if type(value) is not bytes:
+        raise _fail(f"expected bytes, got {type(value).__name__}")
+    return value
+
+
+def _json(value: Any, depth: int = 0) -> Any:
+    kind = type(value)
+    if value is None or kind in (str, int, float, bool):
+        return value
+    if depth > 256:
+        raise _fail("value nested too deeply")
+    if kind is list:
+        return [_json(v, depth + 1) for v in value]
+    if kind is dict:
+        return {_str(k): _json(v, depth + 1) for k, v in value.items()}
+    raise _fail(f"{kind.__name__} is not a JSON value")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise _fail("expected an object")
+    return _json(value)  # type: ignore[no-any-return]
+
+
+def _opt_object(value: Any) -> dict[str, Any] | None:
+    return None if value is None else _object(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if type(value) is not list:
+        raise _fail("expected a list of strings")
+    return tuple(_str(v) for v in value)
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if type(value) is not dict:
+        raise _fail("expected headers")
+    return {_str(k): _str(v) for k, v in value.items()}
+
+
+def _trigger(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if value is None:
+        return None
+    if type(value) is not list or len(value) != 2:
+        raise _fail("expected a trigger")
+    return (_str(value[0]), _object(value[1]))
+
+
+def _row(value: Any, checks: tuple[Callable[[Any], Any], ...]) -> list[Any]:
+    if type(value) is not list or len(value) != len(checks):
+        raise _fail(f"expected a row of {len(checks)} fields")
+    return [check(field) for check, field in zip(checks, value, strict=True)]
+
+
+_Check = Callable[[Any], Any]
+_DEFINITION: tuple[_Check, ...] = (_int, _str, _int, _str, _bytes, _bytes, _int)
+_INSTANCE: tuple[_Check, ...] = (
+    *(_int, _str, _str, _int, _int, _int, _int, _int, _str),
+    *(_int, _int, _int, _int, _strings, _int, _str, _int, _int),
+    *(_trigger, _opt_object),
+)
+_JOB: tuple[_Check, ...] = (
+    *(_int, _str, _str, _int, _str, _int, _int, _object, _headers, _str, _str),
+    *(_int, _int, _str, _int, _int, _str),
+)
+_INCIDENT = (_int, _str, _str, _str, _int, _int, _str, _int, _int, _int)
+_STEP = (_int, _int, _str, _int, _int, _int, _int, _int, _str, _opt_object)
+
+
+def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
+    """A new state from snapshot bytes; raises SnapshotError for anything else."""
+    try:
+        return _restore(data, parse)
+    except SnapshotError:
+        raise
+    except Exception as error:  # any shape error in foreign bytes means "not a snapshot"
+        raise _fail(f"{type(error).__name__}: {error}") from None
+
+
+def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
+    if type(data) is not bytes:
+        raise _fail("not bytes")
+    obj = codec.unpackb(data)
+    if type(obj) is not list or len(obj) != 16 or obj[0] != MAGIC:
+        raise _fail("not an engine snapshot")
+    if obj[1] != VERSION:
+        raise _fail(f"unsupported version {obj[1]!r}")
+    partition_id, partition_count = _int(obj[2]), _int(obj[3])
+    counter, clock, position = _int(obj[4]), _int(obj[5]), _int(obj[6])
+    state = EngineState(partition_id, partition_count)
+    if not 0 <= counter <= MAX_COUNTER:
+        raise _fail("key counter out of range")
+    state.counter, state.clock, state.position = counter, clock, position
+    families = obj[7:]
+    if any(type(f) is not list for f in families):
+        raise _fail("families are lists")
+    definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = families
+    models: dict[int, Process] = {}
+    parsed: dict[tuple[str, bytes], tuple[Process, ...]] = {}
+    for raw in definitions:
+        definition = Definition(*_row(raw, _DEFINITION))
+        source = (definition.resource_name, definition.resource)
+        if source not in parsed:
+            try:
+                parsed[source] = parse(*source)
+            except BpmnDeploymentError as error:
+                raise _fail(f"definition {definition.key}: {error}") from None
+        model = next((p for p in parsed[source] if p.id == definition.bpmn_process_id), None)
+        if model is None or definition.key in state.definitions:
+            raise _fail(f"definition {definition.key}")
+        state.definitions[definition.key] = definition
+        models[definition.key] = model
+    for raw in instances:
+        instance = Instance(*_row(raw, _INSTANCE))
+        if instance.state not in INSTANCE_STATES or instance.key in state.instances:
+            raise _fail(f"instance {instance.key}")
+        model = models.get(instance.definition_key)
+        if model is None or instance.element_id not in model.elements:
+            raise _fail(f"instance {instance.key}: unknown element")
+        state.instances[instance.key] = instance
+    for instance in state.instances.values():
+        for ref in (instance.flow_scope_key, instance.parent_element_key):
+            if ref >= 0 and ref not in state.instances:
+                raise _fail(f"instance {instance.key}: dangling reference {ref}")
+    for raw in variables:
+        if type(raw) is not list or len(raw) != 2:
+            raise _fail("variables row")
+        state.variables[_int(raw[0])] = _object(raw[1])
+    for raw in joins:
+        if type(raw) is not list or len(raw) != 3 or type(raw[2]) is not list:
+            raise _fail("join row")
+        taken = []
+        for pair in raw[2]:
+            if type(pair) is not list or len(pair) != 2:
+                raise _fail("join counter")
+            taken.append((_str(pair[0]), _int(pair[1])))
+        state.joins[(_int(raw[0]), _str(raw[1]))] = tuple(taken)
+    for raw in jobs:
+        job = Job(*_row(raw, _JOB))
+        if job.state not in JOB_STATES or job.key in state.jobs:
+            raise _fail(f"job {job.key}")
+        if job.element_instance_key >= 0 and job.element_instance_key not in state.instances:
+            raise _fail(f"job {job.key}: unknown element instance")
+        state.jobs[job.key] = job
+    for raw in incidents:
+        incident = Incident(*_row(raw, _INCIDENT))
+        state.incidents[incident.key] = incident
+    for raw in deferred:
+        row = _row(raw, (_int, _int, _strings))
+        state.deferred[row[0]] = Deferred(row[1], row[2])
+    for raw in outbox:
+        send = PendingSend(*_row(raw, (_int, _int, _bytes)))
+        state.outbox[send.send_id] = send
+    for raw in steps:
+        step = Step(*_row(raw, _STEP))
+        if not StepKind.ACTIVATE <= step.kind <= StepKind.JOIN_CHECK:
+            raise _fail("step kind")
+        if step.kind == StepKind.ACTIVATE and step.element_id:
+            model = models.get(step.definition_key)
+            if model is None or step.element_id not in model.elements:
+                raise _fail("step element")
+        state.steps.append(step)
+    mine = [
+        k
+        for k in (*state.instances, *state.jobs, *state.incidents)
+        if k >> KEY_BITS == partition_id
+    ]
+    if mine and max(mine) & MAX_COUNTER > counter:
+        raise _fail("keys beyond the key counter")
+    state.rebuild_indexes(models)
+    return state

@@ -1,0 +1,181 @@
+"""The engine's state: column families of immutable values, the key generator, the clock, and
+the derived indexes rebuilt from the families (never snapshotted).
+
+Families are plain dicts whose insertion order is part of the state (snapshots keep it, restore
+rebuilds it), and every change goes through the ``put_*`` / ``drop_*`` methods here, so the
+derived indexes (children per scope, incidents per element and job, the job queues, the
+deployed models by key and version) never drift from the families. Nothing here decides
+anything: the processors and behaviours do.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from ...keys import KEY_BITS, MAX_COUNTER, MAX_PARTITION
+from ..bpmn import Process
+from ..statemachine import PendingSend
+from .jobindex import JobIndex
+from .trace import TraceListener, TraceRecord
+from .values import Deferred, Definition, Incident, Instance, Job, Step
+
+__all__ = ["EngineState", "KeysExhausted"]
+
+JoinKey = tuple[int, str]  # (flow scope instance key, gateway element id)
+
+
+class KeysExhausted(Exception):
+    """The partition's key counter reached its end (2**51 keys)."""
+
+
+class EngineState:
+    def __init__(self, partition_id: int, partition_count: int) -> None:
+        if not 1 <= partition_id <= MAX_PARTITION:
+            raise ValueError(f"partition_id must be in 1..{MAX_PARTITION}, got {partition_id}")
+        if not partition_id <= partition_count <= MAX_PARTITION:
+            raise ValueError(
+                f"partition_count must be in {partition_id}..{MAX_PARTITION}, got {partition_count}"
+            )
+        self.partition_id = partition_id
+        self.partition_count = partition_count
+        self.counter = 0  # the last key counter handed out
+        self.clock = 0  # the latest leader timestamp seen, engine milliseconds
+        self.position = -1  # the last record applied
+        # --- families (snapshotted) ---
+        self.definitions: dict[int, Definition] = {}
+        self.instances: dict[int, Instance] = {}
+        self.variables: dict[int, Mapping[str, Any]] = {}  # scope key -> name -> JSON value
+        self.joins: dict[JoinKey, tuple[tuple[str, int], ...]] = {}  # taken flows per join
+        self.jobs: dict[int, Job] = {}
+        self.incidents: dict[int, Incident] = {}
+        self.deferred: dict[int, Deferred] = {}  # process instance key -> waiting request
+        self.outbox: dict[int, PendingSend] = {}
+        self.steps: deque[Step] = deque()
+        # --- derived (rebuilt on restore) ---
+        self.models: dict[int, Process] = {}
+        self.latest: dict[str, int] = {}  # bpmnProcessId -> key of the highest version
+        self.by_version: dict[tuple[str, int], int] = {}
+        self.children: dict[int, dict[int, None]] = {}  # flow scope key -> child keys
+        self.element_incidents: dict[int, dict[int, None]] = {}
+        self.job_incidents: dict[int, int] = {}
+        self.job_index = JobIndex(self.jobs)
+        # --- side effects of the last applies (not state) ---
+        self.answers: list[tuple[int, bytes]] = []
+        self.messages: list[tuple[int, bytes]] = []
+        self.trace: TraceListener | None = None
+
+    # --- keys and time ----------------------------------------------------------------------
+
+    def next_key(self) -> int:
+        if self.counter >= MAX_COUNTER:
+            raise KeysExhausted(f"partition {self.partition_id} has used all its keys")
+        self.counter += 1
+        return (self.partition_id << KEY_BITS) | self.counter
+
+    def advance_clock(self, timestamp: float) -> None:
+        """Time only moves forward, whatever a new leader's clock says (milliseconds)."""
+        if timestamp == timestamp and abs(timestamp) < 1e15:  # finite (NaN != NaN)
+            now = round(timestamp * 1000)
+            if now > self.clock:
+                self.clock = now
+
+    # --- tracing ----------------------------------------------------------------------------
+
+    def emit(self, value_type: str, intent: str, key: int, value: Mapping[str, Any]) -> None:
+        if self.trace is not None:
+            self.trace(TraceRecord(value_type, intent, key, value))
+
+    # --- definitions ------------------------------------------------------------------------
+
+    def add_definition(self, definition: Definition, model: Process) -> None:
+        self.definitions[definition.key] = definition
+        self._index_definition(definition, model)
+
+    def _index_definition(self, definition: Definition, model: Process) -> None:
+        self.models[definition.key] = model
+        self.by_version[(definition.bpmn_process_id, definition.version)] = definition.key
+        latest = self.latest.get(definition.bpmn_process_id)
+        if latest is None or self.definitions[latest].version < definition.version:
+            self.latest[definition.bpmn_process_id] = definition.key
+
+    # --- element instances ------------------------------------------------------------------
+
+    def put_instance(self, instance: Instance) -> None:
+        key = instance.key
+        if key not in self.instances and instance.flow_scope_key >= 0:
+            self.children.setdefault(instance.flow_scope_key, {})[key] = None
+        self.instances[key] = instance
+
+    def drop_instance(self, key: int) -> Instance | None:
+        instance = self.instances.pop(key, None)
+        if instance is None:
+            return None
+        siblings = self.children.get(instance.flow_scope_key)
+        if siblings is not None:
+            siblings.pop(key, None)
+            if not siblings:
+                del self.children[instance.flow_scope_key]
+        self.children.pop(key, None)
+        self.variables.pop(key, None)
+        return instance
+
+    def children_of(self, key: int) -> list[Instance]:
+        instances = self.instances
+        return [instances[k] for k in self.children.get(key, ())]
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def put_job(self, job: Job) -> None:
+        old = self.jobs.get(job.key)
+        self.jobs[job.key] = job
+        self.job_index.changed(old, job)
+
+    def drop_job(self, key: int) -> Job | None:
+        job = self.jobs.pop(key, None)
+        if job is not None:
+            self.job_index.changed(job, None)
+        return job
+
+    # --- incidents --------------------------------------------------------------------------
+
+    def put_incident(self, incident: Incident) -> None:
+        self.incidents[incident.key] = incident
+        self._index_incident(incident)
+
+    def _index_incident(self, incident: Incident) -> None:
+        if incident.job_key >= 0:
+            self.job_incidents[incident.job_key] = incident.key
+        elif incident.element_instance_key >= 0:
+            self.element_incidents.setdefault(incident.element_instance_key, {})[incident.key] = (
+                None
+            )
+
+    def drop_incident(self, key: int) -> Incident | None:
+        incident = self.incidents.pop(key, None)
+        if incident is None:
+            return None
+        if incident.job_key >= 0:
+            if self.job_incidents.get(incident.job_key) == key:
+                del self.job_incidents[incident.job_key]
+        else:
+            mine = self.element_incidents.get(incident.element_instance_key)
+            if mine is not None:
+                mine.pop(key, None)
+                if not mine:
+                    del self.element_incidents[incident.element_instance_key]
+        return incident
+
+    # --- rebuilding derived state -----------------------------------------------------------
+
+    def rebuild_indexes(self, models: Mapping[int, Process]) -> None:
+        """Recompute every derived index from the families (after a restore)."""
+        for definition in self.definitions.values():
+            self._index_definition(definition, models[definition.key])
+        for key, instance in self.instances.items():
+            if instance.flow_scope_key >= 0:
+                self.children.setdefault(instance.flow_scope_key, {})[key] = None
+        for incident in self.incidents.values():
+            self._index_incident(incident)
+        self.job_index = JobIndex(self.jobs)
