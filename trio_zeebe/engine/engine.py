@@ -207,9 +207,15 @@ class Engine:
         return None if at is None else at / 1000
 
     def tick(self, position: int, timestamp: float) -> bytes:
+        state = self._state
+        continuing, clock = bool(state.steps), state.clock
         refused = self._advance(position, timestamp)
         if refused is not None:
             return refused
+        if continuing and state.clock == clock:
+            # A continuation always moves the deadline it answers (by a millisecond if the
+            # leader's clock did not), so the leader never takes it for a machine stuck.
+            state.clock += 1
         try:
             self._jobs.tick()
         except Exception:

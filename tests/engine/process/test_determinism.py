@@ -253,3 +253,25 @@ def test_a_corrupted_snapshot_is_refused_or_restores_a_working_engine(
     replica.engine.strict = False  # a well-formed but inconsistent state meets the safety net
     for operation in workload(6, 20)[1:]:
         replica.run(operation)
+
+
+def test_a_continuation_moves_the_deadline_even_if_the_leader_clock_does_not() -> None:
+    spec = MultiInstanceSpec("=items")
+    many = (
+        ProcessBuilder("many")
+        .start_event()
+        .sub_process("loop", lambda s: s.start_event().end_event(), multi_instance=spec)
+        .end_event()
+        .done()
+    )
+    engine = Engine(1, 1, max_steps=10)
+    request = gw.DeployResourceRequest(resources=[gw.Resource(name="m.bpmn", content=many)])
+    engine.apply(command(C.DEPLOY_RESOURCE, request), 1, START)
+    create = gw.CreateProcessInstanceRequest(
+        bpmnProcessId="many", version=-1, variables=json.dumps({"items": list(range(20))})
+    )
+    engine.apply(command(C.CREATE_PROCESS_INSTANCE, create), 2, START)
+    deadline = engine.next_deadline()
+    assert deadline is not None and engine.pending_steps
+    engine.tick(3, START - 5.0)  # a new leader whose clock is behind
+    assert engine.next_deadline() != deadline
