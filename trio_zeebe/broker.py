@@ -51,9 +51,9 @@ from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
 from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
-from .raft.applied import LeadershipLost
-from .raft.config import Backpressure, NotLeader, ProposalDropped, RaftConfig
-from .raft.driver import RaftRouter
+from .raft.config import RaftConfig
+from .raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
+from .raft.router import RaftRouter
 from .tlsfiles import load_error
 from .transport.api import Network, Peer, join_address
 from .transport.tcp import TcpTransport

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from ..raft.config import Role
+from ..raft.ready import Role
 
 if TYPE_CHECKING:
     from ..broker import Broker
@@ -85,11 +85,11 @@ def sample_broker(broker: Broker) -> BrokerSample:
 def sample_partition(part: LocalPartition) -> PartitionSample:
     driver = part.driver
     processor = part.processor
-    status = driver.status() if driver is not None else {}
+    status = driver.status() if driver is not None else None
+    raft = status.raft if status is not None else None
     soft = driver.soft_state if driver is not None else None
     role = "inactive"
-    running = driver is not None and driver.core is not None
-    if soft is not None and running and part.health == "healthy":
+    if soft is not None and raft is not None and part.health == "healthy":
         role = _ROLE_NAME.get(soft.role, "follower")
     return PartitionSample(
         partition_id=part.partition_id,
@@ -97,13 +97,13 @@ def sample_partition(part: LocalPartition) -> PartitionSample:
         term=soft.term if soft is not None else 0,
         health=part.health,
         leader=soft.leader if soft is not None else None,
-        commit_index=int(status.get("commit", 0)),
-        last_index=int(status.get("last_index", 0)),
-        durable_index=int(status.get("durable_index", 0)),
-        snapshot_index=int(status.get("snapshot_index", 0)),
+        commit_index=raft.commit if raft is not None else 0,
+        last_index=raft.last_index if raft is not None else 0,
+        durable_index=status.durable_index if status is not None else 0,
+        snapshot_index=raft.snapshot_index if raft is not None else 0,
         applied_index=processor.applied_index if processor is not None else 0,
         applied_records=processor.applied_records if processor is not None else 0,
-        fsyncs=int(status.get("fsyncs", 0)),
-        dropped_inbound=int(status.get("dropped_inbound", 0)),
+        fsyncs=status.fsyncs if status is not None else 0,
+        dropped_inbound=status.dropped_inbound if status is not None else 0,
         restarts=part.restarts,
     )
