@@ -319,6 +319,7 @@ class Broker:
             clock=self.clock,
             snapshot_every=self.config.data.snapshot_entries,
             snapshot_period=self.config.data.snapshot_period,
+            metrics=self.metrics.partition,
         )
         # Before the partitions start, so the router hooks every processor.
         self.router = JobRouter(

@@ -29,6 +29,7 @@ def partition(pid: int, **changes: object) -> PartitionSample:
         snapshot_index=10,
         applied_index=39,
         applied_records=77,
+        skipped_records=2,
         fsyncs=12,
         dropped_inbound=0,
         restarts=0,
@@ -98,9 +99,10 @@ def test_state_metrics_follow_zeebe_conventions() -> None:
     assert health == {"1": 1, "2": 0, "3": -1}
     records = got["zeebe_stream_processor_records"]
     assert records.type == "counter"
-    assert {(x.name, x.labels["action"], x.value) for x in records.samples} == {
-        ("zeebe_stream_processor_records_total", "processed", 77)
+    assert {(x.labels["partition"], x.labels["action"], x.value) for x in records.samples} == {
+        (pid, action, n) for pid in "123" for action, n in (("processed", 77), ("skipped", 2))
     }
+    assert {x.name for x in records.samples} == {"zeebe_stream_processor_records_total"}
     assert got["trio_zeebe_transport_frames_in"].type == "counter"
     assert got["trio_zeebe_transport_connections"].type == "gauge"
     members = {x.labels["state"]: x.value for x in got["trio_zeebe_members"].samples}

@@ -342,6 +342,7 @@ def state_metrics(s: BrokerSample) -> Iterator[Metric]:
         snapshot.add_metric([pid], p.snapshot_index)
         applied.add_metric([pid], p.applied_index)
         records.add_metric(["processed", pid], p.applied_records)
+        records.add_metric(["skipped", pid], p.skipped_records)
         fsyncs.add_metric([pid], p.fsyncs)
         dropped.add_metric([pid], p.dropped_inbound)
         restarts.add_metric([pid], p.restarts)

@@ -43,6 +43,7 @@ class PartitionSample:
     snapshot_index: int
     applied_index: int
     applied_records: int
+    skipped_records: int  # committed records that were not the processor's (never applied)
     fsyncs: int
     dropped_inbound: int
     restarts: int
@@ -103,6 +104,7 @@ def sample_partition(part: LocalPartition) -> PartitionSample:
         snapshot_index=raft.snapshot_index if raft is not None else 0,
         applied_index=processor.applied_index if processor is not None else 0,
         applied_records=processor.applied_records if processor is not None else 0,
+        skipped_records=processor.skipped_records if processor is not None else 0,
         fsyncs=status.fsyncs if status is not None else 0,
         dropped_inbound=status.dropped_inbound if status is not None else 0,
         restarts=part.restarts,
