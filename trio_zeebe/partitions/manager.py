@@ -43,7 +43,7 @@ from ..processing.processor import Halt, PartitionProcessor
 from ..raft.config import RaftConfig
 from ..raft.driver import RaftDriver
 from ..raft.election import PriorityElectionTimer
-from ..raft.ready import Role
+from ..raft.ready import Role, SoftState
 from ..raft.router import RaftRouter
 from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
 from .distribution import PartitionDistribution
@@ -341,23 +341,32 @@ class PartitionManager:
     async def _watch_roles(self, part: LocalPartition, driver: RaftDriver) -> None:
         roles = driver.watch_roles()
         async with roles:
+            # Changes from before the subscription were sent to no one (Raft may have found its
+            # leader already): begin with the present, unless it is still the state every
+            # replica starts in (a follower knowing no leader), which is no role yet.
+            present = driver.soft_state
+            if present.role is Role.LEADER or present.leader is not None:
+                self._on_role(part, present)
             async for soft in roles:
-                if soft.role in (Role.LEADER, Role.FOLLOWER):
-                    part.installed = True
-                me = PartitionStatus(
-                    part.partition_id,
-                    "leader" if soft.role is Role.LEADER else "follower",
-                    soft.term,
-                    part.health,
-                )
-                self.leaders.update(self.node_id, [me])
-                if soft.leader is not None and soft.leader != self.node_id:
-                    # Raft itself tells us who leads; gossip may lag behind.
-                    self.leaders.update(
-                        soft.leader,
-                        [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
-                    )
-                self._publish_needed.set()
+                self._on_role(part, soft)
+
+    def _on_role(self, part: LocalPartition, soft: SoftState) -> None:
+        if soft.role in (Role.LEADER, Role.FOLLOWER):
+            part.installed = True
+        me = PartitionStatus(
+            part.partition_id,
+            "leader" if soft.role is Role.LEADER else "follower",
+            soft.term,
+            part.health,
+        )
+        self.leaders.update(self.node_id, [me])
+        if soft.leader is not None and soft.leader != self.node_id:
+            # Raft itself tells us who leads; gossip may lag behind.
+            self.leaders.update(
+                soft.leader,
+                [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
+            )
+        self._publish_needed.set()
 
     async def _publisher(self) -> None:
         while True:
