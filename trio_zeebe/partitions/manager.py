@@ -30,6 +30,7 @@ from ..engine.statemachine import StateMachine
 from ..errors import find_error
 from ..log.meta import MetaCorruptionError
 from ..log.record import LogCorruptionError
+from ..logs import log_context
 from ..membership.driver import MembershipService
 from ..membership.events import (
     MemberAdded,
@@ -226,6 +227,11 @@ class PartitionManager:
                     nursery.start_soon(part.driver.hand_over_leadership, within)
 
     async def _supervise(self, pid: int) -> None:
+        # Everything this partition's tasks log carries its partition (and node) id.
+        with log_context(node=self.node_id, partition=pid):
+            await self._supervise_partition(pid)
+
+    async def _supervise_partition(self, pid: int) -> None:
         part = self.local[pid]
         backoff = RESTART_BACKOFF_INITIAL
         while True:
