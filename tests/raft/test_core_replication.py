@@ -49,6 +49,33 @@ def test_new_leader_overwrites_followers_newer_uncommitted_entries() -> None:
     assert net.nodes[3].storage.entries == net.nodes[1].storage.entries
 
 
+def test_deposed_leaders_tail_beyond_the_new_leaders_log_is_dropped_not_committed() -> None:
+    # The new leader's log ends before the old leader's last entry: its no-op overwrites one
+    # index, the later one is simply gone. The group is live (the no-op commits everywhere), but
+    # nothing will commit at that index until something new is proposed: whoever waits for the
+    # old proposal must notice that it was lost (the driver fails it on losing leadership).
+    net = Network(3)
+    net.elect(1)
+    net.isolate(1)
+    old = net.core(1)
+    old.propose(b"a")
+    final = old.propose(b"final")
+    net.stabilize()
+    old_term = old.term
+    net.core(3).forget_leader()  # no lease: node 3 may vote for node 2 at once
+    net.elect(2)
+    net.heal()
+    net.advance(1.0)
+    new = net.core(2)
+    assert new.term > old_term and old.role is Role.FOLLOWER
+    assert [net.log_terms(i) for i in net.ids] == [[old_term, new.term]] * 3
+    assert all(net.core(i).commit == final - 1 for i in net.ids)  # the no-op, everywhere
+    assert all(e.data != b"final" for i in net.ids for e in net.nodes[i].applied)
+    assert net.propose(b"again") == final
+    net.advance(0.25)  # followers learn the commit with the delayed notice
+    assert all(net.nodes[i].applied[-1].data == b"again" for i in net.ids)
+
+
 # 10 --------------------------------------------------------------------------
 
 
