@@ -46,6 +46,7 @@ from ..raft.election import PriorityElectionTimer
 from ..raft.ready import Role
 from ..raft.router import RaftRouter
 from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
+from .config import DataConfig
 from .distribution import PartitionDistribution
 from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign
 
@@ -88,36 +89,28 @@ class PartitionManager:
         node_id: int,
         distribution: PartitionDistribution,
         raft: RaftConfig,
-        priority_election: bool,
+        data: DataConfig,
         router: RaftRouter,
         disk: Disk,
         data_dir: str,
         membership: MembershipService,
         gateway_address: str,
         rng: random.Random,
-        segment_bytes: int,
-        min_free_bytes: int = 0,
         machine_factory: Callable[[int], StateMachine] | None = None,
         clock: Callable[[], float] | None = None,
-        snapshot_every: int = 10_000,
-        snapshot_period: float = 300.0,
     ) -> None:
         self.node_id = node_id
         self.distribution = distribution
         self.raft = raft
-        self.priority_election = priority_election
+        self.data = data
         self.router = router
         self.disk = disk
         self.data_dir = data_dir
         self.membership = membership
         self.gateway_address = gateway_address
         self.rng = rng
-        self.segment_bytes = segment_bytes
-        self.min_free_bytes = min_free_bytes
         self.machine_factory = machine_factory
         self.clock = clock or time.time
-        self.snapshot_every = snapshot_every
-        self.snapshot_period = snapshot_period
         self.leaders = PartitionLeaderTable()
         self.peers: dict[int, BrokerInfoProps] = {}
         self.addresses: dict[int, str] = {}  # live address book shared with the drivers
@@ -221,8 +214,8 @@ class PartitionManager:
                     driver,
                     self.machine_factory(pid),
                     clock=self.clock,
-                    snapshot_every=self.snapshot_every,
-                    snapshot_period=self.snapshot_period,
+                    snapshot_every=self.data.snapshot_entries,
+                    snapshot_period=self.data.snapshot_period,
                 )
             part.processor = processor
             part.halted, part.problem = False, ""
@@ -284,13 +277,14 @@ class PartitionManager:
     async def _wait_for_disk_space(self, pid: int, poll: float) -> None:
         """A partition that failed on the disk stays down (and out of elections) until there is
         room again, rather than winning elections only to fail on its first write."""
-        while (free := self.disk.free_bytes(self.data_dir)) < self.min_free_bytes:
+        needed = self.data.disk.free_space_replication
+        while (free := self.disk.free_bytes(self.data_dir)) < needed:
             log.warning(
                 "partition %d on node %d waits for disk space: %d bytes free, %d needed",
                 pid,
                 self.node_id,
                 free,
-                self.min_free_bytes,
+                needed,
             )
             await trio.sleep(max(poll, 1.0))
 
@@ -299,12 +293,13 @@ class PartitionManager:
         voters = [r.node_id for r in dist.replicas(pid)]
         timer = None
         priority = dist.priority(pid, self.node_id)
-        if self.priority_election and priority is not None:
+        if self.raft.enable_priority_election and priority is not None:
             timer = PriorityElectionTimer(
                 self.raft.election_timeout, priority, dist.target_priority(pid)
             )
         return RaftDriver(
-            config=attrs.evolve(self.raft, partition=pid),
+            partition=pid,
+            config=self.raft,
             node_id=self.node_id,
             voters=voters,
             addresses=self.addresses,
@@ -312,7 +307,7 @@ class PartitionManager:
             disk=self.disk,
             directory=f"{self.data_dir}/partitions/{pid}",
             rng=random.Random(self.rng.getrandbits(64)),
-            segment_bytes=self.segment_bytes,
+            segment_bytes=self.data.log_segment_size,
             timer=timer,
         )
 

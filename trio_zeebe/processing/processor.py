@@ -129,8 +129,8 @@ class PartitionProcessor:
         machine: StateMachine,
         *,
         clock: Callable[[], float],
-        snapshot_every: int = 10_000,
-        snapshot_period: float = 300.0,
+        snapshot_every: int,
+        snapshot_period: float,
     ) -> None:
         self.driver = driver
         self.machine = machine
