@@ -45,7 +45,14 @@ from ..raft.driver import RaftDriver
 from ..raft.election import PriorityElectionTimer
 from ..raft.ready import Role
 from ..raft.router import RaftRouter
-from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
+from .broker_info import (
+    BrokerInfoProps,
+    PartitionHealth,
+    PartitionRole,
+    PartitionStatus,
+    decode_broker_info,
+    encode_broker_info,
+)
 from .config import DataConfig
 from .distribution import PartitionDistribution
 from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign
@@ -66,14 +73,20 @@ class TransferLeadership:
 RESTART_BACKOFF_INITIAL = 0.1
 RESTART_BACKOFF_MAX = 10.0
 PUBLISH_DELAY = 0.02  # coalesce many role changes (e.g. at startup) into one gossip update
+DISK_SPACE_POLL = 1.0  # seconds between free-space checks of a partition waiting for room
+LEADER_SILENT_HEARTBEATS = 3  # Raft's half of the failover evidence: the leader is this quiet
+CAMPAIGN_RETRY_HEARTBEATS = 2  # a failover campaign is retried this often until a leader shows
 
 
 @attrs.define
 class LocalPartition:
+    """The manager's record of one partition this broker replicates (one per partition for
+    the broker's lifetime; its driver and processor are replaced on every restart)."""
+
     partition_id: int
     driver: RaftDriver | None = None
     processor: PartitionProcessor | None = None
-    health: str = "unhealthy"  # healthy | unhealthy | dead
+    health: PartitionHealth = PartitionHealth.UNHEALTHY
     problem: str = ""  # why it is not healthy, when known (e.g. its state machine failed)
     installed: bool = False  # has been leader or follower at least once (readiness)
     restarts: int = 0
@@ -83,6 +96,18 @@ class LocalPartition:
 
 
 class PartitionManager:
+    """The partitions of one broker (see the module docstring).
+
+    Owns one :class:`LocalPartition` per partition the distribution gives this node, and under
+    ``run`` one supervisor task per partition (its :class:`RaftDriver` and
+    :class:`PartitionProcessor`, rebuilt on every restart), the publisher of the broker's
+    partition roles (membership properties), the :class:`PartitionLeaderTable` of the whole
+    cluster fed from gossip, and the failover loop. Others read: :meth:`driver`,
+    :meth:`processor`, :meth:`statuses`, :attr:`ready`, :attr:`healthy`, :meth:`problems`;
+    ``on_partition_started`` hooks (the gateway) run when a partition's subtree is up.
+    Leadership moves only through Raft (:meth:`transfer_leadership`, :meth:`rebalance`).
+    """
+
     def __init__(
         self,
         *,
@@ -129,16 +154,16 @@ class PartitionManager:
 
     @property
     def healthy(self) -> bool:
-        return all(p.health == "healthy" for p in self.local.values())
+        return all(p.health is PartitionHealth.HEALTHY for p in self.local.values())
 
     def statuses(self) -> list[PartitionStatus]:
         out = []
         for pid, part in sorted(self.local.items()):
             soft = part.driver.soft_state if part.driver is not None else None
-            role = "inactive"
+            role = PartitionRole.INACTIVE
             # A halted processor leaves Raft running: its role is real, only its health is not.
-            if soft is not None and (part.health == "healthy" or part.halted):
-                role = "leader" if soft.role is Role.LEADER else "follower"
+            if soft is not None and (part.health is PartitionHealth.HEALTHY or part.halted):
+                role = _published_role(soft.role)
             out.append(PartitionStatus(pid, role, soft.term if soft else 0, part.health))
         return out
 
@@ -226,7 +251,7 @@ class PartitionManager:
                     await nursery.start(driver.run)
                     if processor is not None:
                         await nursery.start(processor.run)
-                    part.health = "healthy"
+                    part.health = PartitionHealth.HEALTHY
                     if processor is not None and processor.halted is not None:
                         self._on_halted(part, processor.halted)  # failed while starting
                     self._publish_needed.set()
@@ -241,7 +266,7 @@ class PartitionManager:
                 if corrupt is not None:
                     # Restarting cannot help and could make things worse: stop this partition
                     # (its replicas elsewhere keep serving) and say exactly what is wrong.
-                    part.health = "dead"
+                    part.health = PartitionHealth.DEAD
                     self._publish_needed.set()
                     log.error(
                         "partition %d on node %d stopped: %s (the other replicas keep serving; "
@@ -252,7 +277,7 @@ class PartitionManager:
                     )
                     return
                 part.restarts += 1
-                part.health = "unhealthy"
+                part.health = PartitionHealth.UNHEALTHY
                 part.halted, part.problem = False, f"restarting after {type(exc).__name__}"
                 self._publish_needed.set()
                 log.exception(
@@ -269,7 +294,7 @@ class PartitionManager:
     def _on_halted(self, part: LocalPartition, halt: Halt) -> None:
         """The state machine failed on a committed record: unhealthy, with the reason, but not
         restarted (replaying would fail on the same record); Raft goes on replicating."""
-        part.health = "unhealthy"
+        part.health = PartitionHealth.UNHEALTHY
         part.halted = True
         part.problem = halt.describe()
         self._publish_needed.set()
@@ -286,7 +311,7 @@ class PartitionManager:
                 free,
                 needed,
             )
-            await trio.sleep(max(poll, 1.0))
+            await trio.sleep(max(poll, DISK_SPACE_POLL))
 
     def _new_driver(self, pid: int) -> RaftDriver:
         dist = self.distribution
@@ -318,17 +343,21 @@ class PartitionManager:
                 if soft.role in (Role.LEADER, Role.FOLLOWER):
                     part.installed = True
                 me = PartitionStatus(
-                    part.partition_id,
-                    "leader" if soft.role is Role.LEADER else "follower",
-                    soft.term,
-                    part.health,
+                    part.partition_id, _published_role(soft.role), soft.term, part.health
                 )
                 self.leaders.update(self.node_id, [me])
                 if soft.leader is not None and soft.leader != self.node_id:
                     # Raft itself tells us who leads; gossip may lag behind.
                     self.leaders.update(
                         soft.leader,
-                        [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
+                        [
+                            PartitionStatus(
+                                part.partition_id,
+                                PartitionRole.LEADER,
+                                soft.term,
+                                PartitionHealth.HEALTHY,
+                            )
+                        ],
                     )
                 self._publish_needed.set()
 
@@ -382,7 +411,8 @@ class PartitionManager:
                 leader = driver.soft_state.leader
                 if leader is not None:
                     record = members.get(leader)
-                    if record is None or record.state is State.ALIVE or driver.silence() < 3 * hb:
+                    quiet = driver.silence() >= LEADER_SILENT_HEARTBEATS * hb
+                    if record is None or record.state is State.ALIVE or not quiet:
                         part.failed_leader = None
                         continue
                     part.failed_leader = leader
@@ -397,8 +427,13 @@ class PartitionManager:
                 elif part.failed_leader is None or part.failed_leader in alive:
                     part.failed_leader = None
                     continue  # an ordinary election: the Raft timers decide
-                if now - part.last_campaign < 2 * hb:
+                if now - part.last_campaign < CAMPAIGN_RETRY_HEARTBEATS * hb:
                     continue
                 if should_campaign(pid, self.node_id, self.distribution, alive, leader_known=False):
                     part.last_campaign = now
                     driver.campaign()
+
+
+def _published_role(role: Role) -> PartitionRole:
+    """What a running replica publishes: leader, or follower (a candidate is not serving)."""
+    return PartitionRole.LEADER if role is Role.LEADER else PartitionRole.FOLLOWER
