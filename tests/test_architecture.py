@@ -63,10 +63,12 @@ def imports_of(path: Path, name: str) -> list[Import]:
 
 GRAPH = {name: imports_of(path, name) for name, path in MODULES.items()}
 
-LEAVES = ("codec", "knobs", "keys", "errors", "tlsfiles")
+LEAVES = ("codec", "knobs", "keys", "errors", "tlsfiles", "logs")
+#: What a sans-IO core may use of the leaves (logs and tlsfiles touch the world).
+CORE_LEAVES = ("codec", "knobs", "keys", "errors")
 #: Today's client modules; after the gateway step they are trio_zeebe/client/.
 CLIENT_MODULES = ("client", "client_connection", "client_errors", "worker")
-CLI_MODULES = ("cli", "cli_job", "devcluster", "__main__")
+CLI_MODULES = ("cli", "cli_job", "cli_cluster", "devcluster", "__main__")
 
 
 def room(module: str) -> str:
@@ -116,8 +118,9 @@ ALLOWED: dict[str, set[str]] = {
 }
 FORBIDDEN_FOR = {"broker": {"cli", "testing", *CLIENT_MODULES}, "cli": {"testing"}}
 
-#: Violations that go away with the gateway step (client/ on gRPC, the msgpack gateway gone),
-#: or are that step's owner's to fix; checked the other way round below so the list shrinks.
+#: Violations known today: most go away with the gateway step (client/ on gRPC, the msgpack
+#: gateway gone) or are that step's owner's to fix; checked the other way round below (strict
+#: xfails), so the list must shrink as they are fixed.
 PENDING: dict[tuple[str, str], str] = {
     ("trio_zeebe.client", "trio_zeebe.gateway.messages"): "gRPC client replaces it",
     ("trio_zeebe.client", "trio_zeebe.engine.records"): "gRPC client has its own Job",
@@ -130,6 +133,9 @@ PENDING: dict[tuple[str, str], str] = {
     ("trio_zeebe.partitions.broker_info", "trio_zeebe.gateway.messages"): "topology view moves",
     ("trio_zeebe.gateway.router", "trio_zeebe.raft.ready"): "route by leader_of()",
     ("trio_zeebe.gateway.longpoll", "trio_zeebe.raft.driver"): "use the processor's API",
+    # Not the gateway step's: the chaos suite's clock hook lives in the kit the broker may not
+    # import; it belongs beside the broker (its owner: testing/chaos).
+    ("trio_zeebe.broker", "trio_zeebe.testing.clock_offset"): "move the clock hook out of testing/",
 }
 PENDING_CIRCLES = {frozenset({"trio_zeebe.client", "trio_zeebe.worker"}): "client/ package"}
 
@@ -206,7 +212,7 @@ def test_rooms_import_only_what_they_may() -> None:
 @pytest.mark.parametrize(
     "pending",
     [
-        pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=f"gateway step: {why}"))
+        pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=f"TODO: {why}"))
         for key, why in sorted(PENDING.items())
     ],
 )
@@ -222,7 +228,7 @@ def test_sans_io_cores_import_only_each_other_and_the_leaves() -> None:
                 root = imp.target.split(".")[0]
                 assert root not in IO_MODULES, f"{module} imports {imp.target}"
                 if root == "trio_zeebe":
-                    ok = imp.target in core | extra or inside(imp.target, LEAVES)
+                    ok = imp.target in core | extra or inside(imp.target, CORE_LEAVES)
                     assert ok, f"{module} imports {imp.target}"
 
 

@@ -316,6 +316,8 @@ COMPANIONS: dict[str, dict[str, object]] = {
     "cluster.node_id": {"cluster.cluster_size": 2},
     "cluster.replication_factor": {"cluster.cluster_size": 2},
 }
+#: Keys that take one of a few words: another one.
+CHOICES = {"logging.format": "json"}
 #: Keys not changed here, and where they are tested instead.
 NOT_CHANGED = {
     "security.enabled": "TLS on needs certificate files: test_unusable_tls_files_...",
@@ -326,6 +328,8 @@ NOT_CHANGED = {
 def changed(key: str, field: attrs.Attribute[Any], default: object) -> tuple[object, object]:
     """(TOML value, the value the component must then see) different from the default."""
     unit = field.metadata.get(UNIT)
+    if key in CHOICES:
+        return CHOICES[key], CHOICES[key]
     if isinstance(default, bool):
         return not default, not default
     if unit == DURATION:

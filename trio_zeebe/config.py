@@ -205,12 +205,29 @@ class SecurityConfig:
     gateway: GatewaySecurityConfig = GatewaySecurityConfig()
 
 
+def _log_format(_instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("text", "json"):
+        raise KnobError(attribute.name, f"{value!r} is not a log format (use text or json)")
+
+
+@attrs.frozen
+class LoggingConfig:
+    """How the broker logs (the level is a command-line flag / TRIO_ZEEBE_LOG_LEVEL).
+
+    ``format``: ``text`` lines, or ``json`` (one object per line, for log collectors);
+    ``--log-format`` and ``TRIO_ZEEBE_LOG_FORMAT`` take precedence.
+    """
+
+    format: str = attrs.field(default="text", validator=_log_format)
+
+
 @attrs.frozen
 class BrokerConfig:
     cluster: ClusterConfig = ClusterConfig()
     network: NetworkConfig = NetworkConfig()
     data: DataConfig = attrs.field(factory=DataConfig)
     security: SecurityConfig = SecurityConfig()
+    logging: LoggingConfig = LoggingConfig()
     base_dir: str = attrs.field(default=".", metadata={INTERNAL: True})
     """Directory that relative paths in the file are resolved against (the file's directory)."""
 
