@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -96,6 +96,20 @@ class LocalPartition:
     failed_leader: int | None = None  # the leader both failure detectors gave up on
 
 
+class PartitionObservers(Protocol):
+    """What a partition's components report for metrics, in seconds (the broker's monitoring
+    provides them; see :class:`trio_zeebe.monitoring.metrics.PartitionMetrics`)."""
+
+    @property
+    def commit_latency(self) -> Callable[[float], None]: ...
+    @property
+    def fsync_latency(self) -> Callable[[float], None]: ...
+    @property
+    def processing_latency(self) -> Callable[[float], None]: ...
+    @property
+    def snapshot_duration(self) -> Callable[[float], None]: ...
+
+
 class PartitionManager:
     """The partitions of one broker (see the module docstring).
 
@@ -124,6 +138,7 @@ class PartitionManager:
         rng: random.Random,
         machine_factory: Callable[[int], StateMachine] | None = None,
         clock: Callable[[], float] | None = None,
+        metrics: Callable[[int], PartitionObservers] | None = None,
     ) -> None:
         self.node_id = node_id
         self.distribution = distribution
@@ -143,6 +158,7 @@ class PartitionManager:
         self.local: dict[int, LocalPartition] = {
             pid: LocalPartition(pid) for pid in distribution.partitions_of(node_id)
         }
+        self.observers = {pid: metrics(pid) for pid in self.local} if metrics else {}
         self.on_partition_started: list[Callable[[int, RaftDriver, trio.Nursery], None]] = []
         self._publish_needed = trio.Event()
         router.network.on(TransferLeadership, self._on_transfer_request)
@@ -241,12 +257,15 @@ class PartitionManager:
             part.driver = driver
             processor = None
             if self.machine_factory is not None:
+                observers = self.observers.get(pid)
                 processor = PartitionProcessor(
                     driver,
                     self.machine_factory(pid),
                     clock=self.clock,
                     snapshot_every=self.data.snapshot_entries,
                     snapshot_period=self.data.snapshot_period,
+                    observe_processing=observers.processing_latency if observers else None,
+                    observe_snapshot=observers.snapshot_duration if observers else None,
                 )
             part.processor = processor
             part.halted, part.problem = False, ""
@@ -320,6 +339,7 @@ class PartitionManager:
             await trio.sleep(max(poll, DISK_SPACE_POLL))
 
     def _new_driver(self, pid: int) -> RaftDriver:
+        observers = self.observers.get(pid)
         dist = self.distribution
         voters = [r.node_id for r in dist.replicas(pid)]
         timer = None
@@ -340,6 +360,8 @@ class PartitionManager:
             rng=random.Random(self.rng.getrandbits(64)),
             segment_bytes=self.data.log_segment_size,
             timer=timer,
+            observe_commit=observers.commit_latency if observers else None,
+            observe_fsync=observers.fsync_latency if observers else None,
         )
 
     async def _watch_roles(self, part: LocalPartition, driver: RaftDriver) -> None:

@@ -116,6 +116,8 @@ class RaftDriver:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         timer: ElectionTimer | None = None,
         on_ready: Callable[[int, Ready], None] | None = None,
+        observe_commit: Callable[[float], None] | None = None,
+        observe_fsync: Callable[[float], None] | None = None,
     ) -> None:
         if node_id not in voters:
             raise ValueError(f"node {node_id} is not among the partition's voters {sorted(voters)}")
@@ -139,7 +141,9 @@ class RaftDriver:
         self.snapshots = SnapshotStore(disk, f"{directory}/snapshots")
         self.fsyncs = 0
         self.inbox = Inbox(INBOX_SIZE)
-        self.proposals = Proposals(self.inbox.wake)
+        # Metrics hooks (seconds): a proposal until it commits; one fsync of the log.
+        self.proposals = Proposals(self.inbox.wake, observe_commit)
+        self._observe_fsync = observe_fsync
         self.leadership = Leadership(self.partition, node_id)
         self.committed = CommittedFeed()
         self.snapshot_transfer = SnapshotTransfer(
@@ -533,8 +537,11 @@ class RaftDriver:
         while True:
             await self._need_flush.wait()
             self._need_flush = trio.Event()
+            started = trio.current_time()
             await log_.flush()
             self.fsyncs += 1
+            if self._observe_fsync is not None:
+                self._observe_fsync(trio.current_time() - started)
             # Acknowledge what is now durable right away rather than a scheduler round later;
             # the loop steps the point into the core and processes whatever it makes of it.
             points = self._release_synced()
