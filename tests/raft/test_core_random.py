@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.raft.helpers import Network, Storage, config
+from tests.raft.helpers import PARTITION, Network, Storage, config
 from trio_zeebe.raft import (
     NORMAL,
     Entry,
@@ -34,7 +34,7 @@ class Sim:
         self.rng = random.Random(seed)
         self.seed = seed
         self.ids = tuple(range(1, n + 1))
-        self.cfg = config(max_batch_bytes=200)
+        self.cfg = config(max_append_batch_size=200)
         self.now = 0.0
         self.storage = {i: Storage() for i in self.ids}
         self.cores = {i: self._build(i) for i in self.ids}
@@ -59,6 +59,7 @@ class Sim:
             st.snapshot,
             random.Random(self.rng.random()),
             self.now,
+            partition=PARTITION,
         )
 
     # -- actions -----------------------------------------------------------

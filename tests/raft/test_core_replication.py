@@ -265,7 +265,7 @@ def test_fast_log_rejection_skips_a_whole_term_per_round_trip() -> None:
 
 
 def test_reordered_appends_are_harmless() -> None:
-    c = replicating(make_leader(max_inflight=4, max_batch_bytes=20))
+    c = replicating(make_leader(max_appends_per_follower=4, max_append_batch_size=20))
     f = make_core(2, term=c.term, log=[e.term for e in c.log.slice(1, c.log.last_index + 1)])
     drain(f)
     c.propose(b"a")
@@ -372,7 +372,7 @@ def test_heartbeat_response_resumes_paused_probe() -> None:
 
 
 def test_replicate_window_limits_inflight_messages_and_batches() -> None:
-    c = make_leader(max_inflight=2, max_batch_bytes=100)
+    c = make_leader(max_appends_per_follower=2, max_append_batch_size=100)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     assert c.progress[2].state is ProgressState.REPLICATE
@@ -387,7 +387,7 @@ def test_replicate_window_limits_inflight_messages_and_batches() -> None:
 
 
 def test_batch_carries_at_least_one_entry_even_if_oversized() -> None:
-    c = make_leader(max_batch_bytes=10)
+    c = make_leader(max_append_batch_size=10)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     c.propose(b"y" * 1000)
@@ -396,7 +396,7 @@ def test_batch_carries_at_least_one_entry_even_if_oversized() -> None:
 
 
 def test_many_small_entries_are_batched_into_few_messages() -> None:
-    c = make_leader(max_batch_bytes=32 * 1024)
+    c = make_leader(max_append_batch_size=32 * 1024)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     for _ in range(1000):
@@ -406,7 +406,7 @@ def test_many_small_entries_are_batched_into_few_messages() -> None:
 
 
 def test_heartbeat_response_frees_a_full_window_whose_messages_were_lost() -> None:
-    c = make_leader(max_inflight=1)
+    c = make_leader(max_appends_per_follower=1)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     c.propose(b"a")
