@@ -39,7 +39,6 @@ from .gateway.messages import (
 )
 from .gateway.router import JOB_REQUESTS, JobRouter
 from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_context
-from .membership.config import SwimConfig
 from .membership.core import SwimCore
 from .membership.driver import MembershipService
 from .membership.messages import State
@@ -51,7 +50,6 @@ from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
 from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
-from .raft.config import RaftConfig
 from .raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
 from .raft.router import RaftRouter
 from .tlsfiles import load_error
@@ -239,6 +237,7 @@ class Broker:
             c.cluster.cluster_name,
             ssl_server=ssl_server,
             ssl_client=ssl_client,
+            config=c.network.internal_api,
             max_frame_bytes=c.network.max_message_size,
             bind=join_address(c.network.host, c.network.internal_port),
         )
@@ -257,7 +256,6 @@ class Broker:
     ) -> MembershipService:
         assert self.network is not None
         c = self.config
-        m = c.cluster.membership
         incarnation = self.incarnation
         if incarnation is None:
             # Wall-clock milliseconds: a restarted broker starts above its previous incarnation.
@@ -267,18 +265,7 @@ class Broker:
             address=self.internal_address,
             incarnation=incarnation,
             rng=random.Random(self.rng.getrandbits(64)),
-            config=SwimConfig(
-                probe_interval=m.probe_interval,
-                probe_timeout=m.probe_timeout,
-                suspect_probes=m.suspect_probes,
-                failure_timeout=m.failure_timeout,
-                gossip_interval=m.gossip_interval,
-                gossip_fanout=m.gossip_fanout,
-                sync_interval=m.sync_interval,
-                broadcast_updates=m.broadcast_updates,
-                broadcast_disputes=m.broadcast_disputes,
-                notify_suspect=m.notify_suspect,
-            ),
+            config=c.cluster.membership,
             properties={GATEWAY_KEY: self.gateway_address},
             now=trio.current_time(),
         )
@@ -299,26 +286,16 @@ class Broker:
         manager = PartitionManager(
             node_id=self.node_id,
             distribution=self.distribution,
-            raft=RaftConfig(
-                partition=0,
-                heartbeat_interval=r.heartbeat_interval,
-                election_timeout=r.election_timeout,
-                max_inflight=r.max_appends_per_follower,
-                max_batch_bytes=r.max_append_batch_size,
-            ),
-            priority_election=r.enable_priority_election,
+            raft=r,
+            data=self.config.data,
             router=RaftRouter(self.network),
             disk=self.disk,
             data_dir=data_dir,
             membership=self.membership,
             gateway_address=self.gateway_address,
             rng=random.Random(self.rng.getrandbits(64)),
-            segment_bytes=self.config.data.log_segment_size,
-            min_free_bytes=self.config.data.disk.free_space_replication,
             machine_factory=self.state_machine,
             clock=self.clock,
-            snapshot_every=self.config.data.snapshot_entries,
-            snapshot_period=self.config.data.snapshot_period,
             metrics=self.metrics.partition,
         )
         # Before the partitions start, so the router hooks every processor.

@@ -149,7 +149,15 @@ class _Replay:
 
 class PartitionProcessor:
     """Applies one partition's committed records to its state machine, on every replica, and
-    (on the leader) turns client commands into records and records into answers."""
+    (on the leader) turns client commands into records and records into answers.
+
+    Contract: the only reader of the driver's committed-entry stream and the only caller of the
+    state machine; answers a command only after its record is committed and applied (see the
+    module docstring). Owns the state machine, the requests waiting for their records, the
+    snapshot schedule (``snapshot_every`` entries or ``snapshot_period`` seconds) and, for a
+    :class:`TimeDriven` machine, the leader's ticker. The partition manager creates it with the
+    driver and runs ``run`` in the partition's nursery.
+    """
 
     def __init__(
         self,
@@ -157,8 +165,8 @@ class PartitionProcessor:
         machine: StateMachine,
         *,
         clock: Callable[[], float],
-        snapshot_every: int = 10_000,
-        snapshot_period: float = 300.0,
+        snapshot_every: int,
+        snapshot_period: float,
         observe_processing: Callable[[float], None] | None = None,
         observe_snapshot: Callable[[float], None] | None = None,
     ) -> None:
