@@ -6,7 +6,8 @@ jobs the way Zeebe does, and answers with the gRPC response bytes or a Zeebe-sty
 :class:`~.rejection.Rejection`. It implements the :class:`~.statemachine.StateMachine`
 contract and its optional capabilities:
 
-* time (``next_deadline`` / ``tick``): job leases and back-offs, and continuations -- an apply
+* time (``next_deadline`` / ``tick``): job leases and back-offs, timers (fired by the
+  leader-stamped time record, at most a bounded number per record), and continuations -- an apply
   processes at most ``max_steps`` follow-up steps (a loop without wait states cannot hang the
   partition); what is left stays queued in the state and the deadline is "now", so the leader
   appends a time record that goes on with it;
@@ -34,14 +35,16 @@ from .bpmn import Process
 from .commands import DEFERRED, SPECS, CommandType, ok, rejected
 from .rejection import Rejection
 from .runtime.behaviours import behaviours
+from .runtime.decisions import Decisions
 from .runtime.deployment import Acknowledge, Deployments, DistributeDeployment, parse_resource
-from .runtime.events import NoSubscriptions
+from .runtime.events import AllSubscriptions
 from .runtime.instances import Instances
 from .runtime.jobs import Jobs
 from .runtime.machine import MAX_STEPS, Machine
 from .runtime.refusal import Refused
 from .runtime.snapshot import View, chunks, restore, serialize, take_view
 from .runtime.state import EngineState, KeysExhausted
+from .runtime.timers import Timers
 from .runtime.trace import TraceListener
 from .runtime.values import Definition, Incident, Instance, Job
 from .statemachine import PendingSend
@@ -51,7 +54,6 @@ __all__ = ["Engine"]
 _C = CommandType
 _OK_EMPTY = b"\x00"
 _UNSUPPORTED = (
-    _C.EVALUATE_DECISION,
     _C.PUBLISH_MESSAGE,
     _C.MODIFY_PROCESS_INSTANCE,
     _C.MIGRATE_PROCESS_INSTANCE,
@@ -82,10 +84,17 @@ class Engine:
         machine.strict = self._strict
         jobs = Jobs(machine)
         machine.jobs = jobs
-        machine.subscriptions = NoSubscriptions()
+        # --- timers and decisions ---
+        timers = Timers(machine)
+        decisions = Decisions(machine)
+        machine.decisions = decisions
+        self._timers = timers
+        # every kind of event subscription, in a fixed order
+        machine.subscriptions = AllSubscriptions((timers,))
         self._machine = machine
         self._jobs = jobs
         self._deployments = Deployments(state)
+        self._deployments.hooks.append(timers)  # timer start events (partition 1)
         self._instances = Instances(machine, jobs)
         instances = self._instances
         self._handlers: dict[CommandType, Callable[[Any, int], Message | None]] = {
@@ -103,6 +112,7 @@ class Engine:
             _C.CANCEL_PROCESS_INSTANCE: lambda r, p: instances.cancel(r),
             _C.SET_VARIABLES: lambda r, p: instances.set_variables(r),
             _C.RESOLVE_INCIDENT: lambda r, p: instances.resolve_incident(r),
+            _C.EVALUATE_DECISION: lambda r, p: decisions.evaluate(r),
         }
 
     # --- StateMachine -----------------------------------------------------------------------
@@ -203,12 +213,22 @@ class Engine:
         state = self._state
         if state.steps:
             return state.clock / 1000  # a continuation is due now
-        at = state.job_index.next_time()
-        return None if at is None else at / 1000
+        times = [t for t in (state.job_index.next_time(), self._timers.next_due()) if t is not None]
+        if not times:
+            return None
+        # overdue work (timers a bounded tick left) is due now, like a continuation
+        return max(min(times), state.clock) / 1000
+
+    def _overdue(self) -> bool:
+        state = self._state
+        if state.steps:
+            return True
+        due = self._timers.next_due()
+        return due is not None and due <= state.clock
 
     def tick(self, position: int, timestamp: float) -> bytes:
         state = self._state
-        continuing, clock = bool(state.steps), state.clock
+        continuing, clock = self._overdue(), state.clock
         refused = self._advance(position, timestamp)
         if refused is not None:
             return refused
@@ -218,6 +238,7 @@ class Engine:
             state.clock += 1
         try:
             self._jobs.tick()
+            self._timers.tick()
         except Exception:
             if self._strict:
                 raise

@@ -2,15 +2,16 @@
 catch event (boundary event, event subprocess start event, intermediate catch event) with its
 variables.
 
-Errors and escalations are the events thrown inside the engine so far. Messages, timers and signals
-arrive with a later issue; they plug in through :class:`EventSubscriptions` (opened when an
-element that can catch them activates, closed when it leaves) and call :func:`trigger` when
-their event happens -- the interrupting / non-interrupting logic here is shared.
+Errors and escalations are thrown inside the engine. Timers (and messages and signals) plug in
+through :class:`EventSubscriptions` (opened when an element that can catch them activates,
+closed when it leaves; :class:`AllSubscriptions` combines the kinds) and call :func:`trigger`
+when their event happens -- the interrupting / non-interrupting logic here is shared, and an
+event-based gateway completes towards the event that happened first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..bpmn import BpmnElementType, Element
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNHANDLED_ERROR_EVENT",
+    "AllSubscriptions",
     "EventSubscriptions",
     "NoSubscriptions",
     "can_trigger",
@@ -61,6 +63,23 @@ class NoSubscriptions:
         pass
 
 
+class AllSubscriptions:
+    """The subscriptions of every kind of event (timers, messages, signals), opened and closed
+    together in a fixed order. Each kind's ``subscribe`` must be idempotent: an activation that
+    failed (an incident) runs again whole once the incident is resolved."""
+
+    def __init__(self, kinds: Sequence[EventSubscriptions]) -> None:
+        self.kinds = tuple(kinds)
+
+    def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None:
+        for kind in self.kinds:
+            kind.subscribe(machine, instance, element)
+
+    def unsubscribe(self, machine: Machine, instance: Instance) -> None:
+        for kind in self.kinds:
+            kind.unsubscribe(machine, instance)
+
+
 def can_trigger(scope: Instance, catch: Element) -> bool:
     """Whether the event scope still accepts the event (an interrupting event that was
     triggered already closes it)."""
@@ -98,6 +117,13 @@ def trigger(
                 activate_pending_event_subprocess(machine, scope)
         else:
             machine.queue_activate(scope, event_subprocess, payload=payload)
+        return
+    if scope.element_type == _T.EVENT_BASED_GATEWAY.value:
+        # the gateway completes and takes the flow to the event that happened (see
+        # behaviours.gateways.EventBasedGateway), which then passes through with the variables
+        chosen = machine.state.instances[scope.key]._replace(trigger=(catch.id, payload or {}))
+        machine.state.put_instance(chosen)
+        machine.complete_element(chosen)
         return
     # an intermediate catch event or a receive task waiting for its own event
     waiting = machine.state.instances[scope.key]._replace(payload=payload)

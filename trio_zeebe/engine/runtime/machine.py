@@ -40,6 +40,7 @@ from .variables import Variables
 
 if TYPE_CHECKING:
     from .behaviours.base import Behaviour
+    from .decisions import Decisions
     from .events import EventSubscriptions
     from .jobs import Jobs
 
@@ -69,6 +70,7 @@ class Machine:
         # collaborators the engine wires in (they need the machine themselves)
         self.jobs: Jobs
         self.subscriptions: EventSubscriptions
+        self.decisions: Decisions
         self.on_process_completed: Callable[[Instance], None] = _ignore
 
     @property
@@ -169,9 +171,18 @@ class Machine:
         return key
 
     def queue_process(
-        self, definition_key: int, process_id: str, key: int, caller: Instance | None
+        self,
+        definition_key: int,
+        process_id: str,
+        key: int,
+        caller: Instance | None,
+        *,
+        start_event: str = "",
+        payload: Mapping[str, Any] | None = None,
     ) -> None:
-        """ACTIVATE_ELEMENT of a process instance (``caller``: the call activity instance)."""
+        """ACTIVATE_ELEMENT of a process instance (``caller``: the call activity instance).
+        ``start_event``: the start event it begins at (an event start, e.g. a timer), with the
+        event's variables as ``payload``; "" for the none start event."""
         self.state.steps.append(
             Step(
                 StepKind.ACTIVATE,
@@ -182,6 +193,8 @@ class Machine:
                 definition_key,
                 caller.process_instance_key if caller is not None else -1,
                 caller.key if caller is not None else -1,
+                start_event,
+                payload,
             )
         )
 
@@ -253,6 +266,8 @@ class Machine:
                 step.parent_instance_key,
                 step.parent_element_key,
                 ACTIVATING,
+                # an event start: the start event to activate (see ProcessScope.activate)
+                trigger=(step.via_flow, dict(step.payload or {})) if step.via_flow else None,
             )
             state.put_instance(instance)
             self.trace(instance, ACTIVATING)
@@ -466,8 +481,11 @@ class Machine:
 
     # --- sequence flows ---------------------------------------------------------------------
 
-    def take_flow(self, instance: Instance, flow_id: str) -> None:
-        """SEQUENCE_FLOW_TAKEN from a completed instance, then ACTIVATE_ELEMENT of the target."""
+    def take_flow(
+        self, instance: Instance, flow_id: str, payload: Mapping[str, Any] | None = None
+    ) -> None:
+        """SEQUENCE_FLOW_TAKEN from a completed instance, then ACTIVATE_ELEMENT of the target
+        (with ``payload`` as its event variables, e.g. after an event-based gateway)."""
         state = self.state
         model = state.models[instance.definition_key]
         flow = model.sequence_flows[flow_id]
@@ -495,7 +513,7 @@ class Machine:
             taken[flow_id] = taken.get(flow_id, 0) + 1
             state.joins[join] = tuple(taken.items())
         state.put_instance(scope._replace(active_flows=(*scope.active_flows, flow_id)))
-        self.queue_activate(scope, target.id, via_flow=flow_id)
+        self.queue_activate(scope, target.id, via_flow=flow_id, payload=payload)
 
     def take_outgoing(self, instance: Instance, element: Element) -> None:
         if self.is_inner_instance(instance):

@@ -135,7 +135,8 @@ class Step(NamedTuple):
     """A follow-up command on the engine's queue (Zeebe writes these to its log).
 
     ACTIVATE carries the new instance's description; the other kinds only ``key``.
-    ``via_flow`` is the sequence flow that leads to the element ("" if none); ``payload`` the
+    ``via_flow`` is the sequence flow that leads to the element ("" if none) -- for a process
+    instance, the event start event it begins at ("": its none start event); ``payload`` the
     event variables the new instance starts with.
     """
 

@@ -60,6 +60,12 @@ class ProcessScope(_Scope):
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
         m.subscriptions.subscribe(m, instance, element)
         instance = m.activated(instance)
+        if instance.trigger is not None:
+            # started by an event (a timer start event): begin at that start event
+            start_id, payload = instance.trigger
+            m.state.put_instance(instance._replace(trigger=None))
+            m.queue_activate(instance, start_id, payload=payload or None)
+            return
         start = m.model(instance).none_start_event
         if start is not None:
             m.queue_activate(instance, start)

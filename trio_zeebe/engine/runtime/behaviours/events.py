@@ -1,6 +1,7 @@
 """Events: start events, end events (none, terminate, error, job-based message), intermediate
 throw events (none, link, job-based message) and catch events (link; message/timer/signal wait
-for their subscriptions), boundary events (activated once triggered).
+for their subscriptions; after an event-based gateway they pass through), boundary events
+(activated once triggered).
 
 An escalation (end or intermediate throw event) triggers the nearest matching escalation catch
 event (boundary event or event subprocess, up the scopes and into the calling process); the
@@ -11,7 +12,7 @@ through like none events.
 
 from __future__ import annotations
 
-from ...bpmn import BpmnEventType, Element
+from ...bpmn import BpmnElementType, BpmnEventType, Element, Process
 from ..events import (
     can_trigger,
     find_error_catch,
@@ -29,6 +30,7 @@ from .tasks import JobTask
 __all__ = ["CatchEvent", "EndEvent", "ThrowEvent"]
 
 _E = BpmnEventType
+_T = BpmnElementType
 
 
 def escalate(m: Machine, instance: Instance, element: Element) -> None:
@@ -126,17 +128,27 @@ class ThrowEvent(Behaviour):
 
 
 class CatchEvent(Behaviour):
-    """Intermediate catch events: a link catch passes through, the others wait."""
+    """Intermediate catch events: a link catch passes through, and so does one after an
+    event-based gateway (activated only once its event happened, with the event's variables);
+    the others wait for their event."""
 
     def __init__(self) -> None:
         self._wait = WaitState()
         self._pass = PassThrough()
 
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
-        if element.event_type is _E.LINK:
+        if element.event_type is _E.LINK or _after_event_gateway(m.model(instance), element):
             self._pass.activate(m, instance, element)
         else:
             self._wait.activate(m, instance, element)
+
+
+def _after_event_gateway(model: Process, element: Element) -> bool:
+    flows = model.sequence_flows
+    return any(
+        f in flows and model.elements[flows[f].source_ref].element_type is _T.EVENT_BASED_GATEWAY
+        for f in element.incoming
+    )
 
 
 class BoundaryEvent(Behaviour):

@@ -1,7 +1,7 @@
 """Gateways: exclusive (first true condition in XML order, else the default flow), parallel
 (fork all; the join is guarded by the machine), inclusive (every true condition, else the
 default; the join waits while a path can still reach it) and event-based (waits for its catch
-events, which arrive with messages and timers later).
+events; the first that happens decides the flow).
 
 A gateway is no wait state: it goes ACTIVATING -> ACTIVATED -> COMPLETING -> COMPLETED in one
 step and takes its flows. If no flow applies it stays ACTIVATING with a CONDITION_ERROR
@@ -90,4 +90,19 @@ class ParallelGateway(_Gateway):
 
 
 class EventBasedGateway(WaitState):
-    pass
+    """Waits for the events of the catch events after it (their subscriptions belong to the
+    gateway); the first one to happen completes it (:func:`~..events.trigger` records which)
+    and only the flow to that catch event is taken, with the event's variables."""
+
+    def complete(self, m: Machine, instance: Instance, element: Element) -> None:
+        chosen = m.refresh(instance).trigger
+        m.subscriptions.unsubscribe(m, instance)
+        done = m.completed(instance, element)
+        if chosen is None:
+            return
+        catch_id, payload = chosen
+        model = m.model(done)
+        for flow_id in element.outgoing:
+            if model.sequence_flows[flow_id].target_ref == catch_id:
+                m.take_flow(done, flow_id, payload or None)
+                return
