@@ -35,6 +35,7 @@ from .bpmn import Process
 from .commands import DEFERRED, SPECS, CommandType, ok, rejected
 from .rejection import Rejection
 from .runtime.behaviours import behaviours
+from .runtime.decision_state import DecisionDefinition, DecisionRequirements
 from .runtime.decisions import Decisions
 from .runtime.deployment import Acknowledge, Deployments, DistributeDeployment, parse_resource
 from .runtime.events import AllSubscriptions
@@ -44,6 +45,7 @@ from .runtime.machine import MAX_STEPS, Machine
 from .runtime.refusal import Refused
 from .runtime.snapshot import View, chunks, restore, serialize, take_view
 from .runtime.state import EngineState, KeysExhausted
+from .runtime.timer_state import Timer
 from .runtime.timers import Timers
 from .runtime.trace import TraceListener
 from .runtime.values import Definition, Incident, Instance, Job
@@ -365,3 +367,15 @@ class Engine:
 
     def incidents(self) -> Mapping[int, Incident]:
         return dict(self._state.incidents)
+
+    def timers(self) -> Mapping[int, Timer]:
+        """The timers waiting for their due dates, by key."""
+        return dict(self._state.timers)
+
+    def decisions(self) -> Mapping[int, DecisionDefinition]:
+        """The deployed decisions, by key."""
+        return dict(self._state.decisions)
+
+    def decision_requirements(self) -> Mapping[int, DecisionRequirements]:
+        """The deployed decision requirements graphs, by key."""
+        return dict(self._state.decision_requirements)
