@@ -1,4 +1,7 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``bench`` and ``proto``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``fuzz -- --seconds N``,
+``bench`` and ``proto``."""
+
+import argparse
 
 import nox
 
@@ -40,6 +43,43 @@ def soak(session: nox.Session) -> None:
         "-p",
         "no:cacheprovider",
         *session.posargs,
+    )
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Decoder and frame fuzzing: ``nox -s fuzz -- --seconds 120 [--examples 500]``.
+
+    Runs the hypothesis decoder tests with ``--examples`` examples each (the ``fuzz`` profile,
+    no deadline) and then throws random and mutated frames at a real TCP + TLS transport for
+    ``--seconds``, printing what it tried and what it found. Other arguments go to pytest.
+    """
+    parser = argparse.ArgumentParser(prog="nox -s fuzz --")
+    parser.add_argument("--seconds", type=float, default=60.0, help="frame fuzzer run time")
+    parser.add_argument("--examples", type=int, default=500, help="hypothesis examples per test")
+    args, rest = parser.parse_known_args(session.posargs)
+    if session.venv_backend != "none":  # `nox --no-venv -s fuzz`: use the current environment
+        session.install("-e", ".[test]")
+    env = {
+        "TRIO_ZEEBE_HYPOTHESIS_PROFILE": "fuzz",
+        "TRIO_ZEEBE_FUZZ_EXAMPLES": str(args.examples),
+        "TRIO_ZEEBE_FUZZ_SECONDS": str(args.seconds),
+    }
+    common = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", "0"]
+    decoders = [
+        "tests/test_codec_fuzz.py",
+        "tests/test_raw_decoders_fuzz.py",
+        "tests/transport/test_decoders.py",
+    ]
+    session.run(*common, "--hypothesis-show-statistics", *decoders, *rest, env=env)
+    session.run(
+        *common,
+        "-s",
+        "-m",
+        "fuzz",
+        "tests/transport/test_hostile_peers.py",
+        *rest,
+        env=env,
     )
 
 

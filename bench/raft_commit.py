@@ -34,8 +34,10 @@ from typing import Any
 import trio
 
 from trio_zeebe.disk import RealDisk
-from trio_zeebe.raft.config import Backpressure, ProposalDropped, RaftConfig
-from trio_zeebe.raft.driver import RaftDriver, RaftRouter
+from trio_zeebe.raft.config import RaftConfig
+from trio_zeebe.raft.driver import RaftDriver
+from trio_zeebe.raft.errors import Backpressure, ProposalDropped
+from trio_zeebe.raft.router import RaftRouter
 from trio_zeebe.transport.api import Peer
 from trio_zeebe.transport.tcp import TcpTransport
 from trio_zeebe.transport.tls import client_context, server_context, write_dev_certs

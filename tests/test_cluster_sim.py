@@ -6,7 +6,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zeebe.raft.driver import Position, unpack_records
+from trio_zeebe.raft.committed import unpack_records
+from trio_zeebe.raft.proposals import Position
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.raft_group import wait_until
 

@@ -16,8 +16,7 @@ import trio.testing
 from trio_zeebe.broker import Broker, StartupError
 from trio_zeebe.config import config_from_dict
 from trio_zeebe.errors import find_error
-from trio_zeebe.raft.config import NotLeader
-from trio_zeebe.raft.driver import LeadershipLost
+from trio_zeebe.raft.errors import LeadershipLost, NotLeader
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 from trio_zeebe.testing.raft_group import wait_until

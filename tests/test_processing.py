@@ -18,8 +18,8 @@ from trio_zeebe.partitions.manager import LocalPartition
 from trio_zeebe.processing import envelope
 from trio_zeebe.processing.envelope import Kind
 from trio_zeebe.processing.processor import PartitionProcessor, position_of
-from trio_zeebe.raft.applied import LeadershipLost, unpack_records
-from trio_zeebe.raft.config import NotLeader, ProposalDropped
+from trio_zeebe.raft.committed import unpack_records
+from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.raft_group import wait_until
 

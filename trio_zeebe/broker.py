@@ -49,9 +49,9 @@ from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
 from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
-from .raft.applied import LeadershipLost
-from .raft.config import Backpressure, NotLeader, ProposalDropped, RaftConfig
-from .raft.driver import RaftRouter
+from .raft.config import RaftConfig
+from .raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
+from .raft.router import RaftRouter
 from .tlsfiles import load_error
 from .transport.api import Network, Peer, join_address
 from .transport.tcp import TcpTransport
@@ -440,16 +440,24 @@ class Broker:
             for pid, part in sorted(self.partitions.local.items()):
                 labels = f'{node},partition="{pid}"'
                 driver = part.driver
-                status = driver.status() if driver is not None else {}
+                status = driver.status() if driver is not None else None
                 leader = int(driver is not None and driver.is_leader)
                 lines.append(f"trio_zeebe_partition_leader{{{labels}}} {leader}")
                 lines.append(
                     f"trio_zeebe_partition_healthy{{{labels}}} {int(part.health == 'healthy')}"
                 )
                 lines.append(f"trio_zeebe_partition_restarts_total{{{labels}}} {part.restarts}")
-                for key in ("term", "commit", "last_index", "durable_index", "fsyncs"):
-                    if key in status:
-                        lines.append(f"trio_zeebe_raft_{key}{{{labels}}} {status[key]}")
+                if status is not None:
+                    raft = status.raft
+                    metrics = [("durable_index", status.durable_index), ("fsyncs", status.fsyncs)]
+                    if raft is not None:
+                        metrics[:0] = [
+                            ("term", raft.term),
+                            ("commit", raft.commit),
+                            ("last_index", raft.last_index),
+                        ]
+                    for key, value in metrics:
+                        lines.append(f"trio_zeebe_raft_{key}{{{labels}}} {value}")
                 if part.processor is not None:
                     lines.append(
                         f"trio_zeebe_processor_applied_records_total{{{labels}}} "

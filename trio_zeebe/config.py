@@ -28,7 +28,7 @@ import cattrs
 
 from .codec import converter
 from .tlsfiles import TlsFileError, check_ca, check_chain_and_key
-from .transport.api import join_address, split_address
+from .transport.api import check_host, join_address, split_address
 
 Duration = NewType("Duration", float)
 """Seconds, written in config files as "250ms", "2.5s", "1m"."""
@@ -103,6 +103,15 @@ def _non_negative(value: float) -> None:
         raise ValueError(f"must not be negative, got {value}")
 
 
+def _host(value: str) -> None:
+    check_host(value)
+
+
+def _optional_host(value: str) -> None:
+    if value:
+        check_host(value)
+
+
 _port_field = {"check": _port}
 _positive_field = {"check": _positive}
 _non_negative_field = {"check": _non_negative}
@@ -162,8 +171,8 @@ class NetworkConfig:
     ``port_offset`` shifts every port by 10 x offset, as Zeebe's ``network.portOffset``.
     """
 
-    host: str = "127.0.0.1"
-    advertised_host: str = ""
+    host: str = attrs.field(default="127.0.0.1", metadata={"check": _host})
+    advertised_host: str = attrs.field(default="", metadata={"check": _optional_host})
     port_offset: int = attrs.field(default=0, metadata=_non_negative_field)
     max_message_size: ByteSize = attrs.field(
         default=ByteSize(4 * 1024 * 1024), metadata=_positive_field

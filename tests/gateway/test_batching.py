@@ -18,8 +18,7 @@ from trio_zeebe.gateway.forward import (
     Status,
 )
 from trio_zeebe.processing.processor import NotServing
-from trio_zeebe.raft.applied import LeadershipLost
-from trio_zeebe.raft.config import Backpressure, NotLeader
+from trio_zeebe.raft.errors import Backpressure, LeadershipLost, NotLeader
 from trio_zeebe.transport.api import NotSent, Peer, RequestTimeout, TransportError
 
 

@@ -54,11 +54,25 @@ def test_hundred_partitions_fit_in_a_datagram() -> None:
     assert len(encode_broker_info(info)["partitions"]) < 1400
 
 
-@given(gateway=st.text(max_size=300), parts=st.lists(statuses, unique_by=lambda s: s.partition_id))
+gateways = st.one_of(
+    st.just(""),
+    st.sampled_from(["10.0.0.1:26500", "[::1]:26500", "broker-1.example:1", "b:65535"]),
+)
+
+
+@given(gateway=gateways, parts=st.lists(statuses, unique_by=lambda s: s.partition_id))
 def test_round_trip(gateway: str, parts: list[PartitionStatus]) -> None:
     info = BrokerInfoProps(gateway, tuple(parts))
     back = decode_broker_info(encode_broker_info(info))
     assert back == BrokerInfoProps(gateway, tuple(sorted(parts, key=lambda s: s.partition_id)))
+
+
+@pytest.mark.parametrize("gateway", ["[::1", "host:", ":80", "a" * 250 + ":1", "h:0", "a b:1"])
+def test_a_malformed_gateway_address_is_a_problem_not_an_address(gateway: str) -> None:
+    info = decode_broker_info({"gateway": gateway, "partitions": "1:L:4:H"})
+    assert info.gateway == ""
+    assert [p.partition_id for p in info.partitions] == [1]
+    assert len(info.problems) == 1 and "gateway" in info.problems[0]
 
 
 def test_status_to_gateway_partition_info() -> None:

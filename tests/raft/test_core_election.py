@@ -64,7 +64,7 @@ def test_messages_for_other_partition_or_node_are_dropped() -> None:
     c.step(AppendEntries(PARTITION + 1, 2, 1, 9, 0, 0, 0))
     c.step(AppendEntries(PARTITION, 2, 4, 9, 0, 0, 0))
     c.step(AppendEntries(PARTITION, 9, 1, 9, 0, 0, 0))
-    assert c.term == 0 and c.status()["dropped_messages"] == 3
+    assert c.term == 0 and c.status().dropped_messages == 3
 
 
 # 2 ---------------------------------------------------------------------------

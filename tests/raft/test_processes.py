@@ -22,7 +22,7 @@ from trio_zeebe.disk import RealDisk
 from trio_zeebe.engine.records import CreateJob
 from trio_zeebe.log.segmented import SegmentedLog
 from trio_zeebe.processing import envelope
-from trio_zeebe.raft.driver import unpack_records
+from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]

@@ -20,8 +20,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zeebe.raft.config import NotLeader, ProposalDropped, RaftConfig
-from trio_zeebe.raft.driver import LeadershipLost
+from trio_zeebe.raft.config import RaftConfig
+from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from trio_zeebe.testing.network import LinkFaults
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
 
@@ -120,7 +120,10 @@ async def test_leader_power_loss_new_leader_keeps_committed(
         committed = group.committed_records()
         assert committed[: len(acked)] == [b"a%d" % i for i in range(30)]
         await group.start(old)  # it rejoins and catches up
-        await wait_until(lambda: group.drivers[old].status()["commit"] > acked[-1].index, 30)
+        await wait_until(
+            lambda: group.drivers[old].status().raft.commit > acked[-1].index,  # type: ignore[union-attr]
+            30,
+        )
         group.check_log_matching()
         nursery.cancel_scope.cancel()
 

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import trio
 import trio.testing
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from trio_zeebe.raft.config import RaftConfig
-from trio_zeebe.raft.snapshots import SnapshotChunk, SnapshotStore, encode_snapshot
+from trio_zeebe.raft.snapshots import (
+    MAGIC,
+    SnapshotChunk,
+    SnapshotCorruptError,
+    SnapshotInfo,
+    SnapshotStore,
+    encode_snapshot,
+    snapshot_name,
+)
 from trio_zeebe.testing.disk import SimDisk
 from trio_zeebe.testing.network import LinkFaults
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
@@ -26,6 +37,49 @@ async def test_store_keeps_two_and_falls_back_past_a_corrupt_one() -> None:
     fallback = SnapshotStore(disk, "/s").latest()  # as found by the next start
     assert fallback is not None and fallback.index == 20
     assert store.load(fallback) == b"state-20"
+
+
+def write(disk: SimDisk, path: str, data: bytes) -> None:
+    handle = disk.open_append(path)
+    handle.write(data)
+    handle.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(garbage=st.binary(max_size=120), prefix=st.sampled_from([b"", MAGIC, MAGIC + b"\0" * 12]))
+def test_a_garbage_snapshot_file_is_reported_corrupt_and_skipped(
+    garbage: bytes, prefix: bytes
+) -> None:
+    """Whatever the newest file holds, reading it raises only SnapshotCorruptError and the
+    store falls back to the older, intact snapshot."""
+    disk = SimDisk()
+    disk.makedirs("/s")
+    write(disk, f"/s/{snapshot_name(3, 1)}", encode_snapshot(b"good"))
+    path = f"/s/{snapshot_name(9, 2)}"
+    data = prefix + garbage
+    assume(data != encode_snapshot(data[len(MAGIC) + 12 :]))  # by chance a valid snapshot
+    write(disk, path, data)
+    store = SnapshotStore(disk, "/s")
+    latest = store.latest()
+    assert latest is not None and latest.index == 3 and store.load(latest) == b"good"
+    with pytest.raises(SnapshotCorruptError):
+        store.load(SnapshotInfo(9, 2, path, len(data)))
+
+
+async def test_a_garbage_part_file_or_transfer_never_becomes_a_snapshot() -> None:
+    disk = SimDisk()
+    store = SnapshotStore(disk, "/s")
+    data = encode_snapshot(b"y" * 100)
+    disk.makedirs("/s")
+    write(disk, f"/s/{50:020d}-{3:020d}.part", b"\xff" * 70)  # left over by a crash
+    # A whole transfer of bytes that are no snapshot: refused, asked for again from 0.
+    bad = SnapshotChunk(1, 0, 1, 50, 3, 0, len(data), b"\x00" * len(data))
+    ack = await store.receive_chunk(bad)
+    assert (ack.next_offset, ack.done) == (0, False) and store.latest() is None
+    ack = await store.receive_chunk(SnapshotChunk(1, 0, 1, 50, 3, 0, len(data), data))
+    assert ack.done
+    info = store.latest()
+    assert info is not None and store.load(info) == b"y" * 100
 
 
 async def test_snapshot_survives_power_loss_whole_or_not_at_all() -> None:

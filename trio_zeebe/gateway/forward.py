@@ -18,8 +18,7 @@ import trio
 from ..codec import wire
 from ..partitions.manager import PartitionManager
 from ..processing.processor import NotServing
-from ..raft.applied import LeadershipLost
-from ..raft.config import Backpressure, NotLeader, ProposalDropped
+from ..raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
 from ..transport.api import Peer
 
 log = logging.getLogger("trio_zeebe.gateway.forward")

@@ -60,7 +60,7 @@ from ..engine.records import (
 from ..errors import ErrorCode
 from ..keys import KEY_BITS
 from ..partitions.manager import PartitionManager
-from ..raft.config import Role
+from ..raft.ready import Role
 from ..transport.api import Network, NotSent, TransportError
 from .batching import ForwardBatcher
 from .forward import RETRY_ELSEWHERE, ForwardCommands, ForwardReply, LeaderExecutor, Status

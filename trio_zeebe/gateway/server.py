@@ -4,6 +4,10 @@ One task per connection reads frames; each request runs in its own task (so a lo
 request does not hold up the others on the same connection); a writer task sends the answers,
 as many as are ready in one write.
 What a request does is decided by the ``handler`` the broker passes in.
+
+Bad input from a client (a frame above the limit, bytes that are not a ``[correlation id,
+message]`` request) is counted in ``rejected`` and closes that connection only; ``failures``
+counts connections that ended in an unexpected error (a bug), which bad input never causes.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class GatewayServer:
         self.max_frame_bytes = max_frame_bytes
         self.connections = 0
         self.rejected = 0
+        self.failures = 0
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(self.port, host=self.host)
@@ -98,6 +103,7 @@ class GatewayServer:
             self.rejected += 1
             log.warning("gateway: closing %s: %s", peer, exc)
         except Exception:  # one connection's bug must never take the broker down
+            self.failures += 1
             log.exception("gateway: connection from %s failed", peer)
         finally:
             with trio.CancelScope(shield=True):
@@ -108,7 +114,7 @@ class GatewayServer:
         limiter = trio.CapacityLimiter(MAX_PENDING_PER_CONNECTION)
         outbox = _Outbox()
 
-        async def answer(corr: Any, request: Any) -> None:
+        async def answer(corr: int, request: Any) -> None:
             async with limiter:
                 response = await self._dispatch(request)
                 outbox.put(
@@ -135,7 +141,7 @@ class GatewayServer:
         conn: trio.abc.Stream,
         decoder: FrameDecoder,
         nursery: trio.Nursery,
-        answer: Callable[[Any, Any], Awaitable[None]],
+        answer: Callable[[int, Any], Awaitable[None]],
         outbox: _Outbox,
     ) -> None:
         while True:
@@ -146,10 +152,7 @@ class GatewayServer:
                 return
             decoder.feed(data)
             for payload in decoder.frames():
-                body = codec.unpackb(payload)
-                if not isinstance(body, list) or len(body) != 2:
-                    raise codec.DecodeError("request is not [correlation id, message]")
-                nursery.start_soon(answer, body[0], codec.from_wire(body[1]))
+                nursery.start_soon(answer, *parse_request(payload))
 
     async def _dispatch(self, request: Any) -> Any:
         try:
@@ -159,6 +162,17 @@ class GatewayServer:
         except Exception as exc:
             log.exception("gateway: request %s failed", type(request).__name__)
             return ErrorResponse(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+def parse_request(payload: bytes) -> tuple[int, Any]:
+    """A request frame's payload -> ``(correlation id, message)``; raises only DecodeError."""
+    body = codec.unpackb(payload)
+    if not isinstance(body, list) or len(body) != 2:
+        raise codec.DecodeError("request is not [correlation id, message]")
+    corr, message = body
+    if type(corr) is not int or not 0 <= corr <= codec.INT_MAX:
+        raise codec.DecodeError("correlation id is not a non-negative integer")
+    return corr, codec.from_wire(message)
 
 
 class _Outbox:

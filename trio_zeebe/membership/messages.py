@@ -12,6 +12,7 @@ import enum
 import attrs
 
 from trio_zeebe.codec import converter, wire
+from trio_zeebe.transport.api import split_address
 
 
 class State(enum.IntEnum):
@@ -36,6 +37,12 @@ def _structure_state(value: object, _type: object) -> State:
 converter.register_structure_hook(State, _structure_state)
 
 
+def _valid_address(_: object, __: object, address: str) -> None:
+    # Checked on every record, gossiped ones included: a malformed address is no news to spread
+    # (on the wire it makes the message undecodable, so the transport drops it with a count).
+    split_address(address)
+
+
 @attrs.frozen
 class Member:
     """What one node says (or is said) about a member.
@@ -48,7 +55,7 @@ class Member:
     """
 
     node_id: int
-    address: str
+    address: str = attrs.field(validator=_valid_address)
     incarnation: int
     state: State = State.ALIVE
     instance_id: int = 0

@@ -2,7 +2,9 @@
 
 File ``<data>/topology.meta``: 4-byte magic, 1-byte format version, CRC32 of the body, then the
 msgpack body. Replaced atomically whenever the topology changes. A corrupt or unreadable file is
-reported and ignored: the topology is then re-learned from peers.
+reported and ignored: the topology is then re-learned from peers. Decoding goes through the wire
+codec's checks (exact types, no extension types, bounded nesting) and checks every member's node
+id and address, so whatever bytes the file holds, :func:`decode_topology` raises ValueError only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import attrs
 
 from .. import codec
 from ..disk import Disk, replace_atomically
+from ..transport.api import split_address
 
 log = logging.getLogger("trio_zeebe.membership")
 
@@ -59,10 +62,19 @@ def decode_topology(data: bytes) -> PersistedTopology:
         raise ValueError("checksum mismatch")
     try:
         obj = codec.unpackb(body)
-        members = tuple((int(m[0]), str(m[1])) for m in obj["members"])
-        return PersistedTopology(str(obj["cluster_name"]), members, dict(obj.get("extra", {})))
-    except (codec.DecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        if type(obj) is not dict:
+            raise codec.DecodeError(f"expected a map, got {type(obj).__name__}")
+        topology = codec.structure(obj, PersistedTopology)
+    except codec.DecodeError as exc:
         raise ValueError(f"malformed body: {exc}") from None
+    for node_id, address in topology.members:
+        if node_id < 0:
+            raise ValueError(f"malformed body: member node id {node_id} is negative")
+        try:
+            split_address(address)
+        except ValueError as exc:
+            raise ValueError(f"malformed body: member {node_id}: {exc}") from None
+    return topology
 
 
 class TopologyStore:

@@ -13,8 +13,8 @@ properties are ``dict[str, str]``; this module owns two keys:
     partition, so 100 partitions stay well under a gossip datagram).  Empty string: none.
 
 Other keys are left to other components and ignored here.  Decoding a peer's properties never
-raises: malformed entries are skipped and described in :attr:`BrokerInfoProps.problems`.
-Pure: no trio, no I/O.
+raises: malformed entries (and a gateway address that is not a valid ``host:port``) are skipped
+and described in :attr:`BrokerInfoProps.problems`.  Pure: no trio, no I/O.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from ..gateway.messages import PartitionInfo
+from ..transport.api import split_address
 
 GATEWAY_KEY = "gateway"
 PARTITIONS_KEY = "partitions"
@@ -117,21 +118,26 @@ def encode_broker_info(info: BrokerInfoProps) -> dict[str, str]:
     return {GATEWAY_KEY: info.gateway, PARTITIONS_KEY: encode_partitions(info.partitions)}
 
 
-def decode_broker_info(properties: Mapping[str, Any]) -> BrokerInfoProps:
+def decode_broker_info(properties: Mapping[str, Any] | object) -> BrokerInfoProps:
     """Whatever is usable in a peer's properties; never raises.
 
     A missing key means "nothing published yet" (empty gateway / no partitions) and is not a
     problem.  A malformed entry is skipped; a partition listed twice keeps its first entry.
     """
     problems: list[str] = []
-    try:
-        gateway = properties.get(GATEWAY_KEY, "")
-        raw = properties.get(PARTITIONS_KEY, "")
-    except Exception as exc:  # a peer cannot send a non-mapping, but a caller bug must not crash
-        return BrokerInfoProps("", (), (f"properties unreadable: {type(exc).__name__}",))
+    if not isinstance(properties, Mapping):  # a caller's mistake; still an answer, not a crash
+        return BrokerInfoProps("", (), (f"properties are a {type(properties).__name__}",))
+    gateway = properties.get(GATEWAY_KEY, "")
+    raw = properties.get(PARTITIONS_KEY, "")
     if not isinstance(gateway, str) or len(gateway) > MAX_ADDRESS_LENGTH:
         problems.append("gateway address is not a string of at most 300 characters")
         gateway = ""
+    elif gateway:
+        try:
+            split_address(gateway)
+        except ValueError as exc:
+            problems.append(f"gateway {exc}")
+            gateway = ""
     if not isinstance(raw, str):
         problems.append("partitions is not a string")
         raw = ""

@@ -40,9 +40,11 @@ from ..membership.events import (
 )
 from ..membership.messages import State
 from ..processing.processor import Halt, PartitionProcessor
-from ..raft.config import RaftConfig, Role
-from ..raft.driver import RaftDriver, RaftRouter
+from ..raft.config import RaftConfig
+from ..raft.driver import RaftDriver
 from ..raft.election import PriorityElectionTimer
+from ..raft.ready import Role
+from ..raft.router import RaftRouter
 from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
 from .distribution import PartitionDistribution
 from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign

@@ -29,9 +29,10 @@ import attrs
 import trio
 
 from ..engine.statemachine import AnswersUnlogged, StateMachine, TimeDriven
-from ..raft.applied import Applied, Committed, LeadershipLost, Restore
-from ..raft.config import NotLeader, ProposalDropped, Role
+from ..raft.committed import Applied, Committed, Restore
 from ..raft.driver import RaftDriver
+from ..raft.errors import LeadershipLost, NotLeader, ProposalDropped
+from ..raft.ready import Role
 from . import envelope
 from .envelope import Envelope, EnvelopeError, Kind
 

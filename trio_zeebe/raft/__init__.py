@@ -1,22 +1,18 @@
 """Raft for one partition: a sans-IO core (:mod:`.core`) plus its wire messages.
 
-The driver (``driver.py``, trio) feeds the core and carries out its :class:`Ready` batches.
+The package namespace is the core's API (what a test or a simulation drives it with). The
+driver (:mod:`.driver`, trio) feeds the core and carries out its :class:`Ready` batches; its
+parts are imported from their own modules (``committed``, ``proposals``, ``errors``, ...).
+
+Sans-IO modules (no trio, sockets, files or clock): ``config``, ``core``, ``election``,
+``errors``, ``messages``, ``progress``, ``raftlog``, ``ready``, ``status``, ``voting``.
 """
 
-from trio_zeebe.raft.config import (
-    Backpressure,
-    NotLeader,
-    ProposalDropped,
-    RaftConfig,
-    RaftError,
-    Ready,
-    Role,
-    SoftState,
-)
+from trio_zeebe.raft.config import RaftConfig
 from trio_zeebe.raft.core import RaftCore
-from trio_zeebe.raft.election import ElectionTimer, PriorityElectionTimer, RandomizedElectionTimer
+from trio_zeebe.raft.election import PriorityElectionTimer, RandomizedElectionTimer
+from trio_zeebe.raft.errors import Backpressure, NotLeader, ProposalDropped, RaftError
 from trio_zeebe.raft.messages import (
-    CONFIG,
     NOOP,
     NORMAL,
     AppendEntries,
@@ -33,16 +29,15 @@ from trio_zeebe.raft.messages import (
     VoteRequest,
     VoteResponse,
 )
-from trio_zeebe.raft.progress import Progress, ProgressState
+from trio_zeebe.raft.progress import ProgressState
+from trio_zeebe.raft.ready import Ready, Role
 
 __all__ = [
-    "CONFIG",
     "NOOP",
     "NORMAL",
     "AppendEntries",
     "AppendResponse",
     "Backpressure",
-    "ElectionTimer",
     "Entry",
     "HardState",
     "Heartbeat",
@@ -52,7 +47,6 @@ __all__ = [
     "Message",
     "NotLeader",
     "PriorityElectionTimer",
-    "Progress",
     "ProgressState",
     "ProposalDropped",
     "RaftConfig",
@@ -62,7 +56,6 @@ __all__ = [
     "Ready",
     "Role",
     "SnapshotMeta",
-    "SoftState",
     "TimeoutNow",
     "VoteRequest",
     "VoteResponse",

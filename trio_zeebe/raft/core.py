@@ -17,7 +17,6 @@ Inputs::
     core.compact(index)             # a local snapshot covers the log up to index (<= applied)
     core.restore_snapshot(meta)     # a snapshot's data is installed locally; reset the log to it
     core.report_snapshot(peer, ok)  # leader: the out-of-band snapshot transfer ended
-    core.report_unreachable(peer)   # leader: transport gave up on peer; back off to probing
     core.ready() -> Ready | None    # drain outputs (None if there is nothing)
     core.next_deadline()            # when to call tick() next at the latest
 
@@ -30,8 +29,9 @@ The ``Ready`` contract (process Readies strictly in the order they were returned
    last index, first truncate the durable log from that index (a new leader overwrote an
    uncommitted tail).  Persist ``hard_state`` (term + vote) if not None.
 3. ``messages`` may be sent at once (even before step 2 finishes).  ``messages_after_persist``
-   may be sent only once step 2 is durable (fsynced): they promise durability (vote grants,
-   append acks, a candidate's vote requests, which count its own durable vote).
+   may be sent only once step 2 is durable (fsynced): they promise durability (vote answers,
+   append answers, snapshot-install answers, and a candidate's vote requests, which count its
+   own durable vote).
 4. Once durable, call ``core.persisted(*ready.persisted_point)`` if it is not None.  It is fine
    to do this later and for several Readies at once (only the newest point matters); a stale
    point whose term no longer matches the log (the entries were overwritten meanwhile, ABA) is
@@ -58,21 +58,12 @@ campaign is a leadership transfer).
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any
 
-from trio_zeebe.raft.config import (
-    Backpressure,
-    NotLeader,
-    ProposalDropped,
-    RaftConfig,
-    Ready,
-    Role,
-    SoftState,
-)
+from trio_zeebe.raft.config import RaftConfig
 from trio_zeebe.raft.election import ElectionTimer, RandomizedElectionTimer
-from trio_zeebe.raft.memlog import ENTRY_OVERHEAD, MemLog
+from trio_zeebe.raft.errors import Backpressure, NotLeader, ProposalDropped
 from trio_zeebe.raft.messages import (
     NOOP,
     NORMAL,
@@ -90,17 +81,28 @@ from trio_zeebe.raft.messages import (
     VoteRequest,
     VoteResponse,
 )
-from trio_zeebe.raft.progress import Progress
-from trio_zeebe.raft.replication import ReplicationMixin
-from trio_zeebe.raft.voting import VotingMixin
+from trio_zeebe.raft.progress import Progress, ProgressState, ProgressTracker
+from trio_zeebe.raft.raftlog import ENTRY_OVERHEAD, RaftLog
+from trio_zeebe.raft.ready import Ready, Role, SoftState
+from trio_zeebe.raft.status import FollowerStatus, RaftStatus
+from trio_zeebe.raft.voting import Tally, Voting
 
 _FROM_LEADER = (AppendEntries, Heartbeat, InstallSnapshot)
 
 
-class RaftCore(VotingMixin, ReplicationMixin):
-    # Elections (campaign, votes, lease) live in voting.py; the leader's side (progress,
-    # replication, commit counting, leadership transfer, snapshot reports) in replication.py.
-    # Here: state, inputs, the Ready output, role transitions and the follower's handlers.
+class RaftCore:
+    """One node of one partition's Raft group, as a deterministic sans-IO state machine.
+
+    Contract: the inputs and the :class:`Ready` contract of the module docstring; one caller
+    at a time (the driver's loop), time only as the ``now`` it is given. Public attributes
+    (``term``, ``vote``, ``role``, ``leader``, ``log`` and the properties) are for reading.
+
+    The core owns its state through collaborators and steps them: :class:`RaftLog` (entries,
+    durable/commit/applied positions), :class:`ProgressTracker` (the leader's view of its
+    followers), :class:`Voting` (votes of a campaign, the vote rule, the leader lease) and the
+    election timer. Here: term, vote and role with their transitions, the message handlers,
+    what is sent, and the Ready assembled from it all.
+    """
 
     def __init__(
         self,
@@ -121,33 +123,24 @@ class RaftCore(VotingMixin, ReplicationMixin):
         self.id = node_id
         self.voters = tuple(voters)
         self.peers = tuple(v for v in voters if v != node_id)
-        self._quorum = len(voters) // 2 + 1
         snap = snapshot or SnapshotMeta(0, 0)
-        self.log = MemLog(snap.index, snap.term, entries)
+        self.log = RaftLog(snap.index, snap.term, entries)
+        self.tracker = ProgressTracker(len(voters) // 2 + 1)
+        self.voting = Voting(len(voters), config.check_quorum, config.election_timeout)
         self.term = hs.term
         self.vote = hs.vote
         self.role = Role.FOLLOWER
         self.leader: int | None = None
-        self.commit = snap.index
-        self.applied = snap.index  # last index handed out in Ready.committed
-        self.durable = self.log.last_index
-        self._emit_from = self.log.last_index + 1
         self._now = now
-        self._rng = rng or random.Random(node_id)
         self.timer: ElectionTimer = timer or RandomizedElectionTimer(
-            config.election_timeout, self._rng
+            config.election_timeout, rng or random.Random(node_id)
         )
-        self._last_leader_contact = -1e18
-        self._votes: dict[int, bool] = {}
-        self.progress: dict[int, Progress] = {}
         self._next_heartbeat = 0.0
         self._quorum_check_at = 0.0
-        self.transferee: int | None = None
-        self._transfer_deadline = 0.0
-        self._bcast = False
-        self._bcast_commit = False
-        self._commit_notice_at = math.inf
+        self._bcast = False  # new entries to replicate before the next Ready
+        self._bcast_commit = False  # the commit index moved since the last broadcast
         self.dropped_messages = 0
+        # What the next Ready reports (the previous hard and soft state: only changes count).
         self._prev_hs = hs
         self._prev_soft: SoftState | None = None
         self._snapshot_out: SnapshotMeta | None = None
@@ -155,6 +148,71 @@ class RaftCore(VotingMixin, ReplicationMixin):
         self._msgs_after: list[Message] = []
         self._snaps_out: list[InstallSnapshot] = []
         self.timer.reset(now, False)
+
+    # -------------------------------------------------------------- reading
+
+    @property
+    def commit(self) -> int:
+        return self.log.commit
+
+    @property
+    def applied(self) -> int:
+        """The last index handed out in ``Ready.committed`` (or restored from a snapshot)."""
+        return self.log.applied
+
+    @property
+    def durable(self) -> int:
+        return self.log.durable
+
+    @property
+    def progress(self) -> dict[int, Progress]:
+        """The leader's view of each follower (empty unless leader)."""
+        return self.tracker.progress
+
+    @property
+    def transferee(self) -> int | None:
+        """The follower a leadership transfer in progress hands over to."""
+        return self.tracker.transferee
+
+    @property
+    def last_leader_contact(self) -> float:
+        """When this follower last heard from a leader (``-inf``-like when never)."""
+        return self.voting.leader_contact
+
+    def next_deadline(self) -> float:
+        if self.role is Role.LEADER:
+            tracker = self.tracker
+            d = min(self._next_heartbeat, self._quorum_check_at, tracker.commit_notice_at)
+            return min(d, tracker.transfer_deadline) if tracker.transferee is not None else d
+        return self.timer.deadline
+
+    def status(self) -> RaftStatus:
+        log = self.log
+        return RaftStatus(
+            id=self.id,
+            role=self.role,
+            term=self.term,
+            vote=self.vote,
+            leader=self.leader,
+            commit=log.commit,
+            applied=log.applied,
+            durable=log.durable,
+            last_index=log.last_index,
+            snapshot_index=log.snap_index,
+            transferee=self.tracker.transferee,
+            dropped_messages=self.dropped_messages,
+            progress={
+                p: FollowerStatus(
+                    match=pr.match,
+                    next=pr.next,
+                    state=pr.state,
+                    paused=pr.paused,
+                    inflight=len(pr.inflight),
+                    recent_active=pr.recent_active,
+                )
+                for p, pr in self.tracker.progress.items()
+            },
+        )
 
     # ------------------------------------------------------------------ inputs
 
@@ -166,14 +224,15 @@ class RaftCore(VotingMixin, ReplicationMixin):
             if now >= self._next_heartbeat:
                 self._next_heartbeat = now + self.config.heartbeat_interval
                 self._broadcast_heartbeat()
+            tracker = self.tracker
             if now >= self._quorum_check_at:
                 self._quorum_check_at = now + self.config.election_timeout
-                if self.config.check_quorum and not self._quorum_active():
+                if self.config.check_quorum and not tracker.quorum_active():
                     self._become_follower(self.term, None)
                     return
-            if self.transferee is not None and now >= self._transfer_deadline:
-                self.transferee = None
-            if now >= self._commit_notice_at:
+            if tracker.transferee is not None and now >= tracker.transfer_deadline:
+                tracker.transferee = None
+            if now >= tracker.commit_notice_at:
                 self._send_commit_notices()
         elif self.timer.expired(now):
             self.campaign()
@@ -216,12 +275,12 @@ class RaftCore(VotingMixin, ReplicationMixin):
     def propose(self, data: bytes) -> int:
         if self.role is not Role.LEADER:
             raise NotLeader(self.leader)
-        if self.transferee is not None:
-            raise ProposalDropped(f"leadership transfer to {self.transferee} in progress")
+        if self.tracker.transferee is not None:
+            raise ProposalDropped(f"leadership transfer to {self.tracker.transferee} in progress")
         log = self.log
-        last = log.last_index
-        if self.commit < last:
-            uncommitted = log.bytes_between(self.commit + 1, last + 1)
+        last, commit = log.last_index, log.commit
+        if commit < last:
+            uncommitted = log.bytes_between(commit + 1, last + 1)
             if uncommitted + len(data) + ENTRY_OVERHEAD > self.config.max_uncommitted_bytes:
                 raise Backpressure(f"{uncommitted} uncommitted bytes")
         log.append((Entry(last + 1, self.term, NORMAL, data),))
@@ -229,42 +288,59 @@ class RaftCore(VotingMixin, ReplicationMixin):
         return last + 1
 
     def persisted(self, index: int, term: int) -> None:
-        if index <= self.durable or self.log.term(index) != term:
-            return
-        self.durable = index
-        if self.role is Role.LEADER:
+        if self.log.persisted(index, term) and self.role is Role.LEADER:
             self._maybe_commit()
 
-    @property
-    def last_leader_contact(self) -> float:
-        """When this follower last heard from a leader (``-inf``-like when never)."""
-        return self._last_leader_contact
+    def campaign(self, transfer: bool = False) -> None:
+        if self.role is Role.LEADER:
+            return
+        if self.config.pre_vote and not transfer:
+            self._become_pre_candidate()
+        else:
+            self._become_candidate(transfer)
 
     def forget_leader(self) -> None:
         if self.role is Role.FOLLOWER:
             self.leader = None
-            self._last_leader_contact = -1e18
+            self.voting.forget_leader()
+
+    def transfer_leadership(self, to: int) -> None:
+        if self.role is not Role.LEADER:
+            raise NotLeader(self.leader)
+        tracker = self.tracker
+        if to == self.id or to not in tracker.progress or to == tracker.transferee:
+            return
+        pr = tracker.start_transfer(to, self._now + self.config.election_timeout)
+        if pr.match == self.log.last_index:
+            self._msgs.append(TimeoutNow(self.config.partition, self.id, to, self.term))
+        else:
+            pr.paused = False  # catch the target up now rather than at the next heartbeat
+            self._send_append(to, pr)
 
     def compact(self, index: int) -> None:
-        if index > self.applied:
-            raise ValueError(f"cannot compact to {index}: only {self.applied} applied")
-        if index > self.log.snap_index:
-            self.log.compact(index)
+        self.log.compact(index)
 
     def restore_snapshot(self, meta: SnapshotMeta) -> bool:
         """Adopt an installed snapshot; False if this node already has everything it covers."""
         if self.role is Role.LEADER:
             raise ValueError("a leader does not restore snapshots from elsewhere")
-        if meta.index <= self.commit:
+        log = self.log
+        if meta.index <= log.commit:
             return False
-        if self.log.term(meta.index) == meta.term:
-            self.commit = meta.index  # we hold the entries: just fast-forward the commit
+        if log.term(meta.index) == meta.term:
+            log.commit = meta.index  # we hold the entries: just fast-forward the commit
             return True
-        self.log.reset(meta.index, meta.term)
-        self.commit = self.applied = self.durable = meta.index
-        self._emit_from = meta.index + 1
+        log.reset(meta.index, meta.term)
         self._snapshot_out = meta
         return True
+
+    def report_snapshot(self, peer: int, ok: bool) -> None:
+        pr = self.tracker.progress.get(peer)
+        if pr is None or pr.state is not ProgressState.SNAPSHOT:
+            return
+        pr.become_probe()
+        # Wait for the follower's answer (ok) or the next heartbeat (failed) before probing.
+        pr.paused = True
 
     # ----------------------------------------------------------------- outputs
 
@@ -275,15 +351,8 @@ class RaftCore(VotingMixin, ReplicationMixin):
         hs: HardState | None = None
         if self.term != self._prev_hs.term or self.vote != self._prev_hs.vote:
             hs = self._prev_hs = HardState(self.term, self.vote)
-        entries: list[Entry] = []
-        if self._emit_from <= log.last_index:
-            entries = log.slice(self._emit_from, log.last_index + 1)
-            self._emit_from = log.last_index + 1
-        committed: list[Entry] = []
-        hi = min(self.commit, self.durable)
-        if hi > self.applied:
-            committed = log.slice(self.applied + 1, hi + 1)
-            self.applied = hi
+        entries = log.take_unstable()
+        committed = log.take_committed()
         soft: SoftState | None = SoftState(self.role, self.leader, self.term)
         if soft == self._prev_soft:
             soft = None
@@ -302,39 +371,6 @@ class RaftCore(VotingMixin, ReplicationMixin):
         self._msgs, self._msgs_after, self._snaps_out = [], [], []
         return rd
 
-    def next_deadline(self) -> float:
-        if self.role is Role.LEADER:
-            d = min(self._next_heartbeat, self._quorum_check_at, self._commit_notice_at)
-            return min(d, self._transfer_deadline) if self.transferee is not None else d
-        return self.timer.deadline
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "role": self.role.value,
-            "term": self.term,
-            "vote": self.vote,
-            "leader": self.leader,
-            "commit": self.commit,
-            "applied": self.applied,
-            "durable": self.durable,
-            "last_index": self.log.last_index,
-            "snapshot_index": self.log.snap_index,
-            "transferee": self.transferee,
-            "dropped_messages": self.dropped_messages,
-            "progress": {
-                p: {
-                    "match": pr.match,
-                    "next": pr.next,
-                    "state": pr.state.value,
-                    "paused": pr.paused,
-                    "inflight": len(pr.inflight),
-                    "recent_active": pr.recent_active,
-                }
-                for p, pr in self.progress.items()
-            },
-        }
-
     # ------------------------------------------------------------ transitions
 
     def _become_follower(self, term: int, leader: int | None) -> None:
@@ -343,26 +379,103 @@ class RaftCore(VotingMixin, ReplicationMixin):
             self.vote = None
         self.role = Role.FOLLOWER
         self.leader = leader
-        self.progress = {}
-        self.transferee = None
-        self._votes = {}
+        self.tracker.clear()
+        self.voting.clear()
         if leader is not None:
-            self._last_leader_contact = self._now
+            self.voting.heard_leader(self._now)
         self.timer.reset(self._now, leader is not None)
+
+    def _become_pre_candidate(self) -> None:
+        self.role = Role.PRE_CANDIDATE
+        self.leader = None
+        self.voting.start(self.id)
+        self.timer.reset(self._now, False)
+        if self.voting.quorum == 1:
+            self._become_candidate(False)
+            return
+        log, cfg = self.log, self.config
+        for p in self.peers:
+            self._msgs.append(
+                VoteRequest(
+                    cfg.partition, self.id, p, self.term + 1, log.last_index, log.last_term, True
+                )
+            )
+
+    def _become_candidate(self, transfer: bool) -> None:
+        self.role = Role.CANDIDATE
+        self.term += 1
+        self.vote = self.id
+        self.leader = None
+        self.voting.start(self.id)
+        self.timer.reset(self._now, False)
+        if self.voting.quorum == 1:
+            self._become_leader()
+            return
+        log, cfg = self.log, self.config
+        for p in self.peers:
+            # After persist: the request counts on our own vote being durable.
+            self._msgs_after.append(
+                VoteRequest(
+                    cfg.partition,
+                    self.id,
+                    p,
+                    self.term,
+                    log.last_index,
+                    log.last_term,
+                    False,
+                    transfer,
+                )
+            )
 
     def _become_leader(self) -> None:
         self.role = Role.LEADER
         self.leader = self.id
-        self._votes = {}
-        self.transferee = None
+        self.voting.clear()
         nxt = self.log.last_index + 1
-        self.progress = {p: Progress(nxt) for p in self.peers}
-        self._commit_notice_at = math.inf
+        self.tracker.reset(self.peers, nxt)
         self._next_heartbeat = self._now + self.config.heartbeat_interval
         self._quorum_check_at = self._now + self.config.election_timeout
         self.log.append((Entry(nxt, self.term, NOOP, b""),))
         self._bcast = True
         self._maybe_commit()
+
+    def _in_lease(self) -> bool:
+        return self.voting.in_lease(self._now, self.leader, self.role is Role.LEADER)
+
+    # ------------------------------------------------------- election handlers
+
+    def _on_vote_request(self, m: VoteRequest) -> None:
+        log, cfg = self.log, self.config
+        granted = Voting.grants(m, self.term, self.vote, self.leader, log.last_term, log.last_index)
+        if m.pre_vote:
+            term = m.term if granted else self.term
+            self._msgs.append(VoteResponse(cfg.partition, self.id, m.src, term, granted, True))
+            return
+        if granted:
+            self.vote = m.src
+            self.timer.reset(self._now, False)
+        self._msgs_after.append(
+            VoteResponse(cfg.partition, self.id, m.src, self.term, granted, False)
+        )
+
+    def _on_vote_response(self, m: VoteResponse) -> None:
+        if m.pre_vote:
+            if self.role is not Role.PRE_CANDIDATE:
+                return
+        elif self.role is not Role.CANDIDATE:
+            return
+        tally = self.voting.record(m.src, m.granted)
+        if tally is Tally.WON:
+            if m.pre_vote:
+                self._become_candidate(False)
+            else:
+                self._become_leader()
+        elif tally is Tally.LOST:
+            self._become_follower(self.term, None)
+
+    def _on_timeout_now(self, m: TimeoutNow) -> None:
+        if self.role is not Role.LEADER:
+            self._become_candidate(True)
 
     # ------------------------------------------------------ follower handlers
 
@@ -370,7 +483,7 @@ class RaftCore(VotingMixin, ReplicationMixin):
         if self.role is not Role.FOLLOWER:
             self._become_follower(self.term, src)
         self.leader = src
-        self._last_leader_contact = self._now
+        self.voting.heard_leader(self._now)
         self.timer.reset(self._now, True)
 
     def _on_append(self, m: AppendEntries) -> None:
@@ -378,16 +491,17 @@ class RaftCore(VotingMixin, ReplicationMixin):
         cfg, log = self.config, self.log
         entries = m.entries
         last_new = m.prev_index + len(entries)
-        if m.prev_index < self.commit:
+        commit = log.commit
+        if m.prev_index < commit:
             # The committed prefix matches the leader's by definition: skip it.
-            if last_new <= self.commit:
+            if last_new <= commit:
                 if m.commit_only:
                     return
                 self._msgs_after.append(
-                    AppendResponse(cfg.partition, self.id, m.src, self.term, True, self.commit)
+                    AppendResponse(cfg.partition, self.id, m.src, self.term, True, commit)
                 )
                 return
-            entries = entries[self.commit - m.prev_index :]
+            entries = entries[commit - m.prev_index :]
         elif log.term(m.prev_index) != m.prev_term:
             hint_index, hint_term = log.find_conflict_by_term(m.prev_index, m.prev_term)
             self._msgs_after.append(
@@ -404,50 +518,180 @@ class RaftCore(VotingMixin, ReplicationMixin):
             )
             return
         if entries:
-            self._append_from_leader(entries)
-        if m.commit > self.commit:
-            self.commit = max(self.commit, min(m.commit, last_new))
+            log.append_from_leader(entries)
+        if m.commit > log.commit:
+            log.commit = max(log.commit, min(m.commit, last_new))
         if m.commit_only and not entries:
             return  # the leader already knows we match up to prev_index
         self._msgs_after.append(
             AppendResponse(cfg.partition, self.id, m.src, self.term, True, last_new)
         )
 
-    def _append_from_leader(self, entries: tuple[Entry, ...]) -> None:
-        log = self.log
-        last = log.last_index
-        k = 0
-        if entries[0].index <= last:
-            n = len(entries)
-            while (
-                k < n and entries[k].index <= last and log.term(entries[k].index) == entries[k].term
-            ):
-                k += 1
-            if k == n:
-                return
-            conflict = entries[k].index
-            if conflict <= last:
-                if conflict <= self.commit:
-                    raise AssertionError(f"leader overwrites committed entry {conflict}")
-                log.truncate_from(conflict)
-                self._emit_from = min(self._emit_from, conflict)
-                self.durable = min(self.durable, conflict - 1)
-        log.append(entries[k:] if k else entries)
-
     def _on_heartbeat(self, m: Heartbeat) -> None:
         self._heard_leader(m.src)
-        commit = min(m.commit, self.log.last_index)
-        if commit > self.commit:
-            self.commit = commit
+        log = self.log
+        commit = min(m.commit, log.last_index)
+        if commit > log.commit:
+            log.commit = commit
         self._msgs.append(HeartbeatResponse(self.config.partition, self.id, m.src, self.term))
 
     def _on_install_snapshot(self, m: InstallSnapshot) -> None:
         self._heard_leader(m.src)
         meta = SnapshotMeta(m.snapshot_index, m.snapshot_term)
-        index = meta.index if self.restore_snapshot(meta) else self.commit
+        index = meta.index if self.restore_snapshot(meta) else self.log.commit
         self._msgs_after.append(
             InstallSnapshotResponse(self.config.partition, self.id, m.src, self.term, True, index)
         )
+
+    # ------------------------------------------------------- leader handlers
+
+    def _on_append_response(self, m: AppendResponse) -> None:
+        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        if pr is None:
+            return
+        pr.recent_active = True
+        if m.success:
+            was = pr.state
+            if pr.update(m.index):
+                if was is ProgressState.PROBE or (
+                    was is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot
+                ):
+                    pr.become_replicate()
+                self._maybe_commit()
+                if m.src == self.tracker.transferee and pr.match == self.log.last_index:
+                    self._msgs.append(TimeoutNow(self.config.partition, self.id, m.src, self.term))
+        else:
+            j, _ = self.log.find_conflict_by_term(m.hint_index, m.hint_term)
+            if not pr.reject(m.index, j + 1):
+                return
+        self._send_append(m.src, pr)
+
+    def _on_heartbeat_response(self, m: HeartbeatResponse) -> None:
+        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        if pr is None:
+            return
+        pr.heartbeat_answered(self.config.max_inflight)
+        log = self.log
+        last = log.last_index
+        if pr.state is ProgressState.REPLICATE and pr.match < last < pr.next:
+            # All sent, not all acknowledged: an append or its answer may have been lost, and
+            # no new entry may come to repair it. An empty append at ``next - 1`` makes the
+            # follower acknowledge what it holds, or reject it and so start a probe.
+            prev_term = log.term(last)
+            if prev_term is not None:
+                cfg = self.config
+                self._msgs.append(
+                    AppendEntries(
+                        cfg.partition, self.id, m.src, self.term, last, prev_term, log.commit
+                    )
+                )
+        elif pr.match < last or pr.state is ProgressState.PROBE:
+            self._send_append(m.src, pr)
+
+    def _on_install_snapshot_response(self, m: InstallSnapshotResponse) -> None:
+        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        if pr is None:
+            return
+        pr.recent_active = True
+        if m.success:
+            pr.update(m.index)
+            pr.become_replicate()
+            self._maybe_commit()
+        else:
+            pr.become_probe()
+        self._send_append(m.src, pr)
+
+    # ----------------------------------------------------------- replication
+
+    def _maybe_commit(self) -> None:
+        log = self.log
+        q = self.tracker.quorum_index(log.durable)
+        if q > log.commit and log.term(q) == self.term:
+            log.commit = q
+            self._bcast_commit = True
+
+    def _broadcast_append(self) -> None:
+        commit_moved = self._bcast_commit
+        self._bcast = self._bcast_commit = False
+        if self.role is not Role.LEADER:
+            return
+        delay = self.config.commit_notice_delay
+        for p, pr in self.tracker.progress.items():
+            self._send_append(p, pr, commit_moved and not delay)
+        if commit_moved and delay:
+            self.tracker.schedule_commit_notice(self._now + delay)
+
+    def _send_commit_notices(self) -> None:
+        """The delayed commit-only appends, to followers no message has told since."""
+        for p, pr in self.tracker.untold(self.log.commit):
+            self._send_append(p, pr, True)
+
+    def _broadcast_heartbeat(self) -> None:
+        cfg, commit = self.config, self.log.commit
+        for p, pr in self.tracker.progress.items():
+            told = min(commit, pr.match)
+            self._msgs.append(Heartbeat(cfg.partition, self.id, p, self.term, told))
+            if told > pr.commit_sent:
+                pr.commit_sent = told
+
+    def _send_append(self, peer: int, pr: Progress, send_commit: bool = False) -> None:
+        log, cfg = self.log, self.config
+        commit = log.commit
+        max_inflight = cfg.max_inflight
+        while pr.can_send(max_inflight):
+            nxt = pr.next
+            prev_term = log.term(nxt - 1)
+            if prev_term is None:
+                pr.become_snapshot(log.snap_index)
+                self._snaps_out.append(
+                    InstallSnapshot(
+                        cfg.partition, self.id, peer, self.term, log.snap_index, log.snap_term
+                    )
+                )
+                return
+            if nxt > log.last_index:
+                if pr.state is ProgressState.PROBE:
+                    self._msgs.append(
+                        AppendEntries(
+                            cfg.partition, self.id, peer, self.term, nxt - 1, prev_term, commit
+                        )
+                    )
+                    pr.paused = True
+                elif send_commit:
+                    # Idle follower, commit moved: anchor at ``match`` (known to match, unlike
+                    # the optimistic ``next``) so a reordered message cannot cause a reject.
+                    match_term = log.term(pr.match)
+                    if match_term is not None:
+                        pr.commit_sent = min(commit, pr.match)
+                        self._msgs.append(
+                            AppendEntries(
+                                cfg.partition,
+                                self.id,
+                                peer,
+                                self.term,
+                                pr.match,
+                                match_term,
+                                commit,
+                                commit_only=True,
+                            )
+                        )
+                return
+            hi = log.batch_end(nxt, cfg.max_batch_bytes)
+            self._msgs.append(
+                AppendEntries(
+                    cfg.partition,
+                    self.id,
+                    peer,
+                    self.term,
+                    nxt - 1,
+                    prev_term,
+                    commit,
+                    tuple(log.slice(nxt, hi)),
+                )
+            )
+            pr.sent(hi - 1)
+            pr.commit_sent = min(commit, hi - 1)
+            send_commit = False  # the message just sent carried the commit index
 
 
 _HANDLERS: dict[type[Any], Any] = {

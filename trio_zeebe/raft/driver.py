@@ -1,8 +1,11 @@
 """Trio driver of one partition's Raft core: network in, durable log out, group commit.
 
-One task (``_loop``) owns the core. It waits for the first of: a message in the inbox, a wake-up
-(new proposals, an fsync finished) or the core's next deadline; then it drains every input that
-is already waiting, so a burst of proposals becomes one Ready, one write and one fsync.
+One task (``_loop``) owns the core: it is the only one that calls it. Every other task puts its
+input into the driver's :class:`~trio_zeebe.raft.inbox.Inbox` (peers' messages, the flusher's
+"persisted", campaign / transfer / hand-over requests, compaction after a snapshot, the end of a
+snapshot transfer) or into the proposal queue, and wakes the loop. The loop waits for the first
+input or the core's next deadline, then drains everything already waiting, so a burst of
+proposals becomes one Ready, one write and one fsync.
 
 Persistence follows the core's Ready contract (see :mod:`trio_zeebe.raft.core`):
 
@@ -11,18 +14,14 @@ Persistence follows the core's Ready contract (see :mod:`trio_zeebe.raft.core`):
 * ``messages`` go out at once (a leader replicates while its own fsync runs);
 * ``messages_after_persist`` and the persisted point wait in ``_unsynced`` until the flusher's
   fsync covers them. One fsync covers every entry appended since the previous one (group
-  commit); it runs in a worker thread via the disk's ``run_blocking``. If a later conflict
-  truncation cut into entries a queued item promised, that item is stale and its messages are
-  dropped (Raft resends what is needed);
+  commit); it runs in a worker thread via the disk's ``run_blocking``. The flusher sends the
+  released messages itself at once (acks leave without waiting a scheduler round) and puts the
+  persisted point into the inbox. If a later conflict truncation cut into entries a queued
+  item promised, that item is stale and its messages are dropped (Raft resends what is needed);
 * committed entries complete the proposals waiting for them and go, in order, to the
-  ``committed`` channel for the processor.
+  committed feed for the processor.
 
-Proposals are records (bytes); the records waiting when the loop runs are packed into as few
-log entries as ``max_batch_bytes`` allows ("many commands per log entry"). Requests reach a
-leader one by one, so under load a leader with ``PROPOSAL_WINDOW`` entries awaiting commit holds
-new proposals back until one commits (or a full batch is waiting) and then appends them all as
-one entry: a commit round costs the same for one record as for a hundred. An idle leader
-proposes at once.
+Proposals are packed into log entries as described in :mod:`trio_zeebe.raft.proposals`.
 """
 
 from __future__ import annotations
@@ -34,64 +33,46 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
 import trio
 
 from ..disk import Disk
 from ..log.meta import MetaState, MetaStore
 from ..log.segmented import SegmentedLog
-from .applied import (
-    Applied,
-    Committed,
-    LeadershipLost,
-    Position,
-    Restore,
-    pack_records,
-    unpack_records,
-)
-from .config import NotLeader, ProposalDropped, RaftConfig, Ready, Role, SoftState
+from .committed import COMMITTED_BUFFER, Applied, CommittedFeed, pack_records
+from .config import RaftConfig
 from .core import RaftCore
-from .driver_leadership import LeadershipMixin
-from .driver_snapshots import SnapshotTransferMixin
 from .election import ElectionTimer
-from .messages import NOOP, NORMAL, Entry, HardState, InstallSnapshot, SnapshotMeta
+from .errors import LeadershipLost, NotLeader, ProposalDropped
+from .inbox import (
+    Campaign,
+    Compact,
+    Control,
+    ForgetLeader,
+    HandOverLeadership,
+    Inbox,
+    Persisted,
+    Reply,
+    SnapshotSent,
+    TransferLeadership,
+)
+from .leadership import Leadership
+from .messages import Entry, HardState, InstallSnapshot, SnapshotMeta
+from .proposals import Position, Proposals
+from .ready import Ready, Role, SoftState
 from .router import RaftRouter
-from .snapshots import SnapshotStore
+from .snapshot_transfer import SnapshotTransfer
+from .snapshots import SnapshotChunk, SnapshotChunkAck, SnapshotInfo, SnapshotStore
+from .status import DriverStatus
 
 log = logging.getLogger("trio_zeebe.raft")
 
+#: Peers' messages the inbox holds; more are dropped (and counted) rather than stall a peer.
 INBOX_SIZE = 4096
-COMMITTED_BUFFER = 1024
-PROPOSAL_WINDOW = 1
-"""Uncommitted entries a leader appends before it holds new proposals back (see the module doc)."""
-
-
-__all__ = [
-    "Applied",
-    "Committed",
-    "LeadershipLost",
-    "Position",
-    "RaftDriver",
-    "RaftRouter",
-    "Restore",
-    "pack_records",
-    "unpack_records",
-]
-
-
-class _Proposal:
-    __slots__ = ("done", "error", "index", "offset", "record", "term")
-
-    def __init__(self, record: bytes) -> None:
-        self.record = record
-        self.done = trio.Event()
-        self.error: Exception | None = None
-        self.index = 0
-        self.term = 0
-        self.offset = 0
 
 
 class _Unsynced:
+    """What one Ready promised once durable: messages to send and the point to report."""
+
     __slots__ = ("messages", "point", "stale", "upto")
 
     def __init__(self, upto: int, messages: list[Any], point: tuple[int, int] | None) -> None:
@@ -101,10 +82,24 @@ class _Unsynced:
         self.stale = False
 
 
-class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
-    # Leadership controls and role announcements live in driver_leadership.py; taking, shipping and
-    # installing snapshots in driver_snapshots.py. Here: start-up, the loop that owns the core
-    # and carries out its Readies, proposals, the flusher and the committed-entries channel.
+class RaftDriver:
+    """Runs one partition's :class:`RaftCore` on trio, with its log on disk and its peers on
+    the network.
+
+    Contract: after ``run`` has started, ``propose``/``propose_many`` return once the record
+    is committed (durable on a quorum), or raise :class:`NotLeader`, :class:`ProposalDropped`
+    (:class:`Backpressure`) or :class:`LeadershipLost` (outcome unknown);
+    ``committed_entries()`` yields every committed entry in order (after a :class:`Restore`);
+    ``soft_state``/``watch_roles()`` tell this node's role. Controls (``campaign``,
+    ``forget_leader``, ``transfer_leadership``, ``hand_over_leadership``, ``take_snapshot``)
+    may be called from any task: they go through the inbox to the loop, the only task that
+    steps the core. Reading ``core`` (never changing it) is fine from anywhere.
+
+    Collaborators: :class:`Inbox` (inputs to the loop), :class:`Proposals` (queue, window,
+    packing, completion), :class:`Leadership` (soft state, watchers, hand-over rules),
+    :class:`SnapshotTransfer` (snapshot bytes to and from peers), :class:`CommittedFeed` (the
+    stream to the processor), :class:`SnapshotStore` and :class:`SegmentedLog` on disk.
+    """
 
     def __init__(
         self,
@@ -149,49 +144,76 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
         # whole snapshot (Zeebe: preferSnapshotReplicationThreshold).
         self.retain_entries = retain_entries
         self.retain_bytes = retain_bytes
-        self.request_timeout = request_timeout
-        self.snapshot_chunk_bytes = snapshot_chunk_bytes
-        self.snapshot_chunks_sent = 0
-        self._transfers: set[int] = set()
-        self._nursery: trio.Nursery | None = None
-        self.soft_state = SoftState(Role.FOLLOWER, None, 0)
-        self.dropped_inbound = 0
         self.fsyncs = 0
-        send, receive = trio.open_memory_channel[Any](INBOX_SIZE)
-        self._inbox_send, self._inbox = send, receive
-        self._committed_send: trio.MemorySendChannel[Applied] | None = None
-        self._committed_backlog: deque[Applied] = deque()
-        self._committed_ready = trio.Event()
-        self._queued: list[_Proposal] = []
-        self._queued_bytes = 0
-        self._waiting: dict[int, list[_Proposal]] = {}  # entry index -> proposals in it
+        self.inbox = Inbox(INBOX_SIZE)
+        self.proposals = Proposals(self.inbox.wake)
+        self.leadership = Leadership(self.partition, node_id)
+        self.committed = CommittedFeed()
+        self.snapshot_transfer = SnapshotTransfer(
+            partition=self.partition,
+            node_id=node_id,
+            store=self.snapshots,
+            network=self.network,
+            addresses=addresses,
+            soft_state=lambda: self.leadership.soft_state,
+            inbox=self.inbox,
+            chunk_bytes=snapshot_chunk_bytes,
+            request_timeout=request_timeout,
+        )
+        self._nursery: trio.Nursery | None = None
         self._unsynced: deque[_Unsynced] = deque()
         self._need_flush = trio.Event()
-        self._wake_pending = False
-        self._wait_scope: trio.CancelScope | None = None
         self._hard_state = HardState()
-        self._role_watchers: list[trio.MemorySendChannel[SoftState]] = []
 
-    # -- public API ---------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def soft_state(self) -> SoftState:
+        return self.leadership.soft_state
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership.is_leader
+
+    @property
+    def snapshot_chunks_sent(self) -> int:
+        return self.snapshot_transfer.chunks_sent
+
+    def status(self) -> DriverStatus:
+        return DriverStatus(
+            raft=self.core.status() if self.core is not None else None,
+            durable_index=self.log.durable_index if self.log is not None else 0,
+            fsyncs=self.fsyncs,
+            dropped_inbound=self.inbox.dropped,
+        )
+
+    def silence(self) -> float:
+        """Seconds since this follower last heard from a leader."""
+        return trio.current_time() - self.core.last_leader_contact if self.core else math.inf
+
+    def watch_roles(self, buffer: int = 64) -> trio.MemoryReceiveChannel[SoftState]:
+        return self.leadership.watch(buffer)
+
+    def committed_entries(
+        self, buffer: int = COMMITTED_BUFFER
+    ) -> trio.MemoryReceiveChannel[Applied]:
+        """Every committed entry, in order, after a :class:`Restore` of the snapshot to start
+        from (call before ``run``; one consumer)."""
+        return self.committed.open(buffer)
+
+    # -- inputs from other tasks --------------------------------------------------------
 
     def deliver(self, message: Any) -> None:
         """Called by the router for every inbound message of this partition (never blocks)."""
         if isinstance(message, InstallSnapshot):
-            latest = self.snapshots.latest()
-            named = (message.snapshot_index, message.snapshot_term)
-            if latest is None or (latest.index, latest.term) < named:
-                return  # the data must be installed first; the leader will send it again
-            if (latest.index, latest.term) != named:
-                # We already hold a newer snapshot (e.g. a deposed leader shipped it): adopt
-                # that one, so the state machine restores exactly what the log restarts after.
-                # It covers committed entries only, which every later leader holds.
-                message = attrs.evolve(
-                    message, snapshot_index=latest.index, snapshot_term=latest.term
-                )
-        try:
-            self._inbox_send.send_nowait(message)
-        except trio.WouldBlock:
-            self.dropped_inbound += 1  # Raft recovers from loss; never stall the connection
+            message = self.snapshot_transfer.admit(message)
+            if message is None:
+                return
+        self.inbox.deliver(message)
+
+    async def receive_chunk(self, chunk: SnapshotChunk) -> SnapshotChunkAck:
+        """Called by the router for a snapshot chunk from this partition's leader."""
+        return await self.snapshot_transfer.receive_chunk(chunk)
 
     async def propose(self, record: bytes) -> Position:
         """Replicate ``record``; returns once it is committed (durable on a quorum).
@@ -199,46 +221,71 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
         Raises NotLeader (with the known leader), ProposalDropped/Backpressure (retry later) or
         LeadershipLost (the leader stepped down first: the record may or may not commit).
         """
-        if self.soft_state.role is not Role.LEADER:
-            raise NotLeader(self.soft_state.leader)
-        proposal = _Proposal(record)
-        self._queued.append(proposal)
-        self._queued_bytes += len(record)
-        self._wake()
+        soft = self.leadership.soft_state
+        if soft.role is not Role.LEADER:
+            raise NotLeader(soft.leader)
+        proposal = self.proposals.add((record,))
         await proposal.done.wait()
         if proposal.error is not None:
             raise proposal.error
         return Position(proposal.index, proposal.offset)
 
     async def propose_many(self, records: Sequence[bytes]) -> list[Position | Exception]:
-        """:meth:`propose` for several records at once; each one's position or error."""
-        if self.soft_state.role is not Role.LEADER:
-            raise NotLeader(self.soft_state.leader)
-        proposals = [_Proposal(record) for record in records]
-        self._queued += proposals
-        self._queued_bytes += sum(len(record) for record in records)
-        self._wake()
-        for proposal in proposals:
-            await proposal.done.wait()
-        return [p.error if p.error is not None else Position(p.index, p.offset) for p in proposals]
+        """:meth:`propose` for several records at once; each one's position or error.
 
-    def committed_entries(
-        self, buffer: int = COMMITTED_BUFFER
-    ) -> trio.MemoryReceiveChannel[Applied]:
-        """Every committed entry, in order, after a :class:`Restore` of the snapshot to start
-        from (call before ``run``; one consumer)."""
-        send, receive = trio.open_memory_channel[Applied](buffer)
-        self._committed_send = send
-        return receive
+        Guarantee: the records go into the log as one entry, contiguously and in the given
+        order (one index, offsets consecutive), whatever else is proposed meanwhile and even
+        past ``max_batch_bytes``; so they commit together or not at all, with one outcome.
+        """
+        soft = self.leadership.soft_state
+        if soft.role is not Role.LEADER:
+            raise NotLeader(soft.leader)
+        if not records:
+            return []
+        proposal = self.proposals.add(records)
+        await proposal.done.wait()
+        outcomes: list[Position | Exception] = []
+        if proposal.error is not None:
+            outcomes += [proposal.error] * len(records)
+        else:
+            outcomes += proposal.positions()
+        return outcomes
 
-    def status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self.core.status() if self.core is not None else {}
-        status.update(
-            fsyncs=self.fsyncs,
-            dropped_inbound=self.dropped_inbound,
-            durable_index=self.log.durable_index if self.log is not None else 0,
-        )
-        return status
+    def campaign(self) -> None:
+        """Stand for election now (e.g. membership says the leader is dead)."""
+        self.inbox.put(Campaign())
+
+    def forget_leader(self) -> None:
+        """Drop the leader lease (membership says the leader is gone), so this node votes now."""
+        self.inbox.put(ForgetLeader())
+
+    def transfer_leadership(self, to: int) -> None:
+        """Hand leadership to ``to`` (leader only: NotLeader otherwise); returns at once."""
+        if self.core is None:
+            return
+        soft = self.leadership.soft_state
+        if soft.role is not Role.LEADER:
+            raise NotLeader(soft.leader)
+        self.inbox.put(TransferLeadership(to))
+
+    async def hand_over_leadership(self, within: float) -> bool:
+        """Graceful stop: transfer leadership to the most up-to-date follower; True if done."""
+        if self.core is None or not self.is_leader or len(self.voters) == 1:
+            return False
+        with trio.move_on_after(within):
+            if await self.inbox.call(HandOverLeadership()) is None:
+                return False
+            # Done when another node is known to lead: clients can be sent there at once.
+            await self.leadership.wait_for_successor()
+        return self.leadership.led_elsewhere
+
+    async def take_snapshot(self, index: int, term: int, body: bytes) -> SnapshotInfo:
+        """Persist the state machine as of entry ``index``, then compact the log behind it."""
+        info = await self.snapshots.save(index, term, body)
+        await self.inbox.call(Compact(index))
+        return info
+
+    # -- running ------------------------------------------------------------------------
 
     async def run(
         self, *, task_status: trio.TaskStatus[RaftDriver] = trio.TASK_STATUS_IGNORED
@@ -256,14 +303,13 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
             if self.log.last_index < snapshot.index:
                 # Installed from a leader, crashed before the log caught up: start after it.
                 self.log.reset(snapshot.index, snapshot.term)
-            if self._committed_send is not None:
-                self._committed_backlog.append(Restore(snapshot))
+            self.committed.restore(snapshot)
         after = snapshot.index if snapshot is not None else 0
         entries = [
             Entry(r.index, r.term, r.kind, r.data) for r in self.log.entries() if r.index > after
         ]
         self._hard_state = HardState(meta.term, meta.vote)
-        self.core = RaftCore(
+        core = self.core = RaftCore(
             self.config,
             self.node_id,
             self.voters,
@@ -283,122 +329,145 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
             list(self.voters),
         )
         self.router.register(self)
+        self.inbox.open()
         if self.voters == (self.node_id,):
-            self.core.campaign()  # alone: no one to wait for, lead at once
+            # Alone: no one to wait for, lead at once. Stepped here, in the loop's own task
+            # before the loop starts, and without waking it: the first Ready (announcing the
+            # role) comes at the first deadline, once the starter has subscribed to roles.
+            core.campaign()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._flusher)
-                nursery.start_soon(self._committed_pump)
-                self._committed_ready.set()
+                nursery.start_soon(self.committed.pump)
                 task_status.started(self)
-                await self._loop()
+                await self._loop(core)
         finally:
             self.router.unregister(self)
-            # A stopped driver leads nothing, whatever its core last said.
-            self.soft_state = SoftState(Role.FOLLOWER, None, self.soft_state.term)
-            self._fail_all(LeadershipLost("partition stopped"))
-            if self._committed_send is not None:
-                self._committed_send.close()
-            for watcher in self._role_watchers:
-                watcher.close()
+            self.inbox.close()
+            self.leadership.stopped()
+            self.proposals.fail_all(LeadershipLost("partition stopped"))
+            self.committed.close()
             if self.log is not None:
                 self.log.close()
 
     # -- the loop -----------------------------------------------------------------------
 
-    def _wake(self) -> None:
-        if self._wake_pending:
-            return  # already woken: a second cancel would only cost time
-        self._wake_pending = True
-        if self._wait_scope is not None:
-            self._wait_scope.cancel()
-
-    async def _loop(self) -> None:
-        core = self.core
-        assert core is not None
+    async def _loop(self, core: RaftCore) -> None:
+        """Every change to the core is made here (after ``run`` built it and, for a lone
+        voter, made it campaign, in this same task)."""
+        inbox = self.inbox
         while True:
-            deadline = core.next_deadline()
-            message = None
-            if not self._wake_pending:
-                with trio.CancelScope(
-                    deadline=deadline if math.isfinite(deadline) else math.inf
-                ) as scope:
-                    self._wait_scope = scope
-                    message = await self._inbox.receive()
-                self._wait_scope = None
-            self._wake_pending = False
+            message = await inbox.wait(core.next_deadline())
             # The core only knows the time we tell it: tick first, so that a heartbeat stepped
             # below restarts the election timer from now, not from the last tick.
             core.tick(trio.current_time())
+            if inbox.has_controls:
+                points, controls = inbox.take_controls()
+                for point in points:
+                    core.persisted(point.index, point.term)
+                for control, reply in controls:
+                    self._step_control(core, control, reply)
             if message is not None:
                 core.step(message)
-            while True:  # drain what is already waiting: one Ready for the whole burst
-                try:
-                    core.step(self._inbox.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            self._propose_queued()
-            await self._process_ready()
-            if self._proposals_due():
-                self._wake_pending = True  # an entry committed: the held proposals go now
+            for message in inbox.messages():  # one Ready for the whole burst
+                core.step(message)
+            self._propose_queued(core)
+            await self._process_ready(core)
+            if self._proposals_due(core):
+                inbox.wake()  # an entry committed: the held proposals go now
 
-    def _proposals_due(self) -> bool:
-        if not self._queued:
+    def _step_control(self, core: RaftCore, control: Control, reply: Reply | None) -> None:
+        result: Any = None
+        try:
+            match control:
+                case Campaign():
+                    core.campaign()
+                case ForgetLeader():
+                    core.forget_leader()
+                case TransferLeadership(to):
+                    if core.role is Role.LEADER:  # else moot: this node stepped down meanwhile
+                        core.transfer_leadership(to)
+                case HandOverLeadership():
+                    if core.role is Role.LEADER and len(self.voters) > 1:
+                        result = Leadership.successor(core.progress)
+                        if result is not None:
+                            core.transfer_leadership(result)
+                case Compact(index):
+                    self._compact(core, index)
+                case SnapshotSent(peer, ok):
+                    core.report_snapshot(peer, ok)
+        except Exception as exc:
+            if reply is None:
+                raise
+            reply.fail(exc)
+            return
+        if reply is not None:
+            reply.set(result)
+
+    def _compact(self, core: RaftCore, index: int) -> None:
+        """A snapshot covers ``index``: compact, keeping at most ``retain_entries`` entries
+        (and at most ``retain_bytes`` of them) behind it."""
+        log_ = self.log
+        assert log_ is not None
+        if index > core.applied:
+            raise ValueError(f"cannot compact to {index}: only {core.applied} applied")
+        upto, kept = index, 0
+        floor = max(index - self.retain_entries, core.log.snap_index)
+        while upto > floor:
+            size = len(core.log.entry(upto).data)
+            if kept + size > self.retain_bytes:
+                break
+            kept += size
+            upto -= 1
+        if upto > core.log.snap_index and core.log.term(upto) is not None:
+            core.compact(upto)
+            log_.compact(upto)
+
+    def _proposals_due(self, core: RaftCore) -> bool:
+        if not self.proposals.queued:
             return False
-        if self.soft_state.role is not Role.LEADER:
-            return True  # to be refused at once
-        core = self.core
-        assert core is not None
-        return (
-            core.log.last_index - core.commit < PROPOSAL_WINDOW
-            or self._queued_bytes >= self.config.max_batch_bytes
+        return self.proposals.due(
+            self.leadership.soft_state.role is Role.LEADER,
+            core.log.last_index - core.log.commit,
+            self.config.max_batch_bytes,
         )
 
-    def _propose_queued(self) -> None:
-        if not self._proposals_due():
+    def _propose_queued(self, core: RaftCore) -> None:
+        if not self._proposals_due(core):
             return
-        core = self.core
-        assert core is not None
-        queued, self._queued = self._queued, []
-        self._queued_bytes = 0
-        if self.soft_state.role is not Role.LEADER:
-            self._fail(queued, NotLeader(self.soft_state.leader))
+        batches = self.proposals.take(self.config.max_batch_bytes)
+        soft = self.leadership.soft_state
+        if soft.role is not Role.LEADER:
+            self.proposals.fail_batches(batches, NotLeader(soft.leader))
             return
-        limit = self.config.max_batch_bytes
-        start = 0
-        while start < len(queued):
-            end, size = start, 0
-            while end < len(queued) and (end == start or size + len(queued[end].record) <= limit):
-                size += len(queued[end].record) + 5
-                end += 1
-            batch = queued[start:end]
+        for k, batch in enumerate(batches):
             try:
-                index = core.propose(pack_records([p.record for p in batch]))
+                index = core.propose(pack_records(batch.records))
             except (NotLeader, ProposalDropped) as exc:
-                self._fail(queued[start:], exc)
+                self.proposals.fail_batches(batches[k:], exc)
                 return
-            term = self.soft_state.term
-            for offset, p in enumerate(batch):
-                p.index, p.term, p.offset = index, term, offset
-            self._waiting[index] = batch
-            start = end
+            self.proposals.placed(batch, index, soft.term)
 
-    async def _process_ready(self) -> None:
-        core = self.core
+    async def _process_ready(self, core: RaftCore) -> None:
         log_ = self.log
-        assert core is not None and log_ is not None
+        assert log_ is not None
         while True:
-            self._release_synced()  # may let the core commit: loop until nothing is left
+            # What the fsync covers may let the core commit: loop until nothing is left.
+            for point in self._release_synced():
+                core.persisted(point.index, point.term)
             ready = core.ready()
             if ready is None:
                 return
             if self.on_ready is not None:
                 self.on_ready(self.node_id, ready)
-            if ready.soft_state is not None:
-                self._on_soft_state(ready.soft_state)
+            if ready.soft_state is not None and self.leadership.announce(ready.soft_state):
+                # Fail at once rather than at the client's timeout (Zeebe #42720).
+                self.proposals.fail_all(
+                    LeadershipLost(f"leader stepped down (new leader: {ready.soft_state.leader})")
+                )
             if ready.snapshot is not None:
-                await self._install(ready.snapshot)
+                self._install(ready.snapshot)
             # Messages that promise nothing go out first: followers start their own write
             # while ours is still being made.
             for message in ready.messages:
@@ -418,73 +487,51 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
                     _Unsynced(log_.last_index, ready.messages_after_persist, ready.persisted_point)
                 )
                 self._need_flush.set()
-            for snap in ready.snapshots_to_send:
-                if snap.dst not in self._transfers and self._nursery is not None:
-                    self._transfers.add(snap.dst)
-                    self._nursery.start_soon(self._ship_snapshot, snap)
+            if self._nursery is not None:
+                for snap in ready.snapshots_to_send:
+                    self.snapshot_transfer.send(self._nursery, snap)
             if ready.committed:
-                self._apply(ready.committed)
+                for entry in ready.committed:
+                    self.proposals.committed(entry)
+                self.committed.entries(ready.committed)
 
-    def _release_synced(self) -> None:
+    def _install(self, meta: SnapshotMeta) -> None:
+        """The core adopted a snapshot received from the leader: the log restarts after it."""
+        assert self.log is not None
+        info = self.snapshot_transfer.installed(meta)
+        for item in self._unsynced:
+            item.stale = True
+        self.log.reset(meta.index, meta.term)
+        self.committed.restore(info)
+
+    def _release_synced(self) -> list[Persisted]:
+        """Send what the fsync so far covers; the persisted points it covers, in order."""
         log_ = self.log
-        core = self.core
-        assert log_ is not None and core is not None
+        assert log_ is not None
         durable = log_.durable_index
+        points: list[Persisted] = []
         released = False
-        while self._unsynced:
-            item = self._unsynced[0]
+        unsynced = self._unsynced
+        while unsynced:
+            item = unsynced[0]
             if not item.stale and item.upto > durable:
                 break
-            self._unsynced.popleft()
+            unsynced.popleft()
             released = True
             if item.stale:
                 continue
             for message in item.messages:
                 self._send(message)
             if item.point is not None:
-                core.persisted(*item.point)
-        if released and self._unsynced:
+                points.append(Persisted(*item.point))
+        if released and unsynced:
             self._need_flush.set()
+        return points
 
     def _send(self, message: Any) -> None:
         address = self.addresses.get(message.dst)
         if address is not None:
             self.network.send(address, message)
-
-    def _apply(self, entries: list[Entry]) -> None:
-        consumer = self._committed_send is not None
-        for entry in entries:
-            waiting = self._waiting.pop(entry.index, None)
-            if entry.kind != NORMAL:
-                if waiting:
-                    self._fail(waiting, LeadershipLost("entry overwritten by a new leader"))
-                if consumer and entry.kind == NOOP:
-                    self._committed_backlog.append(Committed(entry.index, entry.term, [], True))
-                continue
-            if waiting:
-                if waiting[0].term == entry.term:
-                    for p in waiting:
-                        p.done.set()
-                else:
-                    self._fail(waiting, LeadershipLost("entry overwritten by a new leader"))
-            if consumer:
-                records = unpack_records(entry.data)
-                self._committed_backlog.append(Committed(entry.index, entry.term, records))
-        if self._committed_backlog:
-            self._committed_ready.set()
-
-    async def _committed_pump(self) -> None:
-        """Moves committed entries to the bounded channel; a slow consumer never blocks Raft."""
-        while True:
-            await self._committed_ready.wait()
-            self._committed_ready = trio.Event()
-            while self._committed_backlog and self._committed_send is not None:
-                item = self._committed_backlog.popleft()
-                try:
-                    await self._committed_send.send(item)
-                except trio.BrokenResourceError:  # the consumer went away
-                    self._committed_send = None
-                    self._committed_backlog.clear()
 
     async def _flusher(self) -> None:
         log_ = self.log
@@ -495,22 +542,9 @@ class RaftDriver(LeadershipMixin, SnapshotTransferMixin):
             await log_.flush()
             self.fsyncs += 1
             # Acknowledge what is now durable right away rather than a scheduler round later;
-            # the loop then processes whatever the core makes of it.
-            self._release_synced()
-            self._wake()
-
-    # -- proposals bookkeeping ----------------------------------------------------------
-
-    def _fail(self, proposals: list[_Proposal], error: Exception) -> None:
-        for p in proposals:
-            if not p.done.is_set():
-                p.error = error
-                p.done.set()
-
-    def _fail_all(self, error: Exception) -> None:
-        self._fail(self._queued, error)
-        self._queued = []
-        self._queued_bytes = 0
-        for waiting in self._waiting.values():
-            self._fail(waiting, error)
-        self._waiting.clear()
+            # the loop steps the point into the core and processes whatever it makes of it.
+            points = self._release_synced()
+            if points:
+                self.inbox.persisted(points)
+            else:
+                self.inbox.wake()

@@ -29,11 +29,9 @@ class RandomizedElectionTimer:
         self._et = election_timeout
         self._rng = rng
         self.deadline = 0.0
-        self.last_timeout = 0.0
 
     def reset(self, now: float, heard_leader: bool) -> None:
-        self.last_timeout = self._et + self._rng.random() * self._et
-        self.deadline = now + self.last_timeout
+        self.deadline = now + (self._et + self._rng.random() * self._et)
 
     def expired(self, now: float) -> bool:
         return now >= self.deadline

@@ -1,4 +1,4 @@
-"""Per-follower replication progress and flow control, kept by the leader.
+"""Per-follower replication progress and flow control, kept by the leader, and its tracker.
 
 States:
 
@@ -10,11 +10,15 @@ States:
   snapshot is reported installed (or failed).
 
 ``inflight`` holds the last index carried by each unanswered message, oldest first.
+
+:class:`ProgressTracker` holds the leader's :class:`Progress` of every follower and what is
+computed from them (quorum commit index, check-quorum activity, commit notices, transfer target).
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections import deque
 
 
@@ -25,6 +29,8 @@ class ProgressState(enum.Enum):
 
 
 class Progress:
+    """What the leader knows of one follower's log, and its flow control (see the module doc)."""
+
     __slots__ = (
         "commit_sent",
         "inflight",
@@ -122,3 +128,69 @@ class Progress:
             self.paused = False
         elif self.state is ProgressState.REPLICATE and len(self.inflight) >= max_inflight:
             self.inflight.popleft()
+
+
+class ProgressTracker:
+    """The leader's bookkeeping of one term: its followers' progress and what depends on it.
+
+    Owns the :class:`Progress` of every follower, counts the quorum commit index from their
+    matches, answers check-quorum (was a quorum active since the last check?), remembers when
+    the delayed commit notices are due, and the target of a leadership transfer in progress.
+    Empty (no followers) while the node is not leader. Knows nothing of messages: the core
+    decides what to send from what this says.
+    """
+
+    __slots__ = ("commit_notice_at", "progress", "quorum", "transfer_deadline", "transferee")
+
+    def __init__(self, quorum: int) -> None:
+        self.quorum = quorum
+        self.progress: dict[int, Progress] = {}
+        self.transferee: int | None = None
+        self.transfer_deadline = 0.0
+        self.commit_notice_at = math.inf
+
+    def reset(self, peers: tuple[int, ...], next_index: int) -> None:
+        """A new term of leadership: every follower is probed from ``next_index``."""
+        self.progress = {p: Progress(next_index) for p in peers}
+        self.transferee = None
+        self.commit_notice_at = math.inf
+
+    def clear(self) -> None:
+        """Leadership ended."""
+        self.progress = {}
+        self.transferee = None
+
+    def quorum_index(self, own: int) -> int:
+        """The highest index held by a quorum, counting this node's durable ``own`` index."""
+        if not self.progress:
+            return own
+        matches = [pr.match for pr in self.progress.values()]
+        matches.append(own)
+        matches.sort(reverse=True)
+        return matches[self.quorum - 1]
+
+    def quorum_active(self) -> bool:
+        """Check-quorum: did a quorum (this node included) answer since the previous call?"""
+        active = 1
+        for pr in self.progress.values():
+            if pr.recent_active:
+                active += 1
+            pr.recent_active = False
+        return active >= self.quorum
+
+    def start_transfer(self, to: int, deadline: float) -> Progress:
+        self.transferee = to
+        self.transfer_deadline = deadline
+        return self.progress[to]
+
+    def schedule_commit_notice(self, at: float) -> None:
+        """Tell idle followers about a moved commit index at ``at``, unless already planned."""
+        if self.commit_notice_at == math.inf:
+            self.commit_notice_at = at
+
+    def untold(self, commit: int) -> list[tuple[int, Progress]]:
+        """The commit notices are due: the followers no message has told about ``commit``."""
+        self.commit_notice_at = math.inf
+        return [
+            (p, pr) for p, pr in self.progress.items() if pr.commit_sent < min(commit, pr.match)
+        ]

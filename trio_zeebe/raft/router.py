@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..transport.api import Network, Peer
 from .messages import (
@@ -18,9 +18,6 @@ from .messages import (
 )
 from .snapshots import SnapshotChunk, SnapshotChunkAck
 
-if TYPE_CHECKING:
-    from .driver import RaftDriver
-
 RAFT_MESSAGES = (
     AppendEntries,
     AppendResponse,
@@ -34,21 +31,34 @@ RAFT_MESSAGES = (
 )
 
 
+class PartitionEndpoint(Protocol):
+    """What the router needs of a partition's driver (``RaftDriver`` is one)."""
+
+    @property
+    def partition(self) -> int: ...
+
+    def deliver(self, message: Any) -> None:
+        """An inbound Raft message of this partition; must not block."""
+
+    async def receive_chunk(self, chunk: SnapshotChunk) -> SnapshotChunkAck:
+        """A snapshot chunk from this partition's leader."""
+
+
 class RaftRouter:
     """Dispatches Raft messages arriving on a shared network to the partition's driver."""
 
     def __init__(self, network: Network) -> None:
         self.network = network
-        self.drivers: dict[int, RaftDriver] = {}
+        self.drivers: dict[int, PartitionEndpoint] = {}
         self.unknown_partition = 0
         for message_type in RAFT_MESSAGES:
             network.on(message_type, self._on_message)
         network.on(SnapshotChunk, self._on_chunk)
 
-    def register(self, driver: RaftDriver) -> None:
+    def register(self, driver: PartitionEndpoint) -> None:
         self.drivers[driver.partition] = driver
 
-    def unregister(self, driver: RaftDriver) -> None:
+    def unregister(self, driver: PartitionEndpoint) -> None:
         if self.drivers.get(driver.partition) is driver:
             del self.drivers[driver.partition]
 
@@ -63,6 +73,4 @@ class RaftRouter:
         driver = self.drivers.get(chunk.partition)
         if driver is None:
             raise ValueError(f"partition {chunk.partition} is not running here")
-        if chunk.term < driver.soft_state.term:
-            raise ValueError(f"snapshot chunk from term {chunk.term}, a deposed leader's")
-        return await driver.snapshots.receive_chunk(chunk)
+        return await driver.receive_chunk(chunk)

@@ -8,6 +8,10 @@ reported and skipped, so a restart falls back to the previous snapshot (or to th
 
 A follower receives a snapshot into ``snapshots/<index>-<term>.part`` chunk by chunk; the sender
 resumes from the offset the receiver reports, so a lost chunk costs one chunk, not the transfer.
+A received snapshot is checked like a stored one before it is renamed into place.
+
+Whatever a file holds, reading it raises only :class:`SnapshotCorruptError` (bad content) or
+:class:`~trio_zeebe.disk.DiskError` (the disk failed); :meth:`SnapshotStore.latest` skips both.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ log = logging.getLogger("trio_zeebe.raft.snapshots")
 
 MAGIC = b"TZSNAP1\n"
 _HEADER = struct.Struct(">8sIQ")  # magic, crc32(body), len(body)
-_NAME = re.compile(r"^(\d{20})-(\d{20})\.snap$")
+_NAME = re.compile(r"^([0-9]{20})-([0-9]{20})\.snap$")
 KEEP = 2
 
 
 class SnapshotCorruptError(ValueError):
-    pass
+    """A snapshot file (or a received one) is not a whole, intact snapshot."""
 
 
 @attrs.frozen
@@ -86,6 +90,8 @@ def snapshot_name(index: int, term: int) -> str:
 
 
 class SnapshotStore:
+    """The snapshots of one partition on one node: saved, verified, pruned, and received."""
+
     def __init__(self, disk: Disk, directory: str) -> None:
         self.disk = disk
         self.directory = directory

@@ -1,137 +1,95 @@
-"""Elections of the sans-IO Raft core: campaigning, pre-vote, vote handling, the leader lease.
+"""Elections as one node sees them: the votes of its campaign, when to grant a vote, the lease.
 
-A mixin of :class:`trio_zeebe.raft.core.RaftCore`, kept apart so each part of the core fits in
-one reading; the Ready contract and the safety rules are described in :mod:`.core`. Sans-IO like
-the core: no trio, sockets, files or clock (time comes from the core's ``_now``).
+Sans-IO like the core (time comes in as ``now``). The core decides when to campaign and what to
+send; :class:`Voting` keeps the state an election needs and applies its rules.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import enum
 
-from trio_zeebe.raft.config import RaftConfig, Role
-from trio_zeebe.raft.election import ElectionTimer
-from trio_zeebe.raft.memlog import MemLog
-from trio_zeebe.raft.messages import Message, TimeoutNow, VoteRequest, VoteResponse
+from trio_zeebe.raft.messages import VoteRequest
+
+#: "Never heard from a leader": far enough in the past that no lease is held.
+NEVER = -1e18
 
 
-class VotingMixin:
-    # State owned and initialised by RaftCore; declared here for the type checker only.
-    config: RaftConfig
-    id: int
-    voters: tuple[int, ...]
-    peers: tuple[int, ...]
-    _quorum: int
-    log: MemLog
-    term: int
-    vote: int | None
-    role: Role
-    leader: int | None
-    timer: ElectionTimer
-    _now: float
-    _last_leader_contact: float
-    _votes: dict[int, bool]
-    _msgs: list[Message]
-    _msgs_after: list[Message]
+class Tally(enum.Enum):
+    """Where a (pre-)campaign stands after a vote came in."""
 
-    if TYPE_CHECKING:  # role transitions defined by RaftCore
+    WON = "won"
+    LOST = "lost"
+    OPEN = "open"
 
-        def _become_follower(self, term: int, leader: int | None) -> None: ...
 
-        def _become_leader(self) -> None: ...
+class Voting:
+    """Votes received in the current (pre-)campaign, the vote-granting rule, the leader lease.
 
-    def campaign(self, transfer: bool = False) -> None:
-        if self.role is Role.LEADER:
-            return
-        if self.config.pre_vote and not transfer:
-            self._become_pre_candidate()
-        else:
-            self._become_candidate(transfer)
+    The lease is the follower's half of check-quorum: a node that heard from a leader within an
+    election timeout ignores (pre-)vote requests, so a partitioned node rejoining with a higher
+    term cannot depose a healthy leader (a leadership transfer's campaign bypasses it).
+    """
 
-    def _become_pre_candidate(self) -> None:
-        self.role = Role.PRE_CANDIDATE
-        self.leader = None
-        self._votes = {self.id: True}
-        self.timer.reset(self._now, False)
-        if self._quorum == 1:
-            self._become_candidate(False)
-            return
-        log, cfg = self.log, self.config
-        for p in self.peers:
-            self._msgs.append(
-                VoteRequest(
-                    cfg.partition, self.id, p, self.term + 1, log.last_index, log.last_term, True
-                )
-            )
+    __slots__ = ("check_quorum", "election_timeout", "leader_contact", "quorum", "size", "votes")
 
-    def _become_candidate(self, transfer: bool) -> None:
-        self.role = Role.CANDIDATE
-        self.term += 1
-        self.vote = self.id
-        self.leader = None
-        self._votes = {self.id: True}
-        self.timer.reset(self._now, False)
-        if self._quorum == 1:
-            self._become_leader()
-            return
-        log, cfg = self.log, self.config
-        for p in self.peers:
-            # After persist: the request counts on our own vote being durable.
-            self._msgs_after.append(
-                VoteRequest(
-                    cfg.partition,
-                    self.id,
-                    p,
-                    self.term,
-                    log.last_index,
-                    log.last_term,
-                    False,
-                    transfer,
-                )
-            )
+    def __init__(self, voters: int, check_quorum: bool, election_timeout: float) -> None:
+        self.size = voters
+        self.quorum = voters // 2 + 1
+        self.check_quorum = check_quorum
+        self.election_timeout = election_timeout
+        self.votes: dict[int, bool] = {}
+        self.leader_contact = NEVER  # when this node last heard from a leader
 
-    def _in_lease(self) -> bool:
-        if not self.config.check_quorum or self.leader is None:
-            return False
-        if self.role is Role.LEADER:
-            return True
-        return self._now - self._last_leader_contact < self.config.election_timeout
+    # -- a campaign ------------------------------------------------------------------------
 
-    def _on_vote_request(self, m: VoteRequest) -> None:
-        log, cfg = self.log, self.config
+    def start(self, node_id: int) -> None:
+        """A (pre-)campaign starts: this node votes for itself."""
+        self.votes = {node_id: True}
+
+    def clear(self) -> None:
+        self.votes = {}
+
+    def record(self, src: int, granted: bool) -> Tally:
+        """A vote from ``src`` (a repeated one counts once)."""
+        votes = self.votes
+        votes.setdefault(src, granted)
+        yes = sum(votes.values())
+        if yes >= self.quorum:
+            return Tally.WON
+        if len(votes) - yes > self.size - self.quorum:
+            return Tally.LOST
+        return Tally.OPEN
+
+    # -- granting ----------------------------------------------------------------------
+
+    @staticmethod
+    def grants(
+        m: VoteRequest,
+        term: int,
+        vote: int | None,
+        leader: int | None,
+        last_term: int,
+        last_index: int,
+    ) -> bool:
+        """Would a node in ``term`` that voted ``vote`` and follows ``leader``, with its log
+        ending at (``last_index``, ``last_term``), grant this (pre-)vote?"""
         can_vote = (
-            self.vote == m.src
-            or (self.vote is None and self.leader is None)
-            or (m.pre_vote and m.term > self.term)
+            vote == m.src or (vote is None and leader is None) or (m.pre_vote and m.term > term)
         )
-        granted = can_vote and (m.last_term, m.last_index) >= (log.last_term, log.last_index)
-        if m.pre_vote:
-            term = m.term if granted else self.term
-            self._msgs.append(VoteResponse(cfg.partition, self.id, m.src, term, granted, True))
-            return
-        if granted:
-            self.vote = m.src
-            self.timer.reset(self._now, False)
-        self._msgs_after.append(
-            VoteResponse(cfg.partition, self.id, m.src, self.term, granted, False)
-        )
+        return can_vote and (m.last_term, m.last_index) >= (last_term, last_index)
 
-    def _on_vote_response(self, m: VoteResponse) -> None:
-        if m.pre_vote:
-            if self.role is not Role.PRE_CANDIDATE:
-                return
-        elif self.role is not Role.CANDIDATE:
-            return
-        self._votes.setdefault(m.src, m.granted)
-        yes = sum(self._votes.values())
-        if yes >= self._quorum:
-            if m.pre_vote:
-                self._become_candidate(False)
-            else:
-                self._become_leader()
-        elif len(self._votes) - yes > len(self.voters) - self._quorum:
-            self._become_follower(self.term, None)
+    # -- the lease ---------------------------------------------------------------------
 
-    def _on_timeout_now(self, m: TimeoutNow) -> None:
-        if self.role is not Role.LEADER:
-            self._become_candidate(True)
+    def heard_leader(self, now: float) -> None:
+        self.leader_contact = now
+
+    def forget_leader(self) -> None:
+        self.leader_contact = NEVER
+
+    def in_lease(self, now: float, leader: int | None, leading: bool) -> bool:
+        """Is a leader known to be alive (so votes are not answered)?"""
+        if not self.check_quorum or leader is None:
+            return False
+        if leading:
+            return True
+        return now - self.leader_contact < self.election_timeout

@@ -17,7 +17,7 @@ import trio
 from ..broker import Broker
 from ..config import BrokerConfig, config_from_dict
 from ..engine.statemachine import StateMachine
-from ..raft.config import Role
+from ..raft.ready import Role
 from ..transport.api import Peer
 from .disk import SimDisk
 from .network import SimNetwork

@@ -21,10 +21,13 @@ from typing import Any
 import trio
 
 from ..disk import Disk
-from ..raft.config import RaftConfig, Ready, Role
-from ..raft.driver import Position, RaftDriver, RaftRouter
+from ..raft.config import RaftConfig
+from ..raft.driver import RaftDriver
 from ..raft.election import ElectionTimer
 from ..raft.messages import NORMAL, Entry
+from ..raft.proposals import Position
+from ..raft.ready import Ready, Role
+from ..raft.router import RaftRouter
 from ..transport.api import Peer
 from .disk import SimDisk
 from .network import SimNetwork
@@ -134,7 +137,7 @@ class ListMachine:
 
     async def run(self) -> None:
         from .. import codec
-        from ..raft.applied import Committed, Restore
+        from ..raft.committed import Committed, Restore
 
         async for item in self.channel:
             if isinstance(item, Restore):
@@ -275,7 +278,7 @@ class SimRaftGroup:
         """Propose through ``node`` (default: the current leader); checks the ack invariant."""
         target = self.leader() if node is None else node
         if target is None:
-            from ..raft.config import NotLeader
+            from ..raft.errors import NotLeader
 
             raise NotLeader(None)
         position = await self.drivers[target].propose(record)
@@ -284,7 +287,7 @@ class SimRaftGroup:
 
     def committed_records(self) -> list[bytes]:
         """Every record in committed NORMAL entries, in log order."""
-        from ..raft.driver import unpack_records
+        from ..raft.committed import unpack_records
 
         out: list[bytes] = []
         for index in sorted(self.checker.committed):

@@ -1,287 +1,232 @@
-"""One established connection of :class:`~trio_zeebe.transport.tcp.TcpTransport`.
+"""A :class:`Connection`: one established, handshaken socket to a peer.
 
-A mixin of ``TcpTransport``, kept apart so the transport fits in one reading: the connection's
-tasks (reader, sender writing everything queued in one ``send_all``, keepalive), dispatch of
-incoming frames to handlers, answering requests, and the BYE exchange that retires a duplicate
-connection without losing what was written on it. Also the per-connection and per-link records
-shared with :mod:`.links`. The overall design is described in :mod:`.tcp`.
+The connection runs three tasks until it ends: the reader (frames in, handed to a
+:class:`Receiver`), the sender (everything its link has queued, in one ``send_all``, while it is
+the link's chosen connection) and the keepalive (a PING on an idle connection; closing one that
+went silent, that trickles a frame without finishing it, or whose retirement stalls). Retiring
+a connection is the BYE exchange: each side writes BYE as its last frame and reads on until the
+other's BYE, so nothing written on it is lost.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 import attrs
 import trio
 
-from trio_zeebe import codec
 from trio_zeebe.codec import DecodeError
 from trio_zeebe.transport import frames
-from trio_zeebe.transport.api import Handler, Peer, RemoteError
+from trio_zeebe.transport.api import Peer
 from trio_zeebe.transport.handshake import Hello
-from trio_zeebe.transport.pending import PendingRequest
+from trio_zeebe.transport.links import Link
+from trio_zeebe.transport.tls_stream import describe_failure
 
 log = logging.getLogger("trio_zeebe.transport")
 
-_RECEIVE_BYTES = 65536
+RECEIVE_BYTES = 65536
 _WRITE_CHUNK = 256 * 1024
 _BYE = frames.encode(frames.BYE, 0, None)
 _PING = frames.encode(frames.PING, 0, None)
-_CLOSED = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+CLOSED = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+"""What a stream raises when the other side or the network went away."""
 
 
-@attrs.define(eq=False)
-class _Conn:
-    stream: trio.abc.Stream
-    peer: Peer
-    incarnation: int
-    dialled_by_us: bool
-    link: _Link
-    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
-    retiring: bool = False
-    retired_at: float = 0.0
-    bye_sent: bool = False
-    bye_received: bool = False
-    last_recv: float = 0.0
-    last_send: float = 0.0
+class Receiver(Protocol):
+    """Where a connection hands what it reads (the transport's :class:`~.dispatch.Dispatcher`)."""
+
+    async def deliver(self, conn: Connection, envelope: frames.Envelope) -> None:
+        """A one-way message, request, response or error from the connection's peer."""
+
+    def refuse(self, conn: Connection, bad: frames.BadMessage) -> None:
+        """A sound envelope around a message that does not decode."""
 
 
-@attrs.define(eq=False)
-class _Link:
-    """Everything about one remote address: its queue, its connections, its dial state."""
-
-    address: str
-    queue: collections.deque[bytes] = attrs.field(factory=collections.deque)
-    wake: trio.Event = attrs.field(factory=trio.Event)
-    current: _Conn | None = None
-    conns: set[_Conn] = attrs.field(factory=set)
-    dialling: bool = False
-    failures: int = 0
-    backoff_until: float = float("-inf")
-    ever_connected: bool = False
+@attrs.frozen
+class Timeouts:
+    keepalive: float
+    """A PING goes out after this long without sending anything."""
+    idle: float
+    """Nothing received for this long (PINGs included) means the connection is dead."""
+    partial_frame: float
+    """A frame must be complete this long after its first byte arrived."""
 
 
-class ConnectionMixin:
-    # State owned and initialised by TcpTransport; declared here for the type checker only.
-    local: Peer
-    _mode: str
-    _max: int
-    _keepalive: float
-    _idle_timeout: float
-    _handlers: dict[type, Handler]
-    _pending: dict[int, PendingRequest]
-    _stats: collections.Counter[str]
-    _nursery: trio.Nursery | None
+class Connection:
+    """One socket to a peer, from the end of its handshake until it closes."""
 
-    if TYPE_CHECKING:  # defined by LinksMixin
-
-        def _enqueue(self, link: _Link, frame: bytes, dial: bool = True) -> bool: ...
-
-        def _adopt(self, link: _Link, conn: _Conn) -> None: ...
-
-        def _retire(self, conn: _Conn) -> None: ...
-
-        def _gone(self, link: _Link, conn: _Conn) -> None: ...
-
-    # ---- one established connection ---------------------------------------------------
-
-    async def _serve(
+    def __init__(
         self,
         stream: trio.abc.Stream,
         hello: Hello,
-        decoder: frames.FrameDecoder,
-        backlog: list[bytes],
-        link: _Link,
+        link: Link,
+        *,
         dialled_by_us: bool,
+        receiver: Receiver,
+        timeouts: Timeouts,
+        stats: collections.Counter[str],
     ) -> None:
         now = trio.current_time()
-        conn = _Conn(
-            stream,
-            Peer(hello.node_id, link.address),
-            hello.incarnation,
-            dialled_by_us,
-            link,
-            last_recv=now,
-            last_send=now,
-        )
-        if link.current is None:
-            log.info(
-                "connected to node %d at %s (%s, %s)",
-                hello.node_id,
-                link.address,
-                self._mode,
-                "dialled" if dialled_by_us else "accepted",
-            )
-        link.ever_connected = True
-        self._adopt(link, conn)
-        try:
-            with conn.scope:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._sender, conn)
-                    nursery.start_soon(self._keepalive_task, conn)
-                    await self._reader(conn, decoder, backlog)
-        finally:
-            with trio.CancelScope(shield=True):
-                self._gone(link, conn)
-                with trio.move_on_after(0.5):
-                    await stream.aclose()
-                await trio.aclose_forcefully(stream)
+        self.stream = stream
+        self.peer = Peer(hello.node_id, link.address)
+        self.incarnation = hello.incarnation
+        self.dialled_by_us = dialled_by_us
+        self.link = link
+        self.retiring = False
+        self._receiver = receiver
+        self._timeouts = timeouts
+        self._stats = stats
+        self._scope = trio.CancelScope()
+        self._retired_at = 0.0
+        self._bye_sent = False
+        self._bye_received = False
+        self._last_recv = now
+        self._last_send = now
+        self._partial_since: float | None = None  # when the incomplete frame now buffered began
 
-    async def _reader(self, conn: _Conn, decoder: frames.FrameDecoder, batch: list[bytes]) -> None:
-        stream, peer = conn.stream, conn.peer
+    @property
+    def node_id(self) -> int:
+        return self.peer.node_id
+
+    def close(self) -> None:
+        self._scope.cancel()
+
+    def retire(self) -> None:
+        if self.retiring:
+            return
+        self.retiring = True
+        self._retired_at = trio.current_time()
+        self.link.retired(self)
+
+    async def run(self, decoder: frames.FrameDecoder, backlog: list[bytes]) -> None:
+        """Serve until the connection ends (closed, broken, timed out, retired or cancelled);
+        ``backlog``: frames the handshake read past its own."""
+        with self._scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._send_loop)
+                nursery.start_soon(self._keepalive_loop)
+                await self._read_loop(decoder, backlog)
+
+    async def aclose(self) -> None:
+        """Close the stream: gracefully if that is quick, else forcefully."""
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(0.5):
+                await self.stream.aclose()
+            await trio.aclose_forcefully(self.stream)
+
+    # ---- the three tasks -------------------------------------------------------------------
+
+    async def _read_loop(self, decoder: frames.FrameDecoder, batch: list[bytes]) -> None:
+        stream, peer, stats = self.stream, self.peer, self._stats
+        receiver = self._receiver
         try:
             while True:
                 for payload in batch:
-                    await self._dispatch(conn, frames.decode(payload))
-                data = await stream.receive_some(_RECEIVE_BYTES)
+                    try:
+                        envelope = frames.decode(payload)
+                    except frames.BadMessage as exc:
+                        receiver.refuse(self, exc)
+                        continue
+                    stats["frames_in"] += 1
+                    kind = envelope.kind
+                    if kind == frames.BYE:
+                        self._bye()
+                    elif kind != frames.PING:
+                        await receiver.deliver(self, envelope)
+                data = await stream.receive_some(RECEIVE_BYTES)
                 if not data:
                     return
-                conn.last_recv = trio.current_time()
-                self._stats["bytes_in"] += len(data)
+                now = self._last_recv = trio.current_time()
+                stats["bytes_in"] += len(data)
                 decoder.feed(data)
                 batch = decoder.frames()
+                if not decoder.buffered:
+                    self._partial_since = None
+                elif batch or self._partial_since is None:
+                    self._partial_since = now
         except frames.FrameTooLarge as exc:
-            self._stats["oversized_frames"] += 1
+            stats["oversized_frames"] += 1
             log.warning("closing connection to node %d at %s: %s", peer.node_id, peer.address, exc)
         except DecodeError as exc:
-            self._stats["decode_errors"] += 1
+            stats["decode_errors"] += 1
             log.warning(
                 "closing connection to node %d at %s: bad frame: %s",
                 peer.node_id,
                 peer.address,
                 exc,
             )
-        except _CLOSED as exc:
-            log.debug("connection to node %d closed: %s", peer.node_id, _describe(exc))
+        except CLOSED as exc:
+            log.debug("connection to node %d closed: %s", peer.node_id, describe_failure(exc))
         finally:
-            conn.scope.cancel()
+            self._scope.cancel()
 
-    async def _dispatch(self, conn: _Conn, env: frames.Envelope) -> None:
-        kind, corr, message = env
-        self._stats["frames_in"] += 1
-        if kind == frames.ONEWAY:
-            handler = self._handlers.get(type(message))
-            if handler is None:
-                self._stats["dropped_no_handler"] += 1
-                return
-            try:
-                await handler(conn.peer, message)
-            except Exception:
-                self._stats["handler_errors"] += 1
-                log.exception(
-                    "handler for %s from node %d failed", type(message).__name__, conn.peer.node_id
-                )
-        elif kind == frames.REQUEST:
-            assert self._nursery is not None
-            self._nursery.start_soon(self._answer, conn.link, conn.peer, corr, message)
-        elif kind == frames.RESPONSE or kind == frames.ERROR:
-            pending = self._pending.get(corr)
-            if pending is None or pending.address != conn.link.address:
-                self._stats["late_responses"] += 1
-            elif kind == frames.ERROR:
-                pending.resolve(error=RemoteError(message))
-            else:
-                pending.resolve(message)
-        elif kind == frames.BYE:
-            conn.bye_received = True
-            if conn.bye_sent:  # both sides are done with it: close now
-                conn.scope.cancel()
-            else:
-                self._retire(conn)
-
-    async def _answer(self, link: _Link, peer: Peer, corr: int, message: Any) -> None:
-        frame = None
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self._stats["dropped_no_handler"] += 1
-            error = (
-                f"unknown message type {codec.tag_of(type(message))!r} at node {self.local.node_id}"
-            )
+    def _bye(self) -> None:
+        self._bye_received = True
+        if self._bye_sent:  # both sides are done with it: close now
+            self._scope.cancel()
         else:
-            try:
-                result = await handler(peer, message)
-            except Exception as exc:
-                self._stats["handler_errors"] += 1
-                log.warning(
-                    "handler for %s from node %d failed",
-                    type(message).__name__,
-                    peer.node_id,
-                    exc_info=True,
-                )
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                try:
-                    frame = frames.encode(frames.RESPONSE, corr, result, self._max)
-                except (TypeError, frames.FrameTooLarge) as exc:
-                    error = f"cannot send response: {exc}"
-        if frame is None:
-            frame = frames.encode(frames.ERROR, corr, error[:1000], self._max)
-        self._enqueue(link, frame, dial=False)
+            self.retire()
 
-    async def _sender(self, conn: _Conn) -> None:
-        link, stream = conn.link, conn.stream
-        queue = link.queue
+    async def _send_loop(self) -> None:
+        link, stream, stats = self.link, self.stream, self._stats
         try:
             while True:
-                if conn.retiring:
+                if self.retiring:
                     await stream.send_all(_BYE)
-                    conn.bye_sent = True
-                    if conn.bye_received:
-                        conn.scope.cancel()
+                    self._bye_sent = True
+                    if self._bye_received:
+                        self._scope.cancel()
                     return
-                if link.current is conn and queue:
-                    if len(queue) == 1:
-                        count, data = 1, queue.popleft()
-                    else:
-                        parts: list[bytes] = []
-                        size = 0
-                        while queue and size < _WRITE_CHUNK:
-                            parts.append(queue.popleft())
-                            size += len(parts[-1])
-                        count, data = len(parts), b"".join(parts)
-                    await stream.send_all(data)
-                    conn.last_send = trio.current_time()
-                    self._stats["frames_out"] += count
-                    self._stats["bytes_out"] += len(data)
-                    self._stats["writes"] += 1
-                    continue
-                if link.wake.is_set():
-                    link.wake = trio.Event()
-                await link.wake.wait()
-        except _CLOSED as exc:
-            log.debug("writing to node %d failed: %s", conn.peer.node_id, _describe(exc))
-            conn.scope.cancel()
+                if link.current is self:
+                    batch = link.take(_WRITE_CHUNK)
+                    if batch is not None:
+                        count, data = batch
+                        await stream.send_all(data)
+                        self._last_send = trio.current_time()
+                        stats["frames_out"] += count
+                        stats["bytes_out"] += len(data)
+                        stats["writes"] += 1
+                        continue
+                await link.changed()
+        except CLOSED as exc:
+            log.debug("writing to node %d failed: %s", self.peer.node_id, describe_failure(exc))
+            self._scope.cancel()
 
-    async def _keepalive_task(self, conn: _Conn) -> None:
-        # An idle peer still sends a PING every `keepalive` seconds, so silence for
-        # `idle_timeout` means the connection is dead even if TCP has not noticed (partition).
+    async def _keepalive_loop(self) -> None:
+        # An idle peer still sends a PING every `keepalive` seconds, so silence for the idle
+        # timeout means the connection is dead even if TCP has not noticed (partition).
+        timeouts, link = self._timeouts, self.link
         while True:
-            await trio.sleep(self._keepalive)
+            await trio.sleep(timeouts.keepalive)
             now = trio.current_time()
-            if conn.retiring and now - conn.retired_at > self._idle_timeout:
-                conn.scope.cancel()
-            elif now - conn.last_recv > self._idle_timeout:
+            partial = self._partial_since
+            if self.retiring and now - self._retired_at > timeouts.idle:
+                self._scope.cancel()
+            elif partial is not None and now - partial > timeouts.partial_frame:
+                # A frame must arrive whole in time: a peer trickling one never-ending frame
+                # would otherwise hold the connection (and its buffer) forever.
+                self._stats["partial_frame_timeouts"] += 1
+                log.warning(
+                    "node %d at %s sent part of a frame %.1fs ago and not the rest: closing",
+                    self.peer.node_id,
+                    link.address,
+                    now - partial,
+                )
+                self._scope.cancel()
+            elif now - self._last_recv > timeouts.idle:
                 self._stats["idle_closed"] += 1
                 log.warning(
                     "no traffic from node %d at %s for %.1fs: closing",
-                    conn.peer.node_id,
-                    conn.link.address,
-                    now - conn.last_recv,
+                    self.peer.node_id,
+                    link.address,
+                    now - self._last_recv,
                 )
-                conn.scope.cancel()
+                self._scope.cancel()
             elif (
-                conn.link.current is conn
-                and now - conn.last_send >= self._keepalive
-                and not conn.link.queue
+                link.current is self
+                and now - self._last_send >= timeouts.keepalive
+                and not link.queued
             ):
-                self._enqueue(conn.link, _PING, dial=False)
-
-
-def _describe(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(exc, trio.BrokenResourceError) and cause is not None:
-        exc = cause
-    text = str(exc) or type(exc).__name__
-    return text[:300]
+                link.offer(_PING)

@@ -5,6 +5,11 @@ msgpack array ``[kind, correlation_id, body]`` where ``body`` is ``codec.to_wire
 one-way messages, requests and responses (``None`` for an empty response), the error text for
 errors, and ``None`` for control frames. The decoder checks a frame's announced length against the
 maximum before buffering its body, so a hostile length never makes us allocate.
+
+Two kinds of bad frames: a broken envelope (:class:`~trio_zeebe.codec.DecodeError`) means the
+stream can no longer be trusted; a sound envelope around a message that does not decode
+(:class:`BadMessage`, e.g. a field out of range, or a type this node does not know) costs only
+that message.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 class FrameTooLarge(DecodeError):
     """A frame announced (or would need) more than the maximum frame size."""
+
+
+class BadMessage(DecodeError):
+    """The envelope is sound but its message is not: drop (or refuse) that message only."""
+
+    def __init__(self, kind: int, correlation_id: int, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.correlation_id = correlation_id
 
 
 class Envelope(NamedTuple):
@@ -73,7 +87,11 @@ def decode(payload: bytes) -> Envelope:
         return Envelope(kind, corr, None)
     if kind in (BYE, PING):
         raise DecodeError("control frame with a body")
-    return Envelope(kind, corr, codec.from_wire(body))
+    try:
+        message = codec.from_wire(body)
+    except DecodeError as exc:
+        raise BadMessage(kind, corr, str(exc)) from None
+    return Envelope(kind, corr, message)
 
 
 class FrameDecoder:

@@ -1,10 +1,9 @@
-"""Link management of :class:`~trio_zeebe.transport.tcp.TcpTransport`: which connection
-carries a peer's traffic.
+"""A :class:`Link`: what the TCP transport keeps about one peer address.
 
-A mixin of ``TcpTransport``, kept apart so the transport fits in one reading: the per-peer
-outbound queue, dialling on demand with a capped, jittered exponential backoff, accepting and
-handshaking, resolving duplicate connections, and failing waiting requests when a peer becomes
-unreachable. The overall design is described in :mod:`.tcp`.
+The link owns the bounded outbound queue of frames for the address, the connections to it and
+the choice of the one that carries its traffic, and the dial state with its capped, jittered
+exponential back-off. It does no I/O itself: the transport dials and serves connections, and a
+connection's sender takes its frames from the link.
 """
 
 from __future__ import annotations
@@ -12,278 +11,205 @@ from __future__ import annotations
 import collections
 import logging
 import random
-import ssl
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
-from trio_zeebe import codec
-from trio_zeebe.codec import DecodeError
-from trio_zeebe.transport import frames
-from trio_zeebe.transport.api import NotSent, Peer, PeerUnavailable, join_address, split_address
-from trio_zeebe.transport.connection import (
-    _CLOSED,
-    _RECEIVE_BYTES,
-    _Conn,
-    _describe,
-    _Link,
-    log,
-)
-from trio_zeebe.transport.handshake import Hello, Verdict, check_certificate, check_hello
-from trio_zeebe.transport.pending import PendingRequest
-from trio_zeebe.transport.tls_stream import TLSStream
+log = logging.getLogger("trio_zeebe.transport")
 
 
-class _Refused(Exception):
-    """Handshake refused (already logged and counted)."""
+class LinkConnection(Protocol):
+    """What a link needs of the connections it chooses between."""
+
+    @property
+    def node_id(self) -> int: ...
+
+    @property
+    def incarnation(self) -> int: ...
+
+    @property
+    def dialled_by_us(self) -> bool: ...
+
+    @property
+    def retiring(self) -> bool: ...
+
+    def retire(self) -> None:
+        """Stop carrying traffic, finish what was written and close (the BYE exchange)."""
+
+    def close(self) -> None:
+        """Close now."""
 
 
-class LinksMixin:
-    # State owned and initialised by TcpTransport; declared here for the type checker only.
-    local: Peer
-    _ssl_server: ssl.SSLContext | None
-    _ssl_client: ssl.SSLContext | None
-    _max: int
-    _queue_frames: int
-    _connect_timeout: float
-    _handshake_timeout: float
-    _backoff_initial: float
-    _backoff_max: float
-    _rng: random.Random
-    _hello: Hello
-    _links: dict[str, _Link]
-    _pending: dict[int, PendingRequest]
-    _stats: collections.Counter[str]
-    _nursery: trio.Nursery | None
+class Link:
+    """One remote address: its queue, its connections, its dial state.
 
-    if TYPE_CHECKING:  # defined by ConnectionMixin
+    Duplicate connections (both sides dialled at once) are resolved the same way on both sides:
+    the connection dialled by the lower node id wins, between two dials by the same node the
+    newer; the loser is retired. A connection from a new incarnation of the peer (a restart)
+    replaces all older ones at once.
+    """
 
-        async def _serve(
-            self,
-            stream: trio.abc.Stream,
-            hello: Hello,
-            decoder: frames.FrameDecoder,
-            backlog: list[bytes],
-            link: _Link,
-            dialled_by_us: bool,
-        ) -> None: ...
+    def __init__(
+        self,
+        address: str,
+        local_node_id: int,
+        *,
+        queue_frames: int,
+        backoff_initial: float,
+        backoff_max: float,
+        rng: random.Random,
+        stats: collections.Counter[str],
+    ) -> None:
+        self.address = address
+        self.current: LinkConnection | None = None
+        self.connections: set[LinkConnection] = set()
+        self.dialling = False
+        self.failures = 0
+        self.backoff_until = float("-inf")
+        self.ever_connected = False
+        self._local_node_id = local_node_id
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queue_frames = queue_frames
+        self._wake = trio.Event()
+        self._backoff_initial, self._backoff_max = backoff_initial, backoff_max
+        self._rng = rng
+        self._stats = stats
 
-    # ---- queueing and dialling ---------------------------------------------------------
+    # ---- the outbound queue ----------------------------------------------------------------
 
-    def _link(self, address: str) -> _Link:
-        link = self._links.get(address)
-        if link is None:
-            link = self._links[address] = _Link(address)
-        return link
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
 
-    def _enqueue(self, link: _Link, frame: bytes, dial: bool = True) -> bool:
-        if link.current is None and not link.dialling:
-            if self._nursery is None or not dial or trio.current_time() < link.backoff_until:
-                self._stats["dropped_unreachable"] += 1
-                return False
-            link.dialling = True
-            self._nursery.start_soon(self._dial, link)
-        if len(link.queue) >= self._queue_frames:
+    def offer(self, frame: bytes) -> bool:
+        """Queue ``frame`` if a connection exists or is being dialled and there is room."""
+        if self.current is None and not self.dialling:
+            self._stats["dropped_unreachable"] += 1
+            return False
+        if len(self._queue) >= self._queue_frames:
             self._stats["dropped_queue_full"] += 1
             return False
-        link.queue.append(frame)
-        link.wake.set()
+        self._queue.append(frame)
+        self._wake.set()
         return True
 
-    def _why_unavailable(self, link: _Link) -> str:
-        if self._nursery is None:
-            return "transport is not running"
-        wait = link.backoff_until - trio.current_time()
-        if link.current is None and not link.dialling and wait > 0:
-            return f"{link.address} unreachable (next dial in {wait:.2f}s)"
-        return f"outbound queue to {link.address} is full"
+    def take(self, max_bytes: int) -> tuple[int, bytes] | None:
+        """Up to about ``max_bytes`` of queued frames in one piece (and how many), or None."""
+        queue = self._queue
+        if not queue:
+            return None
+        if len(queue) == 1:
+            return 1, queue.popleft()
+        parts: list[bytes] = []
+        size = 0
+        while queue and size < max_bytes:
+            parts.append(queue.popleft())
+            size += len(parts[-1])
+        return len(parts), b"".join(parts)
 
-    async def _dial(self, link: _Link) -> None:
-        where = link.address
-        try:
-            host, port = split_address(where)
-            with trio.fail_after(self._connect_timeout + self._handshake_timeout):
-                raw = await trio.open_tcp_stream(host, port)
-                stream: trio.abc.Stream = raw
-                try:
-                    if self._ssl_client is not None:
-                        stream = TLSStream(raw, self._ssl_client, server_hostname=host)
-                        await stream.do_handshake()
-                    decoder = frames.FrameDecoder(self._max)
-                    hello, backlog = await self._handshake(stream, decoder, where, True)
-                except BaseException:
-                    await trio.aclose_forcefully(raw)
-                    raise
-        except (*_CLOSED, trio.TooSlowError, DecodeError, ValueError, _Refused) as exc:
-            link.dialling = False
-            self._dial_failed(link, exc)
-            return
-        link.dialling = False
-        self._stats["connections_dialled"] += 1
-        if link.ever_connected:
+    def drop_queued(self) -> None:
+        self._stats["dropped_unreachable"] += len(self._queue)
+        self._queue.clear()
+
+    def wake(self) -> None:
+        """Something changed (a frame queued, a connection chosen or retired): senders look."""
+        self._wake.set()
+
+    async def changed(self) -> None:
+        """Wait for the next :meth:`wake` (or :meth:`offer`) after this call."""
+        if self._wake.is_set():
+            self._wake = trio.Event()
+        await self._wake.wait()
+
+    # ---- dialling --------------------------------------------------------------------------
+
+    def should_dial(self, now: float) -> bool:
+        """No connection, no dial under way, and not backing off: a frame for it needs a dial."""
+        return self.current is None and not self.dialling and now >= self.backoff_until
+
+    def dial_started(self) -> None:
+        self.dialling = True
+
+    def dial_succeeded(self) -> None:
+        self.dialling = False
+        if self.ever_connected:
             self._stats["reconnects"] += 1
-        link.failures = 0
-        await self._serve(stream, hello, decoder, backlog, link, dialled_by_us=True)
+        self.failures = 0
 
-    def _dial_failed(self, link: _Link, exc: BaseException) -> None:
-        self._stats["dial_failures"] += 1
-        if _is_tls_error(exc):
-            self._stats["tls_failures"] += 1
-        link.failures += 1
-        delay = min(self._backoff_max, self._backoff_initial * 2 ** (link.failures - 1))
+    def dial_failed(self, now: float) -> float:
+        """Back off; the delay before the next dial."""
+        self.dialling = False
+        self.failures += 1
+        delay: float = min(self._backoff_max, self._backoff_initial * 2.0 ** (self.failures - 1))
         delay *= self._rng.uniform(0.75, 1.0)  # jitter: peers must not re-dial in lockstep
-        link.backoff_until = trio.current_time() + delay
-        if not isinstance(exc, _Refused):
-            level = logging.WARNING if link.failures == 1 else logging.DEBUG
-            log.log(
-                level,
-                "cannot connect to %s: %s (retry in %.2fs)",
-                link.address,
-                _describe(exc),
-                delay,
-            )
-        if link.current is None:
-            # Never connected: whatever waited in the queue was not sent.
-            self._drop_link_traffic(
-                link, f"{link.address} unreachable: {_describe(exc)}", sent=False
-            )
+        self.backoff_until = now + delay
+        return delay
 
-    def _drop_link_traffic(self, link: _Link, reason: str, *, sent: bool = True) -> None:
-        self._stats["dropped_unreachable"] += len(link.queue)
-        link.queue.clear()
-        error = PeerUnavailable if sent else NotSent
-        for pending in self._pending.values():
-            if pending.address == link.address:
-                pending.resolve(error=error(reason))
+    def why_unavailable(self, now: float) -> str:
+        wait = self.backoff_until - now
+        if self.current is None and not self.dialling and wait > 0:
+            return f"{self.address} unreachable (next dial in {wait:.2f}s)"
+        return f"outbound queue to {self.address} is full"
 
-    # ---- accepting and handshaking -----------------------------------------------------
+    # ---- which connection carries the traffic ----------------------------------------------
 
-    async def _accepted(self, raw: trio.SocketStream) -> None:
-        self._stats["connections_accepted"] += 1
-        try:
-            where = join_address(*raw.socket.getpeername()[:2])
-        except OSError:
-            where = "?"
-        stream: trio.abc.Stream = raw
-        try:
-            with trio.fail_after(self._handshake_timeout):
-                if self._ssl_server is not None:
-                    stream = TLSStream(raw, self._ssl_server, server_side=True)
-                    await stream.do_handshake()
-                decoder = frames.FrameDecoder(self._max)
-                hello, backlog = await self._handshake(stream, decoder, where, False)
-        except (*_CLOSED, trio.TooSlowError, DecodeError, _Refused) as exc:
-            if not isinstance(exc, _Refused):
-                if _is_tls_error(exc):
-                    self._stats["tls_failures"] += 1
-                self._stats["handshake_failures"] += 1
-                log.warning("handshake with %s failed: %s", where, _describe(exc))
-            await trio.aclose_forcefully(raw)
-            return
-        await self._serve(stream, hello, decoder, backlog, self._link(hello.address), False)
-
-    async def _handshake(
-        self, stream: trio.abc.Stream, decoder: frames.FrameDecoder, where: str, dialler: bool
-    ) -> tuple[Hello, list[bytes]]:
-        backlog: list[bytes] = []
-        await stream.send_all(frames.frame(codec.encode(self._hello)))
-        theirs = codec.decode(await _read_frame(stream, decoder, backlog))
-        if not isinstance(theirs, Hello):
-            raise DecodeError(f"expected a Hello, got {type(theirs).__name__}")
-        cert = stream.getpeercert() if isinstance(stream, TLSStream) else None
-        reason = check_hello(self._hello, theirs) or check_certificate(theirs, cert)
-        await stream.send_all(frames.frame(codec.encode(Verdict(reason is None, reason or ""))))
-        # Always read their verdict too, so the dialler can say *why* it was refused.
-        try:
-            verdict = codec.decode(await _read_frame(stream, decoder, backlog))
-        except (*_CLOSED, DecodeError):
-            if reason is None:
-                raise
-            verdict = Verdict(True)
-        if not isinstance(verdict, Verdict):
-            raise DecodeError(f"expected a Verdict, got {type(verdict).__name__}")
-        if reason is not None:
-            self._stats["handshakes_refused"] += 1
-        if not verdict.accepted:
-            self._stats["handshakes_refused_by_peer"] += 1
-        if (reason is not None and not dialler) or (reason is not None and verdict.accepted):
-            log.warning("refusing connection %s %s: %s", "to" if dialler else "from", where, reason)
-            raise _Refused(reason)
-        if not verdict.accepted:
-            log.warning("refused by %s: %s", where, verdict.reason)
-            raise _Refused(verdict.reason)
-        return theirs, backlog
-
-    # ---- duplicate connections and lost connections ------------------------------------
-
-    def _adopt(self, link: _Link, conn: _Conn) -> None:
-        link.conns.add(conn)
-        cur = link.current
+    def adopt(self, conn: LinkConnection) -> bool:
+        """A newly established connection; True if it shows the peer restarted (the traffic
+        queued for and sent to its old incarnation is lost)."""
+        self.ever_connected = True
+        self.connections.add(conn)
+        cur = self.current
+        restarted = False
         if cur is None:
-            link.current = conn
+            self.current = conn
         elif conn.incarnation != cur.incarnation:
             log.info(
                 "node %d at %s restarted: replacing its old connections",
-                conn.peer.node_id,
-                link.address,
+                conn.node_id,
+                self.address,
             )
-            for old in link.conns:
+            for old in self.connections:
                 if old.incarnation != conn.incarnation:
-                    old.scope.cancel()
-            self._drop_link_traffic(link, f"node {conn.peer.node_id} restarted")
-            link.current = conn
+                    old.close()
+            self.drop_queued()
+            self.current = conn
+            restarted = True
         else:
             self._stats["duplicate_connections"] += 1
             if self._preferred(conn, cur):
-                link.current = conn
-                self._retire(cur)
+                self.current = conn
+                cur.retire()
             else:
-                self._retire(conn)
-        link.wake.set()
+                conn.retire()
+        self._wake.set()
+        return restarted
 
-    def _preferred(self, new: _Conn, old: _Conn) -> bool:
-        def dialler(c: _Conn) -> int:
-            return self.local.node_id if c.dialled_by_us else c.peer.node_id
+    def _preferred(self, new: LinkConnection, old: LinkConnection) -> bool:
+        def dialler(c: LinkConnection) -> int:
+            return self._local_node_id if c.dialled_by_us else c.node_id
 
         return dialler(new) <= dialler(old)
 
-    def _retire(self, conn: _Conn) -> None:
-        if conn.retiring:
-            return
-        conn.retiring = True
-        conn.retired_at = trio.current_time()
-        link = conn.link
-        if link.current is conn:
-            link.current = next((c for c in link.conns if not c.retiring), None)
-        link.wake.set()
+    def retired(self, conn: LinkConnection) -> None:
+        """``conn`` started retiring: another connection (if any) carries the traffic."""
+        if self.current is conn:
+            self.current = self._usable()
+        self._wake.set()
 
-    def _gone(self, link: _Link, conn: _Conn) -> None:
-        link.conns.discard(conn)
-        if link.current is conn:
-            link.current = next((c for c in link.conns if not c.retiring), None)
-            if link.current is None:
-                log.info("disconnected from node %d at %s", conn.peer.node_id, link.address)
+    def gone(self, conn: LinkConnection) -> bool:
+        """``conn`` ended; True if it was the last usable one (the link is disconnected and
+        what was queued is dropped)."""
+        self.connections.discard(conn)
+        lost = False
+        if self.current is conn:
+            self.current = self._usable()
+            if self.current is None:
+                log.info("disconnected from node %d at %s", conn.node_id, self.address)
                 self._stats["disconnects"] += 1
-                self._drop_link_traffic(link, f"connection to {link.address} lost")
-        link.wake.set()
+                self.drop_queued()
+                lost = True
+        self._wake.set()
+        return lost
 
-
-async def _read_frame(
-    stream: trio.abc.Stream, decoder: frames.FrameDecoder, out: list[bytes]
-) -> bytes:
-    while not out:
-        data = await stream.receive_some(_RECEIVE_BYTES)
-        if not data:
-            raise trio.BrokenResourceError("connection closed during handshake")
-        decoder.feed(data)
-        out.extend(decoder.frames())
-    return out.pop(0)
-
-
-def _is_tls_error(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    def _usable(self) -> LinkConnection | None:
+        return next((c for c in self.connections if not c.retiring), None)

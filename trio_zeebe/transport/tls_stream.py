@@ -22,7 +22,28 @@ import trio
 _READ_BYTES = 65536
 
 
+def describe_failure(exc: BaseException) -> str:
+    """A stream failure in one short line: the TLS or socket error behind a broken stream."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, trio.BrokenResourceError) and cause is not None:
+        exc = cause
+    text = str(exc) or type(exc).__name__
+    return text[:300]
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    """Whether TLS (certificates, protocol) is behind ``exc``, as opposed to the network."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class TLSStream(trio.abc.Stream):
+    """A client or server TLS stream over a connected socket (see the module docstring)."""
+
     def __init__(
         self,
         transport_stream: trio.SocketStream,
