@@ -9,6 +9,7 @@ import re
 import pytest
 
 from trio_zeebe.engine.bpmn import timer_syntax
+from trio_zeebe.engine.feel.values import YearMonths
 from trio_zeebe.engine.timer import (
     INFINITE,
     MIN_REPEAT_MS,
@@ -23,7 +24,6 @@ from trio_zeebe.engine.timer import (
     parse_date_time,
     parse_interval,
 )
-from trio_zeebe.engine.feel.values import YearMonths
 
 UTC = dt.UTC
 
@@ -210,7 +210,9 @@ def test_a_cron_that_matches_no_date_cannot_be_scheduled() -> None:
     assert parse_cron("0 0 0 30 2 *").next_after(NOW) is None
 
 
-@pytest.mark.parametrize("text", ["R5", "Rx/PT1S", "R5/soon", "R5/nodate/PT1S", "R99999999999/PT1S"])
+@pytest.mark.parametrize(
+    "text", ["R5", "Rx/PT1S", "R5/soon", "R5/nodate/PT1S", "R99999999999/PT1S"]
+)
 def test_malformed_repeating_intervals_are_errors(text: str) -> None:
     with pytest.raises(TimerError):
         cycle_schedule(text, NOW)

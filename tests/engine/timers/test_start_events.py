@@ -142,7 +142,9 @@ def test_a_start_event_expression_that_fails_rejects_the_whole_deployment() -> N
     request = gw.DeployResourceRequest(
         resources=[
             gw.Resource(name="ok.bpmn", content=timer_started({"timer_cycle": "R/PT1H"}, "ok")),
-            gw.Resource(name="bad.bpmn", content=timer_started({"timer_cycle": "=schedule"}, "bad")),
+            gw.Resource(
+                name="bad.bpmn", content=timer_started({"timer_cycle": "=schedule"}, "bad")
+            ),
         ]
     )
     rejection = d.reject(C.DEPLOY_RESOURCE, request)

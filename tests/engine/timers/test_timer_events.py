@@ -284,10 +284,12 @@ def test_a_boundary_timer_on_a_subprocess_terminates_everything_inside() -> None
     b = ProcessBuilder("p").start_event()
     b.sub_process(
         "sub",
-        lambda s: s.start_event()
-        .service_task("inner", job_type="inner")
-        .intermediate_catch_event("nap", timer_duration="PT1H")
-        .end_event(),
+        lambda s: (
+            s.start_event()
+            .service_task("inner", job_type="inner")
+            .intermediate_catch_event("nap", timer_duration="PT1H")
+            .end_event()
+        ),
     ).end_event("done")
     b.boundary_event("deadline", attached_to="sub", timer_duration="PT10M").end_event("late")
     d = TimerDriver()
@@ -323,9 +325,11 @@ def event_subprocess(timer: dict[str, str], *, interrupting: bool) -> bytes:
     b = ProcessBuilder("p").start_event().service_task("task", job_type="work").end_event()
     b.event_sub_process(
         "handler",
-        lambda s: s.start_event("tick", interrupting=interrupting, **timer)
-        .service_task("handle", job_type="handle")
-        .end_event(),
+        lambda s: (
+            s.start_event("tick", interrupting=interrupting, **timer)
+            .service_task("handle", job_type="handle")
+            .end_event()
+        ),
     )
     return b.done()
 
