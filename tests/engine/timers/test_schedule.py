@@ -7,6 +7,8 @@ import datetime as dt
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trio_zeebe.engine.bpmn import timer_syntax
 from trio_zeebe.engine.feel.values import YearMonths
@@ -217,3 +219,76 @@ def test_malformed_repeating_intervals_are_errors(text: str) -> None:
     with pytest.raises(TimerError):
         cycle_schedule(text, NOW)
     assert timer_syntax.check_cycle(text) is not None
+
+
+# --- the cron search against a brute-force one ----------------------------------------------
+
+_FIELD_RANGES = {"minute": (0, 59), "hour": (0, 23), "dom": (1, 31), "month": (1, 12), "dow": (0, 7)}
+
+
+def _field_text(draw: st.DrawFn, name: str) -> tuple[str, set[int]]:
+    """A field and the values it allows; days of the week as Spring counts them (``*`` and
+    ``a/n`` run 1..7), then Sunday as 0 (7 and 0 are both Sunday)."""
+    low, high = _FIELD_RANGES[name]
+    kind = draw(st.sampled_from(["*", "value", "range", "step", "list"]))
+    if kind == "*":
+        text, allowed = "*", set(range(1 if name == "dow" else low, high + 1))
+    elif kind == "value":
+        value = draw(st.integers(low, high))
+        text, allowed = str(value), {value}
+    elif kind == "range":
+        a = draw(st.integers(low, high))
+        b = draw(st.integers(a, high))
+        text, allowed = f"{a}-{b}", set(range(a, b + 1))
+    elif kind == "step":
+        start = draw(st.integers(low, high))
+        step = draw(st.integers(1, 20))
+        text, allowed = f"{start}/{step}", set(range(start, high + 1, step))
+    else:
+        values = draw(st.lists(st.integers(low, high), min_size=1, max_size=4, unique=True))
+        text, allowed = ",".join(map(str, values)), set(values)
+    if name == "dow":
+        allowed = {d % 7 for d in allowed}
+    return text, allowed
+
+
+@st.composite
+def _crons(draw: st.DrawFn) -> tuple[str, dict[str, set[int]]]:
+    fields = {name: _field_text(draw, name) for name in _FIELD_RANGES}
+    text = "0 " + " ".join(fields[n][0] for n in ("minute", "hour", "dom", "month", "dow"))
+    return text, {name: allowed for name, (_, allowed) in fields.items()}
+
+
+def _brute_force(start: dt.datetime, allowed: dict[str, set[int]], days: int) -> int | None:
+    """The first matching minute after ``start``: day by day, then minute by minute."""
+    first = start.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    for n in range(days):
+        day = (first + dt.timedelta(days=n)).date()
+        if not (
+            day.day in allowed["dom"]
+            and day.month in allowed["month"]
+            and (day.weekday() + 1) % 7 in allowed["dow"]  # Python's Monday is 0
+        ):
+            continue
+        at = first if n == 0 else dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+        while at.date() == day:
+            if at.hour in allowed["hour"] and at.minute in allowed["minute"]:
+                return int(at.timestamp() * 1000)
+            at += dt.timedelta(minutes=1)
+    return None
+
+
+@given(_crons(), st.integers(0, 3 * 366 * 24 * 60))
+@settings(max_examples=300, deadline=None)
+def test_the_cron_search_finds_the_first_match_a_brute_force_search_finds(
+    cron: tuple[str, dict[str, set[int]]], offset_minutes: int
+) -> None:
+    text, allowed = cron
+    start = dt.datetime(2023, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=offset_minutes, seconds=17)
+    found = parse_cron(text).next_after(int(start.timestamp() * 1000))
+    horizon = 9 * 366  # day and weekday combinations recur within this (leap days included)
+    expected = _brute_force(start, allowed, horizon)
+    if expected is None:
+        assert found is None or found > int(start.timestamp() * 1000) + horizon * 86_400_000
+    else:
+        assert found == expected, text

@@ -5,7 +5,8 @@ Six fields: second, minute, hour, day of month, month, day of week. Each field i
 value, a range ``a-b``, a step ``*/n`` / ``a/n`` / ``a-b/n``, or a comma-separated list of
 those; months and days of the week also take names (``JAN``-``DEC``, ``MON``-``SUN``, any
 case); a day of the week is 0-7 where both 0 and 7 are Sunday. ``?`` means ``*`` in the two day
-fields. Day-of-month extras: ``L`` (last day), ``L-n`` (n days before it), ``LW`` (last
+fields; ``*`` and ``a/n`` in the day of the week run from 1 (Monday) to 7 (Sunday), so ``*/2``
+is Monday, Wednesday, Friday and Sunday, as in Spring. Day-of-month extras: ``L`` (last day), ``L-n`` (n days before it), ``LW`` (last
 weekday), ``nW`` (the weekday nearest to day n, within the month). Day-of-week extras: ``nL``
 (the last such weekday of the month), ``n#k`` (the k-th such weekday). A date must match both
 day fields (a ``*`` or ``?`` matches every day). Macros: ``@yearly`` / ``@annually``,
@@ -219,7 +220,8 @@ def _item(text: str, field: int, names: dict[str, int] | None) -> set[int]:
         if text != "*" and "-" not in text:  # `a/n`: from a to the end of the range
             return set(range(_number(text, field, names), high + 1, step))
     if text in ("*", "?") and (text == "*" or field in (3, 5)):
-        return set(range(low, high + 1, step))
+        # a day of the week counts 1 (Monday) to 7 (Sunday) here, as java.time does
+        return set(range(1 if field == 5 else low, high + 1, step))
     if "-" in text:
         first_text, _, last_text = text.partition("-")
         first, last = _number(first_text, field, names), _number(last_text, field, names)
