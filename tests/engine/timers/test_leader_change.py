@@ -69,7 +69,8 @@ async def test_a_timer_due_while_the_partition_is_leaderless_fires_once_after_th
         .done()
     )
     async with trio.open_nursery() as nursery:
-        cluster: SimCluster = await nursery.start(SimCluster(611, 3, 1, 3, state_machine=engine).run)
+        sim = SimCluster(611, 3, 1, 3, state_machine=engine)
+        cluster: SimCluster = await nursery.start(sim.run)
         await wait_until(lambda: serving(cluster) is not None, 6 * ET)
         deploy = gw.DeployResourceRequest(resources=[gw.Resource(name="p.bpmn", content=xml)])
         await send(cluster, C.DEPLOY_RESOURCE, deploy)

@@ -223,7 +223,13 @@ def test_malformed_repeating_intervals_are_errors(text: str) -> None:
 
 # --- the cron search against a brute-force one ----------------------------------------------
 
-_FIELD_RANGES = {"minute": (0, 59), "hour": (0, 23), "dom": (1, 31), "month": (1, 12), "dow": (0, 7)}
+_FIELD_RANGES = {
+    "minute": (0, 59),
+    "hour": (0, 23),
+    "dom": (1, 31),
+    "month": (1, 12),
+    "dow": (0, 7),
+}
 
 
 def _field_text(draw: st.DrawFn, name: str) -> tuple[str, set[int]]:

@@ -4,13 +4,13 @@ and a deterministic "next fire time" over them, in UTC.
 Six fields: second, minute, hour, day of month, month, day of week. Each field is ``*``, a
 value, a range ``a-b``, a step ``*/n`` / ``a/n`` / ``a-b/n``, or a comma-separated list of
 those; months and days of the week also take names (``JAN``-``DEC``, ``MON``-``SUN``, any
-case); a day of the week is 0-7 where both 0 and 7 are Sunday. ``?`` means ``*`` in the two day
-fields; ``*`` and ``a/n`` in the day of the week run from 1 (Monday) to 7 (Sunday), so ``*/2``
-is Monday, Wednesday, Friday and Sunday, as in Spring. Day-of-month extras: ``L`` (last day), ``L-n`` (n days before it), ``LW`` (last
-weekday), ``nW`` (the weekday nearest to day n, within the month). Day-of-week extras: ``nL``
-(the last such weekday of the month), ``n#k`` (the k-th such weekday). A date must match both
-day fields (a ``*`` or ``?`` matches every day). Macros: ``@yearly`` / ``@annually``,
-``@monthly``, ``@weekly``, ``@daily`` / ``@midnight``, ``@hourly``.
+case); a day of the week is 0-7 where both 0 and 7 are Sunday, and ``*`` and ``a/n`` there run
+from 1 (Monday) to 7 (Sunday), so ``*/2`` is Monday, Wednesday, Friday and Sunday, as in Spring.
+``?`` means ``*`` in the two day fields. Day-of-month extras: ``L`` (last day), ``L-n`` (n days
+before it), ``LW`` (last weekday), ``nW`` (the weekday nearest to day n, within the month).
+Day-of-week extras: ``nL`` (the last such weekday of the month), ``n#k`` (the k-th such
+weekday). A date must match both day fields (a ``*`` or ``?`` matches every day). Macros:
+``@yearly`` / ``@annually``, ``@monthly``, ``@weekly``, ``@daily`` / ``@midnight``, ``@hourly``.
 
 :func:`parse_cron` raises :class:`CronError` with a reason; :meth:`Cron.next_after` gives the
 first matching whole second strictly after a time in epoch milliseconds, or None when no date
