@@ -215,22 +215,18 @@ class Engine:
         state = self._state
         if state.steps:
             return state.clock / 1000  # a continuation is due now
-        times = [t for t in (state.job_index.next_time(), self._timers.next_due()) if t is not None]
-        if not times:
-            return None
-        # overdue work (timers a bounded tick left) is due now, like a continuation
-        return max(min(times), state.clock) / 1000
-
-    def _overdue(self) -> bool:
-        state = self._state
-        if state.steps:
-            return True
+        at = state.job_index.next_time()
         due = self._timers.next_due()
-        return due is not None and due <= state.clock
+        if due is not None:
+            # An overdue timer (due already, or left by a bounded tick) is due a millisecond
+            # after the last record, so the deadline always moves past a tick that left some.
+            due = max(due, state.clock + 1)
+            at = due if at is None else min(at, due)
+        return None if at is None else at / 1000
 
     def tick(self, position: int, timestamp: float) -> bytes:
         state = self._state
-        continuing, clock = self._overdue(), state.clock
+        continuing, clock = bool(state.steps), state.clock
         refused = self._advance(position, timestamp)
         if refused is not None:
             return refused
@@ -316,6 +312,11 @@ class Engine:
 
     def activatable_count(self, job_type: str) -> int:
         return self._state.job_index.ready_count(job_type)
+
+    def activatable_types(self) -> list[str]:
+        """Every job type that has an activatable job, sorted (as the job engine offers it to
+        the long-polling hooks)."""
+        return self._state.job_index.activatable_types()
 
     # --- observing (tests, tools) -----------------------------------------------------------
 

@@ -61,7 +61,7 @@ def test_zero_and_negative_durations_fire_at_the_next_time_record(duration: str)
     d = TimerDriver()
     d.deploy(catch({"timer_duration": duration}))
     d.create("p")
-    assert d.deadline_in() == 0.0  # due now: the leader appends a time record at once
+    assert d.deadline_in() == 0.001  # due now: the leader appends a time record at once
     d.tick()
     assert d.completed("wait")
 
@@ -76,7 +76,7 @@ def test_a_timer_date_fires_at_that_instant_and_a_past_one_at_once() -> None:
     d2 = TimerDriver()
     d2.deploy(catch({"timer_date": "2020-01-01T00:00:00Z"}))
     d2.create("p")
-    assert d2.deadline_in() == 0.0
+    assert d2.deadline_in() == 0.001
     d2.tick()
     assert d2.completed("wait")
 
@@ -429,9 +429,14 @@ def test_a_time_record_fires_a_bounded_number_of_timers_and_the_rest_follow() ->
     for _ in range(TIMERS_PER_TICK + 5):
         d.create("p")
     d.now += 1
+    before = d.engine.next_deadline()
+    assert before == d.now  # the leader ticks at exactly the due date
     d.tick()
     assert d.fired("wait") == TIMERS_PER_TICK
-    assert d.deadline_in() == 0.0  # the rest is due now: the leader appends another record
+    # a deadline that did not move would look like a stuck machine to the processor
+    assert d.engine.next_deadline() != before
+    # the rest is due now (a millisecond on, so the deadline moved): another record follows
+    assert d.deadline_in() == 0.001
     d.until_idle()
     assert d.fired("wait") == TIMERS_PER_TICK + 5
 
