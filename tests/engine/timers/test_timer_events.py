@@ -448,3 +448,34 @@ def test_timer_variables_are_none_and_the_instance_runs_on() -> None:
     d.advance(1)
     assert json.loads(d.job("after").variables) == {"x": 1}
     assert d.variables(pi) == {"x": 1}
+
+
+# --- forms per position -----------------------------------------------------------------------
+
+
+def test_each_position_takes_only_the_forms_zeebe_allows() -> None:
+    from trio_zeebe.engine.commands import CommandType
+    from trio_zeebe.proto import gateway_pb2 as gw
+
+    cycle_catch = catch({"timer_duration": "R3/PT1S"}).replace(b"timeDuration", b"timeCycle")
+    duration_start = ProcessBuilder("p").start_event("s", timer_duration="PT1S").end_event().done()
+    cycle_interrupting = boundary({"timer_cycle": "R/PT1S"}, interrupting=True)
+    bad_cron = catch({"timer_date": "x"}).replace(b"timeDate", b"timeCycle")
+    for xml, message in (
+        (cycle_catch, "Intermediate timer catch event must have either a time duration or a "
+         "time date."),
+        (duration_start, "Timer start event must have either a time date or a time cycle."),
+        (cycle_interrupting, "Interrupting timer event with time cycle is not allowed."),
+        (catch({"timer_duration": "PT1X"}), "Invalid timer duration expression"),
+        (bad_cron, "Invalid timer cycle expression"),
+    ):  # fmt: skip
+        d = TimerDriver()
+        request = gw.DeployResourceRequest(resources=[gw.Resource(name="p.bpmn", content=xml)])
+        rejection = d.reject(CommandType.DEPLOY_RESOURCE, request)
+        assert rejection.type == "INVALID_ARGUMENT" and message in rejection.reason, (
+            rejection.reason
+        )
+    # a non-interrupting boundary event takes a cycle, and every position takes a date
+    d = TimerDriver()
+    d.deploy(boundary({"timer_cycle": "R/PT1S"}, interrupting=False))
+    d.deploy(catch({"timer_date": "2030-01-01T00:00:00Z"}))
