@@ -1,5 +1,5 @@
 """Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``fuzz -- --seconds N``,
-``bench`` and ``proto``."""
+``chaos -- --minutes N``, ``bench`` and ``proto``."""
 
 import argparse
 
@@ -81,6 +81,15 @@ def fuzz(session: nox.Session) -> None:
         *rest,
         env=env,
     )
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Real brokers under seeded faults, then the history checker:
+    ``nox -s chaos -- [--minutes N] [--seed S] [--brokers 3|5]`` (partitions and a full disk
+    need root; see ``python -m trio_zeebe.testing.chaos --help``). Exits 1 on any violation."""
+    session.install("-e", ".")
+    session.run("python", "-m", "trio_zeebe.testing.chaos", *session.posargs)
 
 
 @nox.session

@@ -252,7 +252,7 @@ class Broker:
         incarnation = self.incarnation
         if incarnation is None:
             # Wall-clock milliseconds: a restarted broker starts above its previous incarnation.
-            incarnation = int(time.time() * 1000)
+            incarnation = int(self.clock() * 1000)
         core = SwimCore(
             node_id=self.node_id,
             address=self.internal_address,
@@ -561,10 +561,18 @@ def run_until_signalled(config: BrokerConfig) -> int:
     """Run a broker until SIGINT/SIGTERM; 0 on a clean stop, else the StartupError's exit code
     (1: e.g. a port in use; 2: e.g. the data directory is locked by another broker)."""
 
+    from .testing import clock_offset
+
+    # Test hook (chaos suite): a clock offset read from a file; None unless the variable is set.
+    clock = clock_offset.from_environment()
+
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
-                broker: Broker = await nursery.start(Broker(config).run)
+                if clock is not None:
+                    log.warning("TEST HOOK: wall clock offset from %s", clock.path)
+                    nursery.start_soon(clock.run)
+                broker: Broker = await nursery.start(Broker(config, clock=clock).run)
                 async for signum in signals:
                     log.info("received %s: stopping", signal.Signals(signum).name)
                     # Leaders hand over first, so clients see no election timeout; a second

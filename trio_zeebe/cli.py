@@ -1,17 +1,20 @@
-"""Command line: ``python -m trio_zeebe node|status|job|certs|dev-cluster``.
+"""Command line: ``python -m trio_zeebe`` (or the ``trio-zeebe`` script) ``node|status|rebalance|
+job|certs|dev-cluster``.
 
-Each sub-command is a thin wrapper: the broker, client and dev cluster live in their modules.
-Exit codes: 0 success; 1 runtime failure (a request refused or timed out, an unhealthy cluster in
-``status``, a broker that died); 2 what the operator must fix: bad flags, config or certificate
-files, a gateway address nothing answers on or that speaks the other TLS mode, a data directory
-in use. Every error is one line on stderr (argparse adds its usage line), never a traceback.
+Each sub-command is a thin wrapper: the broker, client and dev cluster live in their modules;
+``status``/``rebalance`` in :mod:`trio_zeebe.cli_cluster`, ``job ...`` in
+:mod:`trio_zeebe.cli_job`, logging setup in :mod:`trio_zeebe.logs`. Flag names follow zbctl's
+where zbctl has the same thing (``--certPath``, ``--requestTimeout``, ``--errorMessage``, ...
+are accepted as aliases). Exit codes: 0 success; 1 runtime failure (a request refused or timed
+out, an unhealthy cluster in ``status``, a broker that died); 2 what the operator must fix: bad
+flags, config or certificate files, a gateway address nothing answers on or that speaks the
+other TLS mode, a data directory in use. Every error is one line on stderr (argparse adds its
+usage line), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import math
 import os
 import sys
@@ -19,18 +22,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .cli_job import client_exit_code
-from .config import ConfigError, load_config
+from . import __version__
+from .cli_cluster import format_topology, mark_stale_leaders
+from .config import ConfigError, load_config, parse_duration
+from .logs import (
+    ENV_LOG_FORMAT,
+    ENV_LOG_LEVEL,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    check_format,
+    check_level,
+    setup_logging,
+)
 
-log = logging.getLogger("trio_zeebe.cli")
+__all__ = ["format_topology", "main", "mark_stale_leaders", "program_name"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEFAULT_CLIENT_TIMEOUT = 10.0
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_PROG = "trio-zeebe"
+MODULE_PROG = "python -m trio_zeebe"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run one command; its exit code. ``prog`` is how the user invoked us (the usage lines
+    and hints name it); ``python -m trio_zeebe`` passes its own, the console script derives it
+    from ``sys.argv[0]``."""
+    prog = prog or program_name()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -42,47 +60,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def program_name(argv0: str | None = None) -> str:
+    """The name the console script was started by (``trio-zeebe``), from ``sys.argv[0]``."""
+    if argv0 is None:
+        argv0 = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(argv0).removesuffix(".exe")
+    if name == "__main__.py":
+        return MODULE_PROG
+    if not name or name.startswith("-") or name.endswith(".py"):
+        return DEFAULT_PROG
+    return name
+
+
+def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m trio_zeebe",
+        prog=prog,
         description="A Zeebe-style clustered broker on Trio.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
+    )
+    parser.set_defaults(prog=prog)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     node = sub.add_parser("node", help="run one broker")
-    node.add_argument("--config", "-c", help="broker TOML file (see conf/)")
+    node.add_argument("--config", "-c", metavar="FILE", help="broker TOML file (see conf/)")
     node.add_argument(
         "--log-level",
         # argparse converts a string default with ``type`` but checks ``choices`` only for
-        # values given on the command line: _log_level checks the environment's value too.
+        # values given on the command line: the type checks the environment's value too.
         type=_log_level,
         choices=LOG_LEVELS,
-        default=os.environ.get("TRIO_ZEEBE_LOG_LEVEL", "INFO"),
-        help="log level (env TRIO_ZEEBE_LOG_LEVEL; default INFO)",
+        default=os.environ.get(ENV_LOG_LEVEL, "INFO"),
+        help=f"least severe level logged (env {ENV_LOG_LEVEL}; default INFO)",
     )
+    _add_log_format(node, "log line format (default: the config's logging.format, text)")
     node.set_defaults(handler=_cmd_node)
 
-    status = sub.add_parser("status", help="print the cluster topology seen by a gateway")
-    _add_client_arguments(status)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_cmd_status)
-
+    from .cli_cluster import add_cluster_parsers
     from .cli_job import add_job_parser
 
-    add_job_parser(sub, _add_client_arguments, _client_settings)
-
-    rebalance = sub.add_parser(
-        "rebalance", help="move each partition's leadership back to its primary broker"
-    )
-    _add_client_arguments(rebalance)
-    rebalance.add_argument("--json", action="store_true", help="machine-readable output")
-    rebalance.set_defaults(handler=_cmd_rebalance)
+    add_cluster_parsers(sub, _add_client_arguments, _client_settings, add_output_arguments)
+    add_job_parser(sub, _add_client_arguments, _client_settings, add_output_arguments)
 
     certs = sub.add_parser(
         "certs", help="write a DEVELOPMENT CA plus broker and client certificates"
     )
-    certs.add_argument("directory")
-    certs.add_argument("--nodes", type=int, default=3)
+    certs.add_argument("directory", help="where to write ca.pem, node-N.pem/.key, client.pem/.key")
+    certs.add_argument(
+        "--nodes", type=int, default=3, help="how many broker certificates (default 3)"
+    )
     certs.add_argument(
         "--host",
         action="append",
@@ -92,17 +119,65 @@ def _parser() -> argparse.ArgumentParser:
     certs.set_defaults(handler=_cmd_certs)
 
     dev = sub.add_parser("dev-cluster", help="start a local cluster of broker processes")
-    dev.add_argument("--brokers", type=int, default=3)
-    dev.add_argument("--partitions", type=int, default=3)
-    dev.add_argument("--replication-factor", type=int, default=3)
+    dev.add_argument("--brokers", type=int, default=3, help="broker processes (default 3)")
+    dev.add_argument("--partitions", type=int, default=3, help="partitions (default 3)")
+    dev.add_argument(
+        "--replication-factor",
+        type=int,
+        default=3,
+        help="replicas of each partition, at most --brokers (default 3)",
+    )
     dev.add_argument("--dir", default="dev-cluster", help="configs, certificates, data, logs")
-    dev.add_argument("--json", action="store_true", help="one JSON line per broker")
+    dev.add_argument("--json", action="store_true", help="one JSON line per broker once all are up")
     dev.add_argument("--no-tls", action="store_true", help="plain TCP (experiments only)")
+    _add_log_format(dev, "format of the brokers' logs and of this command's own (default text)")
     dev.set_defaults(handler=_cmd_dev_cluster)
     return parser
 
 
-def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool = True) -> None:
+def _add_log_format(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument(
+        "--log-format",
+        type=_log_format,
+        choices=LOG_FORMATS,
+        default=os.environ.get(ENV_LOG_FORMAT) or None,
+        help=f"{help_text}; json: one object per line (env {ENV_LOG_FORMAT})",
+    )
+
+
+class _OutputAction(argparse.Action):
+    """zbctl's ``-o/--output human|json``, the same switch as ``--json``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values == "json")
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output (one JSON object)")
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="json",
+        choices=("human", "json"),
+        action=_OutputAction,
+        default=argparse.SUPPRESS,
+        help="zbctl's spelling: -o json is --json",
+    )
+
+
+def _add_client_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    timeout_flags: Sequence[str] = ("--timeout", "--request-timeout", "--requestTimeout"),
+) -> None:
+    """The gateway connection flags; ``timeout_flags`` name the request timeout (none for
+    ``job activate``, whose --timeout is the lease and --request-timeout the long poll)."""
     env = os.environ.get
     p.add_argument(
         "--address",
@@ -111,6 +186,9 @@ def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool =
     )
     p.add_argument(
         "--ca",
+        "--certPath",
+        dest="ca",
+        metavar="FILE",
         default=env("TRIO_ZEEBE_CA_CERTIFICATE_PATH"),
         help="CA certificate to verify the gateway (env TRIO_ZEEBE_CA_CERTIFICATE_PATH)",
     )
@@ -118,12 +196,14 @@ def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool =
     p.add_argument(
         "--cert",
         dest="client_cert",
+        metavar="FILE",
         default=env("TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH"),
         help="client certificate, if the gateway asks (env TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH)",
     )
     p.add_argument(
         "--key",
         dest="client_key",
+        metavar="FILE",
         default=env("TRIO_ZEEBE_CLIENT_KEY_PATH"),
         help="the client certificate's private key (env TRIO_ZEEBE_CLIENT_KEY_PATH)",
     )
@@ -133,33 +213,32 @@ def _add_client_arguments(p: argparse.ArgumentParser, *, request_timeout: bool =
         default=env("TRIO_ZEEBE_INSECURE_CONNECTION", "").lower() in ("1", "true", "yes"),
         help="plain TCP without TLS (env TRIO_ZEEBE_INSECURE_CONNECTION)",
     )
-    if request_timeout:
+    if timeout_flags:
         p.add_argument(
-            "--timeout",
+            *timeout_flags,
             dest="client_timeout",
-            type=float,
-            default=DEFAULT_CLIENT_TIMEOUT,
-            help="request timeout in seconds",
+            metavar="DURATION",
+            default=f"{DEFAULT_CLIENT_TIMEOUT:g}s",
+            help=(
+                "how long a request may take, failover included, e.g. 10s or 500ms; a bare "
+                f"number is seconds (default {DEFAULT_CLIENT_TIMEOUT:g}s)"
+            ),
         )
+        p.set_defaults(client_timeout_flag=timeout_flags[0])
 
 
 def _log_level(text: str) -> str:
-    level = text.strip().upper()
-    if level not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a log level (use one of {', '.join(LOG_LEVELS)}; "
-            "also checked in TRIO_ZEEBE_LOG_LEVEL)"
-        )
-    return level
+    try:
+        return check_level(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; also checked in {ENV_LOG_LEVEL}") from None
 
 
-def _setup_logging(level: str, node_id: int | None = None) -> None:
-    prefix = f"node-{node_id} " if node_id is not None else ""
-    logging.basicConfig(
-        level=level.upper(),
-        format=f"%(asctime)s %(levelname)-5s {prefix}%(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _log_format(text: str) -> str:
+    try:
+        return check_format(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; also checked in {ENV_LOG_FORMAT}") from None
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
@@ -168,7 +247,9 @@ def _cmd_node(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    _setup_logging(args.log_level, config.cluster.node_id)
+    setup_logging(
+        args.log_level, args.log_format or config.logging.format, node=config.cluster.node_id
+    )
     from .broker import run_until_signalled
 
     return run_until_signalled(config)
@@ -177,7 +258,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
 def _client_settings(args: argparse.Namespace) -> dict[str, object]:
     """The Client's keyword arguments from the client flags; ValueError (one line naming the
     flag) for anything the client could not use."""
-    from .client_connection import client_ssl_context
+    from .client import client_ssl_context
     from .tlsfiles import TlsFileError
     from .transport.api import split_address
 
@@ -189,149 +270,31 @@ def _client_settings(args: argparse.Namespace) -> dict[str, object]:
             split_address(address)
         except ValueError as exc:
             raise ValueError(f"--address: {exc}") from None
-    # ``job activate`` has no client timeout flag (its --timeout is the lease): it sets its own.
-    timeout: float = getattr(args, "client_timeout", DEFAULT_CLIENT_TIMEOUT)
+    # ``job activate`` has no client timeout flag (its --timeout is the lease).
+    raw: Any = getattr(args, "client_timeout", DEFAULT_CLIENT_TIMEOUT)
+    flag = getattr(args, "client_timeout_flag", "--timeout")
+    try:
+        timeout = parse_duration(raw)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
     if not 0 < timeout < math.inf:
-        raise ValueError(f"--timeout: must be a number of seconds above 0, got {timeout:g}")
+        raise ValueError(f"{flag}: must be a number of seconds above 0, got {timeout:g}")
     if args.client_key and not args.client_cert:
         raise ValueError("--key: needs --cert (env TRIO_ZEEBE_CLIENT_CERTIFICATE_PATH)")
-    ssl_context = None
     if not args.insecure:
-        try:
-            ssl_context = client_ssl_context(args.ca, args.client_cert, args.client_key)
+        try:  # the Client would raise the same, but here the error can name the flag
+            client_ssl_context(args.ca, args.client_cert, args.client_key)
         except TlsFileError as exc:
-            flag = {"ca": "--ca", "chain": "--cert", "key": "--key"}[exc.role]
-            raise ValueError(f"{flag} {exc}") from None
+            option = {"ca": "--ca", "chain": "--cert", "key": "--key"}[exc.role]
+            raise ValueError(f"{option} {exc}") from None
     return {
         "addresses": addresses,
+        "ca": args.ca,
+        "cert": args.client_cert,
+        "key": args.client_key,
         "insecure": args.insecure,
-        "ssl_context": ssl_context,
         "request_timeout": timeout,
     }
-
-
-def _cmd_status(args: argparse.Namespace) -> int:
-    import anyio
-
-    from .client import Client, ClientError
-
-    async def fetch() -> dict[str, object]:
-        async with Client(**settings) as client:  # type: ignore[arg-type]
-            return (await client.topology()).to_json()
-
-    try:
-        settings = _client_settings(args)
-        topology = anyio.run(fetch)
-    except ClientError as exc:
-        print(f"status: {_one_line(str(exc))}", file=sys.stderr)
-        return client_exit_code(exc)
-    except ValueError as exc:
-        print(f"status: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    problems = mark_stale_leaders(topology)
-    if args.json:
-        print(json.dumps({**topology, "problems": problems}))
-    else:
-        print(format_topology(topology))
-    if problems:
-        print(f"status: unhealthy: {'; '.join(problems)}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
-
-
-def _cmd_rebalance(args: argparse.Namespace) -> int:
-    import anyio
-
-    from .client import Client, ClientError
-
-    async def ask() -> list[dict[str, int]]:
-        async with Client(**settings) as client:  # type: ignore[arg-type]
-            response = await client.rebalance()
-        return [
-            {"partition_id": m.partition_id, "from": m.from_node, "to": m.to_node}
-            for m in response.moves
-        ]
-
-    try:
-        settings = _client_settings(args)
-        moves = anyio.run(ask)
-    except ClientError as exc:
-        print(f"rebalance: {_one_line(str(exc))}", file=sys.stderr)
-        return client_exit_code(exc)
-    except ValueError as exc:
-        print(f"rebalance: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.json:
-        print(json.dumps({"moves": moves}))
-    elif not moves:
-        print("leaders are already on their primaries")
-    else:
-        for m in moves:
-            print(f"partition {m['partition_id']}: leader {m['from']} -> primary {m['to']}")
-    return EXIT_OK
-
-
-STALE_LEADER = "former_leader"
-"""The role status shows for a leader claim older than the partition's newest one."""
-
-
-def mark_stale_leaders(topology: dict[str, Any]) -> list[str]:
-    """Demote superseded leader claims in ``topology`` (in place); return its problems.
-
-    Each broker reports its partitions' roles as last gossiped: right after a leader dies, the
-    dead broker's last report still says "leader" at the old term, next to the new leader's
-    report at a higher term. Only the claim at the highest term (lowest node id on a tie, as
-    the brokers' leader table decides) stays a leader; older ones become ``former_leader``.
-    Problems: a dead or missing broker, a partition without a leader.
-    """
-    problems: list[str] = []
-    brokers = topology.get("brokers", [])
-    best: dict[int, tuple[int, int]] = {}  # partition -> (term, -node id) of the chosen leader
-    for b in brokers:
-        for p in b["partitions"]:
-            if p["role"] == "leader":
-                claim = (p["term"], -b["node_id"])
-                best[p["partition_id"]] = max(best.get(p["partition_id"], claim), claim)
-    for b in brokers:
-        for p in b["partitions"]:
-            chosen = best.get(p["partition_id"])
-            if p["role"] == "leader" and chosen != (p["term"], -b["node_id"]):
-                p["role"] = STALE_LEADER
-                assert chosen is not None
-                p["superseded_by"] = {"node_id": -chosen[1], "term": chosen[0]}
-    known = {b["node_id"] for b in brokers}
-    for node in range(int(topology.get("cluster_size", 0))):
-        if node not in known:
-            problems.append(f"broker {node} is not known to the answering gateway")
-    for b in brokers:
-        if b["state"] == "dead":
-            problems.append(f"broker {b['node_id']} is dead")
-    for pid in range(1, int(topology.get("partitions_count", 0)) + 1):
-        if pid not in best:
-            problems.append(f"partition {pid} has no leader")
-    return problems
-
-
-def format_topology(t: dict[str, Any]) -> str:
-    lines = [
-        f"Cluster size: {t['cluster_size']}  Partitions: {t['partitions_count']}  "
-        f"Replication factor: {t['replication_factor']}",
-    ]
-    for b in t["brokers"]:
-        lines.append(
-            f"Broker {b['node_id']} - {b['address']} (gateway {b['gateway']}) [{b['state']}]"
-        )
-        for p in b["partitions"]:
-            if p["role"] == STALE_LEADER:
-                newer = p["superseded_by"]
-                role = (
-                    f"Former leader (term {p['term']}; broker {newer['node_id']} "
-                    f"leads at term {newer['term']})"
-                )
-            else:
-                role = f"{p['role'].capitalize()} (term {p['term']})"
-            lines.append(f"    Partition {p['partition_id']}: {role}, {p['health'].capitalize()}")
-    return "\n".join(lines)
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
@@ -368,11 +331,12 @@ def _cmd_dev_cluster(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         # The brokers inherit the variable: a bad value must stop here, not in each of them.
-        level = _log_level(os.environ.get("TRIO_ZEEBE_LOG_LEVEL", "WARNING"))
-    except argparse.ArgumentTypeError as exc:
-        print(f"dev-cluster: TRIO_ZEEBE_LOG_LEVEL: {exc}", file=sys.stderr)
+        level = check_level(os.environ.get(ENV_LOG_LEVEL, "WARNING"))
+    except ValueError as exc:
+        print(f"dev-cluster: {ENV_LOG_LEVEL}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    _setup_logging(level)
+    fmt = args.log_format or "text"
+    setup_logging(level, fmt)
     try:
         return run_dev_cluster(
             Path(args.dir),
@@ -381,6 +345,8 @@ def _cmd_dev_cluster(args: argparse.Namespace) -> int:
             replication_factor=args.replication_factor,
             as_json=args.json,
             tls=not args.no_tls,
+            prog=args.prog,
+            broker_env={ENV_LOG_FORMAT: fmt},
         )
     except DevClusterError as exc:
         print(f"dev-cluster: {exc}", file=sys.stderr)
@@ -389,7 +355,3 @@ def _cmd_dev_cluster(args: argparse.Namespace) -> int:
 
 def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

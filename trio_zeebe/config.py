@@ -253,12 +253,29 @@ class SecurityConfig:
     gateway: GatewaySecurityConfig = GatewaySecurityConfig()
 
 
+def _log_format(value: str) -> None:
+    if value not in ("text", "json"):
+        raise ValueError(f"{value!r} is not a log format (use text or json)")
+
+
+@attrs.frozen
+class LoggingConfig:
+    """How the broker logs (the level is a command-line flag / TRIO_ZEEBE_LOG_LEVEL).
+
+    ``format``: ``text`` lines, or ``json`` (one object per line, for log collectors);
+    ``--log-format`` and ``TRIO_ZEEBE_LOG_FORMAT`` take precedence.
+    """
+
+    format: str = attrs.field(default="text", metadata={"check": _log_format})
+
+
 @attrs.frozen
 class BrokerConfig:
     cluster: ClusterConfig = ClusterConfig()
     network: NetworkConfig = NetworkConfig()
     data: DataConfig = DataConfig()
     security: SecurityConfig = SecurityConfig()
+    logging: LoggingConfig = LoggingConfig()
     base_dir: str = attrs.field(default=".", metadata={"internal": True})
     """Directory that relative paths in the file are resolved against (the file's directory)."""
 

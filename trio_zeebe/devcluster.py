@@ -9,7 +9,12 @@ ports and data, so a dev cluster survives restarts like a real one.
 on Linux the gateway's listening socket must belong to that process, so a stale broker (or
 anything else) on the port does not count. A broker that exits before that fails the start with
 its last log lines (exit code 1); one that dies later is reported with its exit code or signal,
-and when every broker has died the command ends with exit code 1.
+and when every broker has died the command ends with exit code 1. Once every broker is up it
+waits until each partition has a leader (the cluster is healthy, as ``status`` says).
+
+While it waits it says so on stderr: each broker as it comes up, the ones still awaited every
+few seconds, then each partition as it gets a leader. The announcement on stdout (``--json``: one
+object per broker) comes once the cluster is ready.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from .errors import find_error
 
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+PROGRESS_EVERY = 5.0
+"""Seconds between two "still waiting" lines."""
 
 
 LOG_TAIL_LINES = 5
@@ -132,7 +139,12 @@ def run_dev_cluster(
     replication_factor: int,
     as_json: bool,
     tls: bool = True,
+    prog: str = "python -m trio_zeebe",
+    broker_env: dict[str, str] | None = None,
 ) -> int:
+    """Start the brokers, wait until the cluster is ready, announce it, supervise until a
+    signal. ``prog`` is how the user runs this program (the announcement names commands with
+    it); ``broker_env`` is added to the brokers' environment."""
     try:
         paths = write_configs(
             directory,
@@ -153,7 +165,7 @@ def run_dev_cluster(
             raise DevClusterError(f"{path}: {exc}", exit_code=2) from None
         nodes.append(DevBroker(config.cluster.node_id, path, config, path.with_suffix(".log")))
     try:
-        return trio.run(_supervise, directory, nodes, as_json)
+        return trio.run(_supervise, directory, nodes, as_json, prog, broker_env or {})
     except BaseException as exc:
         error = find_error(exc, DevClusterError)
         if error is None:
@@ -161,8 +173,11 @@ def run_dev_cluster(
         raise error from None
 
 
-async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> int:
+async def _supervise(
+    directory: Path, nodes: list[DevBroker], as_json: bool, prog: str, env: dict[str, str]
+) -> int:
     procs: list[trio.Process] = []
+    progress(f"starting {len(nodes)} brokers (logs: {directory}/broker-N.log)")
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         try:
             for node in nodes:
@@ -180,6 +195,7 @@ async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> 
                         stdin=subprocess.DEVNULL,
                         stdout=log_file,
                         stderr=log_file,
+                        env={**os.environ, **env},
                     )
                 )
                 log_file.close()
@@ -187,10 +203,14 @@ async def _supervise(directory: Path, nodes: list[DevBroker], as_json: bool) -> 
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_cancel_on_signal, signals, nursery.cancel_scope)
                     await _wait_until_up(directory, nodes, procs)
+                    await _wait_for_leaders(directory, nodes, procs)
                     nursery.cancel_scope.cancel()
             if startup.cancelled_caught:
-                raise DevClusterError(f"brokers did not come up within {STARTUP_TIMEOUT:.0f}s")
-            _announce(directory, nodes, procs, as_json)
+                raise DevClusterError(
+                    f"the cluster was not ready within {STARTUP_TIMEOUT:.0f}s "
+                    f"(see the brokers' logs in {directory})"
+                )
+            _announce(directory, nodes, procs, as_json, prog)
             return await _watch(nodes, procs, signals)
         finally:
             with trio.CancelScope(shield=True):
@@ -203,20 +223,72 @@ async def _cancel_on_signal(signals: Any, scope: trio.CancelScope) -> None:
         raise DevClusterError("interrupted during startup")
 
 
+def progress(line: str) -> None:
+    """One progress line on stderr (stdout carries the announcement, ``--json`` included)."""
+    print(f"dev-cluster: {line}", file=sys.stderr, flush=True)
+
+
+def _names(kind: str, ids: Sequence[int]) -> str:
+    return f"{kind}{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}"
+
+
 async def _wait_until_up(
     directory: Path, nodes: Sequence[DevBroker], procs: Sequence[trio.Process]
 ) -> None:
     """Until each broker process started here runs and its own gateway answers."""
     waiting = list(range(len(nodes)))
+    started = last_line = trio.current_time()
     while waiting:
         for i in list(waiting):
             _check_running(nodes[i], procs[i], "before its gateway answered")
             if await _answers(directory, nodes[i]) and _serves(procs[i], nodes[i]):
                 waiting.remove(i)
+                rest = f"; waiting for {_names('broker', waiting)}" if waiting else ""
+                gateway = nodes[i].describe(0)["gateway"]
+                progress(
+                    f"broker {nodes[i].node_id} is up (pid {procs[i].pid}, gateway {gateway})"
+                    + rest
+                )
+        now = trio.current_time()
+        if waiting and now - last_line >= PROGRESS_EVERY:
+            last_line = now
+            progress(f"still waiting for {_names('broker', waiting)} ({now - started:.0f}s)")
         if waiting:
             await trio.sleep(0.1)
     for node, proc in zip(nodes, procs, strict=True):  # none died while the others started
         _check_running(node, proc, "during startup")
+
+
+async def _wait_for_leaders(
+    directory: Path, nodes: Sequence[DevBroker], procs: Sequence[trio.Process]
+) -> None:
+    """Until the first broker's gateway sees a leader for every partition and no problem (a
+    broker it does not know yet, or thinks dead): what ``status`` calls healthy."""
+    from .cli_cluster import current_leaders, mark_stale_leaders
+
+    count = nodes[0].config.cluster.partitions_count
+    progress(f"all {len(nodes)} brokers up; waiting for a leader of each of {count} partitions")
+    seen: set[int] = set()
+    started = last_line = trio.current_time()
+    while True:
+        for node, proc in zip(nodes, procs, strict=True):
+            _check_running(node, proc, "before the cluster was ready")
+        topology = await _topology(directory, nodes[0])
+        problems = ["no answer from broker 0's gateway"]
+        if topology is not None:
+            problems = mark_stale_leaders(topology)
+            for pid, (leader, term) in sorted(current_leaders(topology).items()):
+                if pid not in seen:
+                    seen.add(pid)
+                    progress(f"partition {pid}: broker {leader} leads (term {term})")
+            if not problems:
+                progress("cluster ready: every partition has a leader")
+                return
+        now = trio.current_time()
+        if now - last_line >= PROGRESS_EVERY:
+            last_line = now
+            progress(f"still waiting ({now - started:.0f}s): {'; '.join(problems)}")
+        await trio.sleep(0.2)
 
 
 def _check_running(node: DevBroker, proc: trio.Process, when: str) -> None:
@@ -228,6 +300,11 @@ def _check_running(node: DevBroker, proc: trio.Process, when: str) -> None:
 
 
 async def _answers(directory: Path, node: DevBroker) -> bool:
+    return await _topology(directory, node) is not None
+
+
+async def _topology(directory: Path, node: DevBroker) -> dict[str, Any] | None:
+    """The topology (as ``status --json`` shows it) from ``node``'s gateway; None if no answer."""
     from .client import Client, ClientError
 
     tls = node.config.security.gateway.enabled
@@ -240,10 +317,9 @@ async def _answers(directory: Path, node: DevBroker) -> bool:
             connect_timeout=1.0,
             request_timeout=1.0,
         ) as client:
-            await client.topology()
-            return True
+            return (await client.topology()).to_json()
     except ClientError:
-        return False
+        return None
 
 
 def _serves(proc: trio.Process, node: DevBroker) -> bool:
@@ -335,7 +411,7 @@ async def _watch(nodes: Sequence[DevBroker], procs: Sequence[trio.Process], sign
 
 
 def _announce(
-    directory: Path, nodes: list[DevBroker], procs: list[trio.Process], as_json: bool
+    directory: Path, nodes: list[DevBroker], procs: list[trio.Process], as_json: bool, prog: str
 ) -> None:
     described = [n.describe(p.pid) for n, p in zip(nodes, procs, strict=True)]
     if as_json:
@@ -356,7 +432,7 @@ def _announce(
     else:
         env += " TRIO_ZEEBE_INSECURE_CONNECTION=1"
     print(env)
-    print("  python -m trio_zeebe status")
+    print(f"  {prog} status")
     print("Ctrl-C stops the cluster.", flush=True)
 
 

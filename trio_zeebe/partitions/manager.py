@@ -30,6 +30,7 @@ from ..engine.statemachine import StateMachine
 from ..errors import find_error
 from ..log.meta import MetaCorruptionError
 from ..log.record import LogCorruptionError
+from ..logs import log_context
 from ..membership.driver import MembershipService
 from ..membership.events import (
     MemberAdded,
@@ -43,7 +44,7 @@ from ..processing.processor import Halt, PartitionProcessor
 from ..raft.config import RaftConfig
 from ..raft.driver import RaftDriver
 from ..raft.election import PriorityElectionTimer
-from ..raft.ready import Role
+from ..raft.ready import Role, SoftState
 from ..raft.router import RaftRouter
 from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
 from .distribution import PartitionDistribution
@@ -210,6 +211,11 @@ class PartitionManager:
                     nursery.start_soon(part.driver.hand_over_leadership, within)
 
     async def _supervise(self, pid: int) -> None:
+        # Everything this partition's tasks log carries its partition (and node) id.
+        with log_context(node=self.node_id, partition=pid):
+            await self._supervise_partition(pid)
+
+    async def _supervise_partition(self, pid: int) -> None:
         part = self.local[pid]
         backoff = RESTART_BACKOFF_INITIAL
         while True:
@@ -319,23 +325,32 @@ class PartitionManager:
     async def _watch_roles(self, part: LocalPartition, driver: RaftDriver) -> None:
         roles = driver.watch_roles()
         async with roles:
+            # Changes from before the subscription were sent to no one (Raft may have found its
+            # leader already): begin with the present, unless it is still the state every
+            # replica starts in (a follower knowing no leader), which is no role yet.
+            present = driver.soft_state
+            if present.role is Role.LEADER or present.leader is not None:
+                self._on_role(part, present)
             async for soft in roles:
-                if soft.role in (Role.LEADER, Role.FOLLOWER):
-                    part.installed = True
-                me = PartitionStatus(
-                    part.partition_id,
-                    "leader" if soft.role is Role.LEADER else "follower",
-                    soft.term,
-                    part.health,
-                )
-                self.leaders.update(self.node_id, [me])
-                if soft.leader is not None and soft.leader != self.node_id:
-                    # Raft itself tells us who leads; gossip may lag behind.
-                    self.leaders.update(
-                        soft.leader,
-                        [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
-                    )
-                self._publish_needed.set()
+                self._on_role(part, soft)
+
+    def _on_role(self, part: LocalPartition, soft: SoftState) -> None:
+        if soft.role in (Role.LEADER, Role.FOLLOWER):
+            part.installed = True
+        me = PartitionStatus(
+            part.partition_id,
+            "leader" if soft.role is Role.LEADER else "follower",
+            soft.term,
+            part.health,
+        )
+        self.leaders.update(self.node_id, [me])
+        if soft.leader is not None and soft.leader != self.node_id:
+            # Raft itself tells us who leads; gossip may lag behind.
+            self.leaders.update(
+                soft.leader,
+                [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
+            )
+        self._publish_needed.set()
 
     async def _publisher(self) -> None:
         while True:

@@ -29,6 +29,7 @@ import attrs
 import trio
 
 from ..engine.statemachine import AnswersUnlogged, StateMachine, TimeDriven
+from ..logs import ProgressReporter
 from ..raft.committed import Applied, Committed, Restore
 from ..raft.driver import RaftDriver
 from ..raft.errors import LeadershipLost, NotLeader, ProposalDropped
@@ -119,6 +120,33 @@ class _Waiter:
             self.done.set()
 
 
+class _Replay:
+    """Progress lines while a replica applies the log it found at start-up (the entries after
+    its snapshot, up to its last entry then), and a final line once it got there."""
+
+    __slots__ = ("first", "last", "partition", "records", "reporter")
+
+    def __init__(self, partition: int, after: int, last: int, records: int) -> None:
+        self.partition, self.first, self.last, self.records = partition, after, last, records
+        self.reporter: ProgressReporter | None = None
+
+    def applied(self, processor: PartitionProcessor) -> bool:
+        """Report what ``processor`` applied so far; True once the replay is done."""
+        index = processor.applied_index
+        reporter = self.reporter
+        if reporter is None:  # the first entry (after the snapshot's restore): start the clock
+            what = f"partition {self.partition}: replaying the log"
+            reporter = self.reporter = ProgressReporter(
+                log, what, self.last - self.first, unit="entries", clock=trio.current_time
+            )
+            reporter.begin(f"after index {self.first}")
+        reporter.update(max(index - self.first, 0))
+        if index < self.last:
+            return False
+        reporter.finish(f"{processor.applied_records - self.records:,} records applied")
+        return True
+
+
 class PartitionProcessor:
     """Applies one partition's committed records to its state machine, on every replica, and
     (on the leader) turns client commands into records and records into answers."""
@@ -156,6 +184,7 @@ class PartitionProcessor:
         self._unlogged_failed = False
         self.on_applied: list[Callable[[], None]] = []  # e.g. wake long-polling activations
         self.on_halted: list[Callable[[Halt], None]] = []  # e.g. report the partition unhealthy
+        self._replay: _Replay | None = None
 
     @property
     def serving(self) -> bool:
@@ -164,6 +193,12 @@ class PartitionProcessor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self._last_snapshot_at = trio.current_time()
+        status = self.driver.status().raft
+        # More than a new leader's no-op (a fresh or just-snapshotted log says nothing).
+        if status is not None and status.last_index - status.snapshot_index > 1:
+            self._replay = _Replay(
+                self.partition, status.snapshot_index, status.last_index, self.applied_records
+            )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_roles)
             if self._timed is not None:
@@ -277,6 +312,9 @@ class PartitionProcessor:
             async for item in self._channel:
                 if self.halted is None:
                     self._apply(item)
+                    replay = self._replay
+                    if replay is not None and isinstance(item, Committed) and replay.applied(self):
+                        self._replay = None
                 if self.halted is not None:
                     # Let go of the stream: Raft goes on committing without us, and a restart
                     # replays from the last snapshot.
@@ -286,13 +324,20 @@ class PartitionProcessor:
 
     def _apply(self, item: Applied) -> None:
         if isinstance(item, Restore):
-            data = self.driver.snapshots.load(item.snapshot)
+            snap = item.snapshot
+            what = f"partition {self.partition}: restoring the snapshot at index {snap.index}"
+            restoring = ProgressReporter(
+                log, what, snap.size, unit="bytes", clock=trio.current_time
+            )
+            restoring.begin()
+            data = self.driver.snapshots.load(snap)
             try:
                 self.machine.restore(data)
             except Exception as exc:
-                self._halt(-1, item.snapshot.index, exc)
+                self._halt(-1, snap.index, exc)
                 return
-            self.applied_index, self.applied_term = item.snapshot.index, item.snapshot.term
+            restoring.finish(done=snap.size)
+            self.applied_index, self.applied_term = snap.index, snap.term
             self._since_snapshot = 0
             return
         assert isinstance(item, Committed)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 import attrs
 import trio
 
+from ..logs import ProgressReporter
 from ..transport.api import Network, TransportError
 from .inbox import Inbox, SnapshotSent
 from .messages import InstallSnapshot, SnapshotMeta
@@ -67,6 +68,8 @@ class SnapshotTransfer:
         self.request_timeout = request_timeout
         self.chunks_sent = 0
         self._sending: set[int] = set()
+        # The snapshot being received, its progress lines and chunks so far.
+        self._receiving: tuple[tuple[int, int], ProgressReporter, int] | None = None
 
     # -- leader side ---------------------------------------------------------------------
 
@@ -136,7 +139,28 @@ class SnapshotTransfer:
         """A leader's chunk (refused, with ValueError, from a leader of an older term)."""
         if chunk.term < self._soft_state().term:
             raise ValueError(f"snapshot chunk from term {chunk.term}, a deposed leader's")
-        return await self.store.receive_chunk(chunk)
+        ack = await self.store.receive_chunk(chunk)
+        self._received(chunk, ack)
+        return ack
+
+    def _received(self, chunk: SnapshotChunk, ack: SnapshotChunkAck) -> None:
+        """Progress lines: bytes received of the snapshot's size, and a final line."""
+        snapshot = (chunk.index, chunk.snapshot_term)
+        if self._receiving is None or self._receiving[0] != snapshot:
+            if ack.done and chunk.offset + len(chunk.data) < chunk.total:
+                return  # held already: nothing was received
+            what = f"partition {self.partition}: receiving the snapshot at index {chunk.index}"
+            reporter = ProgressReporter(
+                log, what, chunk.total, unit="bytes", clock=trio.current_time
+            )
+            reporter.begin(f"from node {chunk.src}")
+            self._receiving = (snapshot, reporter, 0)
+        _, reporter, chunks = self._receiving
+        self._receiving = (snapshot, reporter, chunks + 1)
+        reporter.update(ack.next_offset)
+        if ack.done:
+            reporter.finish(f"{chunks + 1} chunks")
+            self._receiving = None
 
     def admit(self, message: InstallSnapshot) -> InstallSnapshot | None:
         """The InstallSnapshot to step into the core, or None while its data is missing."""

@@ -1,0 +1,366 @@
+"""The job part of the chaos workload: create, activate, complete and fail jobs; check them.
+
+Operations (public client API only):
+
+* ``create_job``: a job whose variables carry the id of the request that created it (``op``),
+  so every later sighting of the job names its creator, and a digest of its variables;
+* ``work_jobs``: one ``activate_jobs`` (short lease, short long-poll), then for each job
+  ``complete_job`` (mostly), ``fail_job`` with retries left (sometimes, back to activatable),
+  or nothing (rarely: its lease runs out and it comes back).
+
+``verify`` (after the faults healed): one ``update_job_retries`` per job the history knows (each
+acknowledged create, each job seen in an activation), which answers the job as it is now, or
+NotFound once it completed. Recorded as ``inspect_job``.
+
+``check``, over the whole history:
+
+* every acknowledged create is present at the end, or was completed by a completion that was
+  acknowledged or may have been applied (else: lost);
+* no acknowledged completion comes back (in a later activation or the final inspection);
+* no key maps to two creates, no create to two keys, no job to a payload other than its
+  create's, no job exists for a create that was refused or that nobody sent;
+* no lease ends early: a job is not activated again before its lease could have run out,
+  allowing for the clock offsets injected meanwhile (leases may end early by the skew).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import trio
+
+from ...client import NotFound
+from ...engine.records import Job
+from .history import Event, Op, Outcome, Recorded, Violation
+from .workload import ClientContext, Operation
+
+JOB_TYPES = ("chaos-a", "chaos-b")
+LEASE = 8.0  # seconds an activation holds its jobs
+LEASE_TOLERANCE = 0.25  # seconds of scheduling noise between the runner's and brokers' clocks
+VERIFY_ATTEMPTS = 8
+
+
+def digest(variables: dict[str, Any]) -> str:
+    text = json.dumps(variables, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _sighting(job: Job) -> dict[str, Any]:
+    return {
+        "key": job.key,
+        "op": job.variables.get("op"),
+        "digest": digest(job.variables),
+        "retries": job.retries,
+        "state": job.state,
+    }
+
+
+def _sightings(jobs: list[Job]) -> list[dict[str, Any]]:
+    return [_sighting(j) for j in jobs]
+
+
+class CreateJob:
+    name = "create_job"
+    weight = 1.0
+
+    def __init__(self, part: Jobs) -> None:
+        self.part = part
+
+    async def __call__(self, ctx: ClientContext) -> None:
+        op_id = ctx.new_id()
+        job_type = ctx.rng.choice(JOB_TYPES)
+        variables = {"op": op_id, "n": ctx.rng.randrange(10**6), "pad": "x" * ctx.rng.randrange(64)}
+
+        async def request() -> int:
+            return await ctx.client.create_job(job_type, retries=3, variables=variables)
+
+        args = {"type": job_type, "op": op_id, "digest": digest(variables)}
+        outcome, key, _ = await ctx.call(self.name, args, request, op_id=op_id)
+        if outcome is Outcome.OK and key is not None:
+            self.part.keys.add(key)
+
+
+class WorkJobs:
+    name = "work_jobs"
+    weight = 1.0
+
+    def __init__(self, part: Jobs) -> None:
+        self.part = part
+
+    async def __call__(self, ctx: ClientContext) -> None:
+        job_type = ctx.rng.choice(JOB_TYPES)
+        max_jobs = ctx.rng.randint(1, 8)
+        poll = ctx.rng.choice((0.0, 0.5, 1.0))
+
+        async def request() -> list[Job]:
+            return await ctx.client.activate_jobs(
+                job_type, worker=ctx.name, max_jobs=max_jobs, timeout=LEASE, request_timeout=poll
+            )
+
+        args = {"type": job_type, "max_jobs": max_jobs, "lease": LEASE}
+        _, jobs, _ = await ctx.call("activate_jobs", args, request, result=_sightings)
+        for job in jobs or []:
+            self.part.keys.add(job.key)
+            roll = ctx.rng.random()
+            if roll < 0.8:
+                await complete(ctx, job.key)
+            elif roll < 0.95:
+                await fail(ctx, job.key, max(1, job.retries - 1), ctx.rng.choice((0.0, 0.0, 0.5)))
+            # else: abandoned; the lease runs out and the job is activatable again
+
+
+async def complete(ctx: ClientContext, key: int) -> None:
+    async def request() -> Job:
+        return await ctx.client.complete_job(key, {"done": True})
+
+    await ctx.call("complete_job", {"key": key}, request, result=_state, keyed=True)
+
+
+async def fail(ctx: ClientContext, key: int, retries: int, backoff: float) -> None:
+    async def request() -> Job:
+        return await ctx.client.fail_job(
+            key, retries=retries, error_message="chaos", retry_backoff=backoff
+        )
+
+    args = {"key": key, "retries": retries, "backoff": backoff}
+    await ctx.call("fail_job", args, request, result=_state, keyed=True)
+
+
+async def inspect(ctx: ClientContext, key: int) -> tuple[Outcome, BaseException | None]:
+    async def request() -> Job:
+        return await ctx.client.update_job_retries(key, 3)
+
+    outcome, _, exc = await ctx.call(
+        "inspect_job", {"key": key}, request, result=_sighting, keyed=True
+    )
+    return outcome, exc
+
+
+def _state(job: Job) -> str:
+    return job.state
+
+
+class Jobs:
+    """The job part (see the module docstring)."""
+
+    name = "jobs"
+
+    def __init__(self) -> None:
+        self.keys: set[int] = set()  # every job key the history names: to inspect at the end
+
+    def operations(self) -> Sequence[Operation]:
+        return [CreateJob(self), WorkJobs(self)]
+
+    async def verify(self, contexts: Sequence[ClientContext]) -> None:
+        keys = sorted(self.keys)
+        async with trio.open_nursery() as nursery:
+            for i, ctx in enumerate(contexts):
+                nursery.start_soon(self._inspect, ctx, keys[i :: len(contexts)])
+
+    async def _inspect(self, ctx: ClientContext, keys: list[int]) -> None:
+        for key in keys:
+            for attempt in range(VERIFY_ATTEMPTS):
+                outcome, exc = await inspect(ctx, key)
+                if outcome is Outcome.OK or isinstance(exc, NotFound):
+                    break
+                await trio.sleep(min(2.0, 0.25 * 2**attempt))
+
+    def check(self, recorded: Recorded) -> list[Violation]:
+        return check_jobs(recorded.ops, recorded.events)
+
+
+# -- invariants --------------------------------------------------------------------------------
+
+
+def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
+    violations: list[Violation] = []
+    by_kind: dict[str, list[Op]] = defaultdict(list)
+    for op in ops:
+        by_kind[op.kind].append(op)
+    creates = {op.id: op for op in by_kind["create_job"]}
+
+    # key <-> create, from the creates' answers and from every sighting of a job
+    key_to_op: dict[int, str] = {}
+    op_to_keys: dict[str, set[int]] = defaultdict(set)
+    for op in creates.values():
+        if op.outcome is Outcome.OK:
+            key = int(op.result)
+            if key in key_to_op:
+                violations.append(
+                    Violation(
+                        "duplicate-key", f"key {key} acknowledged for {key_to_op[key]} and {op.id}"
+                    )
+                )
+            key_to_op[key] = op.id
+            op_to_keys[op.id].add(key)
+    sightings = [
+        (op, s)
+        for op in by_kind["activate_jobs"] + by_kind["inspect_job"]
+        if op.outcome is Outcome.OK
+        for s in (op.result if isinstance(op.result, list) else [op.result])
+    ]
+    for op, s in sightings:
+        key, creator = s["key"], s["op"]
+        create = creates.get(creator)
+        if create is None:
+            violations.append(
+                Violation(
+                    "phantom-job",
+                    f"job {key} (seen by {op.id}) carries op {creator!r}, which no create sent",
+                )
+            )
+            continue
+        if create.outcome is Outcome.REFUSED:
+            violations.append(
+                Violation(
+                    "refused-create-applied",
+                    f"create {creator} was refused "
+                    f"({create.error}) but job {key} exists (seen by {op.id})",
+                )
+            )
+        if s["digest"] != create.args["digest"]:
+            violations.append(
+                Violation(
+                    "payload-changed",
+                    f"job {key} (seen by {op.id}) has variables other "
+                    f"than its create {creator} sent",
+                )
+            )
+        known = key_to_op.setdefault(key, creator)
+        if known != creator:
+            violations.append(
+                Violation(
+                    "key-reused",
+                    f"job {key} belongs to {known} but {op.id} saw it "
+                    f"with the payload of {creator}",
+                )
+            )
+        op_to_keys[creator].add(key)
+    for creator, keys in sorted(op_to_keys.items()):
+        if len(keys) > 1:
+            violations.append(
+                Violation("duplicate-create", f"create {creator} made jobs {sorted(keys)}")
+            )
+
+    completions: dict[int, list[Op]] = defaultdict(list)
+    for op in by_kind["complete_job"]:
+        completions[op.args["key"]].append(op)
+    fails: dict[int, list[Op]] = defaultdict(list)
+    for op in by_kind["fail_job"]:
+        fails[op.args["key"]].append(op)
+
+    # no acknowledged completion comes back
+    for op, s in sightings:
+        for done in completions.get(s["key"], []):
+            if done.outcome is Outcome.OK and done.end < op.start:
+                violations.append(
+                    Violation(
+                        "completed-job-back",
+                        f"job {s['key']} completed by {done.id} "
+                        f"(acknowledged at {done.end}s) is back in {op.id} at {op.start}s",
+                    )
+                )
+
+    # every known job is present at the end or completed
+    final: dict[int, Op] = {}
+    for op in by_kind["inspect_job"]:
+        if op.outcome is not Outcome.UNKNOWN:
+            final[op.args["key"]] = op
+    for key in sorted(key_to_op):
+        inspected = final.get(key)
+        if inspected is None:
+            violations.append(
+                Violation(
+                    "unverified",
+                    f"job {key} (create {key_to_op[key]}): no final inspection got an answer",
+                )
+            )
+            continue
+        if inspected.outcome is Outcome.OK:
+            continue  # present (completion checked above)
+        applied = [c for c in completions.get(key, []) if c.outcome is not Outcome.REFUSED]
+        if not applied:
+            refused = ", ".join(f"{c.id}: {c.error}" for c in completions.get(key, []))
+            violations.append(
+                Violation(
+                    "lost",
+                    f"job {key} (create {key_to_op[key]}, "
+                    f"{creates[key_to_op[key]].outcome.value}) is gone, but no completion "
+                    f"was acknowledged or unknown" + (f" (refused: {refused})" if refused else ""),
+                )
+            )
+
+    violations.extend(_early_leases(by_kind["activate_jobs"], fails, completions, events))
+    return violations
+
+
+def _early_leases(
+    activations: Sequence[Op],
+    fails: dict[int, list[Op]],
+    completions: dict[int, list[Op]],
+    events: Sequence[Event],
+) -> list[Violation]:
+    """A job activated again before its previous lease could have ended.
+
+    Of two activations ``a`` and ``b`` that both returned a job, one was applied first; it was
+    applied after its request started, so its lease ends no earlier than ``start + lease``, and
+    the other was applied before its answer came (``end``). When either order would put the
+    second activation before ``start + lease - allowance`` the lease provably ended early.
+    ``allowance`` is twice the largest clock offset in force meanwhile (a leader behind when it
+    stamps the activation, a leader ahead when it expires it). A fail or completion that may
+    have been applied between them ends the lease legally.
+    """
+    skews = _skew_windows(events)
+    seen: dict[int, list[Op]] = defaultdict(list)
+    for op in activations:
+        if op.outcome is Outcome.OK:
+            for s in op.result:
+                seen[s["key"]].append(op)
+    violations = []
+    for key, acts in sorted(seen.items()):
+        acts.sort(key=lambda o: o.start)
+        answers = fails.get(key, []) + completions.get(key, [])
+        for a, b in itertools.pairwise(acts):
+            low, high = min(a.start, b.start), max(a.end, b.end)
+            if any(x.start <= high and x.end >= low for x in answers):
+                continue
+            allowance = 2 * _max_skew(skews, low, high) + LEASE_TOLERANCE
+            if (
+                b.end < a.start + float(a.args["lease"]) - allowance
+                and a.end < b.start + float(b.args["lease"]) - allowance
+            ):
+                violations.append(
+                    Violation(
+                        "lease-ended-early",
+                        f"job {key} activated by {a.id} ({a.start}s..{a.end}s, lease "
+                        f"{a.args['lease']:g}s) and again by {b.id} ({b.start}s..{b.end}s) "
+                        f"with no fail or completion between (clock offsets allowed for: "
+                        f"{(allowance - LEASE_TOLERANCE) / 2:g}s)",
+                    )
+                )
+    return violations
+
+
+def _skew_windows(events: Sequence[Event]) -> list[tuple[float, float, float]]:
+    """(from, to, |offset|) of every clock offset injected (open ones run to the end)."""
+    windows = []
+    open_: dict[Any, tuple[float, float]] = {}
+    for e in events:
+        if e.fields.get("fault", "").startswith("clock-"):
+            index = e.fields.get("index")
+            if e.kind == "fault":
+                open_[index] = (e.at, abs(float(e.fields.get("offset", 0.0))))
+            elif e.kind == "heal" and index in open_:
+                start, offset = open_.pop(index)
+                windows.append((start, e.at, offset))
+    windows.extend((start, float("inf"), offset) for start, offset in open_.values())
+    return windows
+
+
+def _max_skew(windows: Sequence[tuple[float, float, float]], start: float, end: float) -> float:
+    return max((o for a, b, o in windows if a <= end and b >= start), default=0.0)
