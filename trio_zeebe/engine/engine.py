@@ -1,19 +1,20 @@
 """Zeebe's process engine as the deterministic state machine of one partition.
 
 :class:`Engine` takes the gateway API's commands (framed as :mod:`.commands` describes:
-one type byte + the client's request bytes), deploys BPMN, runs process instances and their
-jobs the way Zeebe does, and answers with the gRPC response bytes or a Zeebe-style
-:class:`~.rejection.Rejection`. It implements the :class:`~.statemachine.StateMachine`
-contract and its optional capabilities:
+one type byte + the client's request bytes), deploys BPMN and DMN, runs process instances
+with their jobs, timers and decisions the way Zeebe does, evaluates decisions, and answers
+with the gRPC response bytes or a Zeebe-style :class:`~.rejection.Rejection`. It implements
+the :class:`~.statemachine.StateMachine` contract and its optional capabilities:
 
 * time (``next_deadline`` / ``tick``): job leases and back-offs, timers (fired by the
-  leader-stamped time record, at most a bounded number per record), and continuations -- an apply
-  processes at most ``max_steps`` follow-up steps (a loop without wait states cannot hang the
+  leader-stamped time records, at most a bounded number per record), and continuations -- an
+  apply processes at most ``max_steps`` follow-up steps (a loop without wait states cannot hang the
   partition); what is left stays queued in the state and the deadline is "now", so the leader
   appends a time record that goes on with it;
 * ``answer_unlogged``: an activation that would find no job is answered without a record;
-* :class:`~.statemachine.InterPartition`: deployment distribution from partition 1 to the
-  others (``outbox`` / ``take_messages`` / ``receive``);
+* :class:`~.statemachine.InterPartition`: deployment distribution (processes and decision
+  requirements graphs) from partition 1 to the others (``outbox`` / ``take_messages`` /
+  ``receive``);
 * :class:`~.statemachine.DeferredAnswers`: CreateProcessInstanceWithResult answers when the
   instance completes (``take_answers``);
 * ``take_newly_activatable``: job types that got work, to wake long-polling activations.
