@@ -479,3 +479,54 @@ def test_each_position_takes_only_the_forms_zeebe_allows() -> None:
     d = TimerDriver()
     d.deploy(boundary({"timer_cycle": "R/PT1S"}, interrupting=False))
     d.deploy(catch({"timer_date": "2030-01-01T00:00:00Z"}))
+
+
+def test_a_boundary_timer_on_a_call_activity_terminates_the_called_instance() -> None:
+    child = (
+        ProcessBuilder("child")
+        .start_event()
+        .intermediate_catch_event("child_wait", timer_duration="PT1H")
+        .end_event()
+        .done()
+    )
+    b = ProcessBuilder("p").start_event().call_activity("call", process_id="child").end_event()
+    b.boundary_event("timeout", attached_to="call", timer_duration="PT5M").end_event("late")
+    d = TimerDriver()
+    d.deploy(("child.bpmn", child), ("p.bpmn", b.done()))
+    pi = d.create("p")
+    assert {t.target_element_id for t in d.pending()} == {"timeout", "child_wait"}
+    d.advance(300)
+    assert d.completed("late", pi) and d.is_done(pi)
+    assert d.engine.instances() == {} and d.pending() == []
+    assert d.fired("child_wait") == 0
+
+
+def test_an_interrupting_event_subprocess_stops_the_scopes_other_timer_cycles() -> None:
+    b = ProcessBuilder("p").start_event().service_task("task", job_type="work").end_event()
+    b.event_sub_process(
+        "every",
+        lambda s: (
+            s.start_event("tick", interrupting=False, timer_cycle="R/PT10S")
+            .service_task("noted", job_type="note")
+            .end_event()
+        ),
+    )
+    b.event_sub_process(
+        "stop",
+        lambda s: (
+            s.start_event("deadline", timer_duration="PT25S")
+            .service_task("cleanup", job_type="cleanup")
+            .end_event()
+        ),
+    )
+    d = TimerDriver()
+    d.deploy(b.done())
+    pi = d.create("p")
+    for _ in range(5):
+        d.advance(10)
+    # two ticks before the deadline took the scope over; none after it
+    assert d.fired("tick") == 2 and d.fired("deadline") == 1
+    assert len(d.activated("noted")) == 2
+    assert ("noted", "ELEMENT_TERMINATED") in d.path(pi)
+    d.complete_type("cleanup")
+    assert d.is_done(pi) and d.pending() == []
