@@ -1,5 +1,5 @@
 """Developer tasks: ``nox -s tests``, ``lint``, ``soak -- --seeds N``, ``fuzz -- --seconds N``,
-``chaos -- --minutes N``, ``bench`` and ``proto``."""
+``chaos -- --minutes N``, ``browser``, ``bench`` and ``proto``."""
 
 import argparse
 
@@ -90,6 +90,33 @@ def chaos(session: nox.Session) -> None:
     need root; see ``python -m trio_zeebe.testing.chaos --help``). Exits 1 on any violation."""
     session.install("-e", ".")
     session.run("python", "-m", "trio_zeebe.testing.chaos", *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The monitoring page in a real headless Chromium (Debian's package, installed if missing).
+
+    ``MONITORING_SCREENSHOT=docs/monitoring-page.png nox -s browser`` refreshes the screenshot.
+    """
+    import os
+    import shutil
+
+    if shutil.which("chromium") is None:
+        if os.geteuid() != 0:
+            session.error("chromium is not installed: apt-get install chromium (as root)")
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", "chromium", external=True)
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/monitoring/test_page.py",
+        *session.posargs,
+    )
 
 
 @nox.session

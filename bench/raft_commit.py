@@ -18,7 +18,6 @@ Run: python bench/raft_commit.py [--processes] [--seconds 5] [--levels 1,8,64,25
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import math
 import multiprocessing
@@ -70,17 +69,12 @@ async def start_node(
         client_context(ca, cert, key),
     )
     await nursery.start(transport.run)
-    # The driver's constructor is changing (members -> voters + live addresses): accept both.
-    params = inspect.signature(RaftDriver).parameters
-    who: dict[str, Any] = (
-        {"voters": sorted(addresses), "addresses": addresses}
-        if "voters" in params
-        else {"members": addresses}
-    )
     driver = RaftDriver(
-        config=RaftConfig(partition=1),
+        partition=1,
+        config=RaftConfig(),
         node_id=node,
-        **who,
+        voters=sorted(addresses),
+        addresses=addresses,
         router=RaftRouter(transport),
         disk=RealDisk(),
         directory=f"{data}/node-{node}/partition-1",

@@ -16,19 +16,16 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.membership.sim import Sim
 from trio_zeebe.membership import MemberRemoved, MemberSuspect, SwimConfig
+from trio_zeebe.testing.swim_sim import SwimSim
 
 LIFEGUARD = SwimConfig()
 PLAIN = SwimConfig().without_lifeguard()
 
 
-def joined(n: int, seed: int, config: SwimConfig, loss: float = 0.0) -> Sim:
-    sim = Sim(n, seed=seed, config=config, loss=loss)
+def joined(n: int, seed: int, config: SwimConfig, loss: float = 0.0) -> SwimSim:
+    sim = SwimSim(n, seed=seed, config=config, loss=loss)
     sim.join_all(contact=0)
     if sim.run_until_converged(limit=120.0) is None:
         raise SystemExit(f"n={n} seed={seed}: cluster did not converge")

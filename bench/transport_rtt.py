@@ -11,6 +11,7 @@ import trio
 
 from trio_zeebe import codec
 from trio_zeebe.transport.api import Peer
+from trio_zeebe.transport.config import TransportConfig
 from trio_zeebe.transport.tcp import TcpTransport
 from trio_zeebe.transport.tls import client_context, server_context, write_dev_certs
 
@@ -30,7 +31,7 @@ async def main() -> None:
             ca, cert, key = f"{d}/ca.pem", f"{d}/node-{i}.pem", f"{d}/node-{i}.key"
             return TcpTransport(
                 Peer(i, "127.0.0.1:0"), "bench", server_context(ca, cert, key),
-                client_context(ca, cert, key), queue_frames=100_000,
+                client_context(ca, cert, key), config=TransportConfig(queue_frames=100_000),
             )  # fmt: skip
 
         a, b = node(0), node(1)

@@ -296,36 +296,6 @@ def test_dev_cluster_starts_three_brokers_and_status_lists_them(tmp_path: Path) 
         proc.wait()
 
 
-async def http_get(port: int, path: str) -> tuple[int, str]:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        data = b""
-        while chunk := await stream.receive_some(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode()
-
-
-async def test_monitoring_probes_and_metrics(dev_certs: DevCerts, tmp_path: Path) -> None:
-    config = config_from_dict(broker_dict(dev_certs, tmp_path))
-    async with trio.open_nursery() as nursery:
-        broker: Broker = await nursery.start(Broker(config).run)
-        assert broker.monitoring is not None
-        port = broker.monitoring.port
-        assert (await http_get(port, "/startup"))[0] == 204
-        with trio.fail_after(10):  # ready once the single partition has a role
-            while (await http_get(port, "/ready"))[0] != 204:  # noqa: ASYNC110
-                await trio.sleep(0.05)
-        assert (await http_get(port, "/health"))[0] == 204
-        status, metrics = await http_get(port, "/metrics")
-        assert status == 200
-        assert 'trio_zeebe_partition_leader{node="0",partition="1"} 1' in metrics
-        assert 'trio_zeebe_members{node="0",state="alive"} 1' in metrics
-        assert (await http_get(port, "/nope"))[0] == 404
-        nursery.cancel_scope.cancel()
-
-
 async def test_gateway_can_require_client_certificates(dev_certs: DevCerts, tmp_path: Path) -> None:
     raw = broker_dict(dev_certs, tmp_path)
     raw["security"]["gateway"] = {"client_auth": True}

@@ -121,13 +121,14 @@ async def test_a_follower_reports_receiving_a_snapshot(
 ) -> None:
     monkeypatch.setattr(logs, "PROGRESS_EVERY", 1024)  # bytes: a line per few chunks
     caplog.set_level(logging.INFO, "trio_zeebe.raft")
-    config = RaftConfig(partition=1, heartbeat_interval=0.1, election_timeout=1.0)
+    config = RaftConfig(
+        heartbeat_interval=0.1, election_timeout=1.0, retain_entries=5, snapshot_chunk_size=256
+    )
     group = SimRaftGroup(
         41,
         3,
         config=config,
         segment_bytes=2048,
-        driver_options={"retain_entries": 5, "snapshot_chunk_bytes": 256},
         machines=True,
     )
     machines = group.machines

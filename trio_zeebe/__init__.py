@@ -4,6 +4,8 @@ The client names are loaded on first use, so importing a pure part of the packag
 engine, the Raft core) does not drag in anyio, trio or sockets.
 """
 
+# ruff: noqa: F405 -- the names of __all__ come from the star imports type checkers see
+
 from __future__ import annotations
 
 import importlib
@@ -11,24 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "Client": ".client",
-    "ClientError": ".client",
-    "ConnectionFailed": ".client",
-    "DeadlineExceeded": ".client",
-    "Internal": ".client",
-    "InvalidArgument": ".client",
-    "InvalidState": ".client",
-    "NotFound": ".client",
-    "RequestError": ".client",
-    "ResourceExhausted": ".client",
-    "Unavailable": ".client",
-    "Unimplemented": ".client",
-    "Job": ".engine.records",
-    "JobError": ".worker",
-    "Worker": ".worker",
-}
-
+# The public names, listed here once; each is found in the first of _HOMES that has it.
 __all__ = [
     "Client",
     "ClientError",
@@ -47,28 +32,17 @@ __all__ = [
     "Worker",
     "__version__",
 ]
+_HOMES = (".client", ".worker")
 
-if TYPE_CHECKING:
-    from .client import (
-        Client,
-        ClientError,
-        ConnectionFailed,
-        DeadlineExceeded,
-        Internal,
-        InvalidArgument,
-        InvalidState,
-        NotFound,
-        RequestError,
-        ResourceExhausted,
-        Unavailable,
-        Unimplemented,
-    )
-    from .engine.records import Job
-    from .worker import JobError, Worker
+if TYPE_CHECKING:  # what type checkers see of _HOMES; __all__ says which names are public
+    from .client import *  # noqa: F403
+    from .worker import *  # noqa: F403
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trio_zeebe' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+    if name in __all__:
+        for home in _HOMES:
+            module = importlib.import_module(home, __name__)
+            if hasattr(module, name):
+                return getattr(module, name)
+    raise AttributeError(f"module 'trio_zeebe' has no attribute {name!r}")

@@ -39,17 +39,17 @@ from .gateway.messages import (
 )
 from .gateway.router import JOB_REQUESTS, JobRouter
 from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_context
-from .membership.config import SwimConfig
 from .membership.core import SwimCore
 from .membership.driver import MembershipService
 from .membership.messages import State
 from .membership.topology_store import PersistedTopology, TopologyStore
-from .monitoring.http import MonitoringServer
+from .monitoring.metrics import BrokerMetrics, instrument_requests
+from .monitoring.sample import sample_broker
+from .monitoring.service import MonitoringService
 from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
 from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
-from .raft.config import RaftConfig
 from .raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
 from .raft.router import RaftRouter
 from .tlsfiles import load_error
@@ -115,8 +115,15 @@ class Broker:
         self.partitions: PartitionManager | None = None
         self.distribution: PartitionDistribution | None = None
         self.gateway: GatewayServer | None = None
-        self.monitoring: MonitoringServer | None = None
+        self.monitoring: MonitoringService | None = None
         self.router: JobRouter | None = None
+        # Its own registry: several brokers may share a process (simulations, tests).
+        self.metrics = BrokerMetrics(
+            node_id=self.node_id,
+            cluster_name=config.cluster.cluster_name,
+            version=__version__,
+            sample=lambda: sample_broker(self),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -230,6 +237,7 @@ class Broker:
             c.cluster.cluster_name,
             ssl_server=ssl_server,
             ssl_client=ssl_client,
+            config=c.network.internal_api,
             max_frame_bytes=c.network.max_message_size,
             bind=join_address(c.network.host, c.network.internal_port),
         )
@@ -248,7 +256,6 @@ class Broker:
     ) -> MembershipService:
         assert self.network is not None
         c = self.config
-        m = c.cluster.membership
         incarnation = self.incarnation
         if incarnation is None:
             # Wall-clock milliseconds: a restarted broker starts above its previous incarnation.
@@ -258,18 +265,7 @@ class Broker:
             address=self.internal_address,
             incarnation=incarnation,
             rng=random.Random(self.rng.getrandbits(64)),
-            config=SwimConfig(
-                probe_interval=m.probe_interval,
-                probe_timeout=m.probe_timeout,
-                suspect_probes=m.suspect_probes,
-                failure_timeout=m.failure_timeout,
-                gossip_interval=m.gossip_interval,
-                gossip_fanout=m.gossip_fanout,
-                sync_interval=m.sync_interval,
-                broadcast_updates=m.broadcast_updates,
-                broadcast_disputes=m.broadcast_disputes,
-                notify_suspect=m.notify_suspect,
-            ),
+            config=c.cluster.membership,
             properties={GATEWAY_KEY: self.gateway_address},
             now=trio.current_time(),
         )
@@ -290,26 +286,17 @@ class Broker:
         manager = PartitionManager(
             node_id=self.node_id,
             distribution=self.distribution,
-            raft=RaftConfig(
-                partition=0,
-                heartbeat_interval=r.heartbeat_interval,
-                election_timeout=r.election_timeout,
-                max_inflight=r.max_appends_per_follower,
-                max_batch_bytes=r.max_append_batch_size,
-            ),
-            priority_election=r.enable_priority_election,
+            raft=r,
+            data=self.config.data,
             router=RaftRouter(self.network),
             disk=self.disk,
             data_dir=data_dir,
             membership=self.membership,
             gateway_address=self.gateway_address,
             rng=random.Random(self.rng.getrandbits(64)),
-            segment_bytes=self.config.data.log_segment_size,
-            min_free_bytes=self.config.data.disk.free_space_replication,
             machine_factory=self.state_machine,
             clock=self.clock,
-            snapshot_every=self.config.data.snapshot_entries,
-            snapshot_period=self.config.data.snapshot_period,
+            metrics=self.metrics.partition,
         )
         # Before the partitions start, so the router hooks every processor.
         self.router = JobRouter(
@@ -336,7 +323,7 @@ class Broker:
         gateway = GatewayServer(
             c.network.host,
             c.network.gateway_port,
-            self.handle_client_request,
+            instrument_requests(self.handle_client_request, self.metrics),
             ssl_context=ctx,
             max_frame_bytes=c.network.max_message_size,
         )
@@ -345,15 +332,18 @@ class Broker:
         )
         return gateway
 
-    async def _start_monitoring(self, nursery: trio.Nursery) -> MonitoringServer:
+    async def _start_monitoring(self, nursery: trio.Nursery) -> MonitoringService:
         c = self.config
-        monitoring = MonitoringServer(
+        monitoring = MonitoringService(
             c.network.host,
             c.network.monitoring_port,
-            started=lambda: self.started,
-            ready=self.is_ready,
-            healthy=self.is_healthy,
-            metrics=self.metrics_text,
+            node_id=self.node_id,
+            cluster_name=c.cluster.cluster_name,
+            version=__version__,
+            sample=lambda: sample_broker(self),
+            topology=self.topology,
+            metrics=self.metrics,
+            network=self.network,
         )
         await _start(
             nursery,
@@ -420,50 +410,6 @@ class Broker:
             replication_factor=c.cluster.replication_factor,
             brokers=tuple(brokers),
         )
-
-    def metrics_text(self) -> str:
-        """Prometheus text exposition of the broker's state and counters."""
-        node = f'node="{self.node_id}"'
-        lines = [f'trio_zeebe_build_info{{version="{__version__}",{node}}} 1']
-        lines.append(f"trio_zeebe_broker_ready{{{node}}} {int(self.is_ready())}")
-        lines.append(f"trio_zeebe_broker_healthy{{{node}}} {int(self.is_healthy())}")
-        if self.network is not None:
-            for name, value in sorted(self.network.stats().items()):
-                lines.append(f"trio_zeebe_transport_{name}{{{node}}} {value}")
-        if self.membership is not None:
-            states: dict[str, int] = {"alive": 0, "suspect": 0, "dead": 0}
-            for member in self.membership.members().values():
-                states[member.state.label] = states.get(member.state.label, 0) + 1
-            for state, count in states.items():
-                lines.append(f'trio_zeebe_members{{{node},state="{state}"}} {count}')
-        if self.partitions is not None:
-            for pid, part in sorted(self.partitions.local.items()):
-                labels = f'{node},partition="{pid}"'
-                driver = part.driver
-                status = driver.status() if driver is not None else None
-                leader = int(driver is not None and driver.is_leader)
-                lines.append(f"trio_zeebe_partition_leader{{{labels}}} {leader}")
-                lines.append(
-                    f"trio_zeebe_partition_healthy{{{labels}}} {int(part.health == 'healthy')}"
-                )
-                lines.append(f"trio_zeebe_partition_restarts_total{{{labels}}} {part.restarts}")
-                if status is not None:
-                    raft = status.raft
-                    metrics = [("durable_index", status.durable_index), ("fsyncs", status.fsyncs)]
-                    if raft is not None:
-                        metrics[:0] = [
-                            ("term", raft.term),
-                            ("commit", raft.commit),
-                            ("last_index", raft.last_index),
-                        ]
-                    for key, value in metrics:
-                        lines.append(f"trio_zeebe_raft_{key}{{{labels}}} {value}")
-                if part.processor is not None:
-                    lines.append(
-                        f"trio_zeebe_processor_applied_records_total{{{labels}}} "
-                        f"{part.processor.applied_records}"
-                    )
-        return "\n".join(lines) + "\n"
 
     async def handle_client_request(self, request: Any) -> Any:
         if isinstance(request, TopologyRequest):

@@ -14,6 +14,7 @@ import pytest
 import trio
 import trio.testing
 
+from trio_zeebe.partitions.config import DataConfig
 from trio_zeebe.partitions.distribution import round_robin
 from trio_zeebe.partitions.manager import PartitionManager
 from trio_zeebe.raft.config import RaftConfig
@@ -49,15 +50,14 @@ async def test_a_partition_following_before_its_roles_are_watched_is_ready(
     manager = PartitionManager(
         node_id=1,
         distribution=round_robin(range(3), 1, 3),
-        raft=RaftConfig(partition=0),
-        priority_election=True,
+        raft=RaftConfig(),
+        data=DataConfig(),
         router=cast(Any, SimpleNamespace(network=SimpleNamespace(on=lambda *a: None))),
         disk=cast(Any, None),
         data_dir="/nowhere",
         membership=cast(Any, None),
         gateway_address="127.0.0.1:1",
         rng=random.Random(1),
-        segment_bytes=1 << 20,
     )
     part = manager.local[1]
     driver = _FollowingDriver(leader)

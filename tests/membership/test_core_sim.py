@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.membership.sim import Sim
 from trio_zeebe.membership import MemberAdded, MemberRemoved, MemberSuspect, SwimConfig
+from trio_zeebe.testing.swim_sim import SwimSim
 
 CFG = SwimConfig()
 
 
 @pytest.mark.parametrize(("n", "seed"), [(5, 1), (20, 2), (50, 3)])
 def test_cluster_converges_after_join_through_a_single_contact(n: int, seed: int) -> None:
-    sim = Sim(n, seed=seed, wire=n <= 5)
+    sim = SwimSim(n, seed=seed, wire=n <= 5)
     sim.join_all(contact=0)
     took = sim.run_until_converged(limit=30.0)
     assert took is not None, f"seed {seed}: no convergence"
@@ -23,7 +23,7 @@ def test_cluster_converges_after_join_through_a_single_contact(n: int, seed: int
 
 @pytest.mark.parametrize(("n", "seed"), [(5, 4), (30, 5)])
 def test_crashed_member_is_declared_dead_by_everyone_in_time(n: int, seed: int) -> None:
-    sim = Sim(n, seed=seed)
+    sim = SwimSim(n, seed=seed)
     sim.join_all(contact=0)
     assert sim.run_until_converged(limit=30.0) is not None
     crashed_at = sim.now
@@ -39,7 +39,7 @@ def test_crashed_member_is_declared_dead_by_everyone_in_time(n: int, seed: int) 
 
 
 def test_partition_and_heal_converge_on_both_sides() -> None:
-    sim = Sim(10, seed=6)
+    sim = SwimSim(10, seed=6)
     sim.join_all(contact=0)
     assert sim.run_until_converged(limit=30.0) is not None
     left, right = range(5), range(5, 10)
@@ -52,7 +52,7 @@ def test_partition_and_heal_converge_on_both_sides() -> None:
 
 
 def test_no_member_is_declared_dead_at_ten_percent_loss() -> None:
-    sim = Sim(20, seed=7, loss=0.10)
+    sim = SwimSim(20, seed=7, loss=0.10)
     sim.join_all(contact=0)
     sim.run_for(120.0)
     assert [e for _, _, e in sim.events if isinstance(e, MemberRemoved)] == []
@@ -60,7 +60,7 @@ def test_no_member_is_declared_dead_at_ten_percent_loss() -> None:
 
 
 def test_restart_before_declared_dead_is_seen_as_a_new_instance() -> None:
-    sim = Sim(8, seed=8)
+    sim = SwimSim(8, seed=8)
     sim.join_all(contact=0)
     assert sim.run_until_converged(limit=30.0) is not None
     old = sim.nodes[3].core.local
@@ -88,7 +88,7 @@ def test_restart_before_declared_dead_is_seen_as_a_new_instance() -> None:
 
 
 def test_properties_reach_every_member() -> None:
-    sim = Sim(30, seed=9)
+    sim = SwimSim(30, seed=9)
     sim.join_all(contact=0)
     assert sim.run_until_converged(limit=30.0) is not None
     sim.nodes[7].core.set_properties({"partition-1": "LEADER:3"})
@@ -98,7 +98,7 @@ def test_properties_reach_every_member() -> None:
 
 
 def test_leave_is_seen_at_once() -> None:
-    sim = Sim(10, seed=10)
+    sim = SwimSim(10, seed=10)
     sim.join_all(contact=0)
     assert sim.run_until_converged(limit=30.0) is not None
     sim.leave(4)
@@ -108,7 +108,7 @@ def test_leave_is_seen_at_once() -> None:
 
 def test_same_seed_same_run() -> None:
     def run() -> list[tuple[float, int, str]]:
-        sim = Sim(10, seed=11, loss=0.05)
+        sim = SwimSim(10, seed=11, loss=0.05)
         sim.join_all(contact=0)
         sim.run_for(20.0)
         sim.crash(2)
@@ -120,7 +120,7 @@ def test_same_seed_same_run() -> None:
 
 def test_slow_member_backs_off_instead_of_accusing_everyone() -> None:
     def run(config: SwimConfig) -> tuple[int, int, int]:
-        sim = Sim(10, seed=12, config=config)
+        sim = SwimSim(10, seed=12, config=config)
         sim.join_all(contact=0)
         assert sim.run_until_converged(limit=30.0) is not None
         start = sim.now

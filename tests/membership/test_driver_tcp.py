@@ -15,6 +15,7 @@ import trio
 from trio_zeebe.membership import Event, State, SwimConfig, SwimCore
 from trio_zeebe.membership.driver import MembershipService
 from trio_zeebe.transport.api import Peer
+from trio_zeebe.transport.config import TransportConfig
 from trio_zeebe.transport.tcp import TcpTransport
 from trio_zeebe.transport.tls import DevCerts, client_context, server_context
 
@@ -38,7 +39,7 @@ async def start_member(
         cluster,
         ssl_server=server_context(*files),
         ssl_client=client_context(*files),
-        backoff_max=0.2,
+        config=TransportConfig(backoff_max=0.2),
     )
     await nursery.start(transport.run)
     core = SwimCore(

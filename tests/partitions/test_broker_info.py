@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from trio_zeebe.gateway.messages import PartitionInfo
 from trio_zeebe.partitions import (
     BrokerInfoProps,
-    Health,
+    PartitionHealth,
+    PartitionRole,
     PartitionStatus,
-    Role,
     decode_broker_info,
     encode_broker_info,
 )
@@ -21,9 +21,9 @@ from trio_zeebe.partitions import (
 statuses = st.builds(
     PartitionStatus,
     partition_id=st.integers(1, 8192),
-    role=st.sampled_from(Role),
+    role=st.sampled_from(PartitionRole),
     term=st.integers(0, 2**63 - 1),
-    health=st.sampled_from(Health),
+    health=st.sampled_from(PartitionHealth),
 )
 
 
@@ -31,8 +31,8 @@ def test_encoding_is_compact_sorted_and_documented() -> None:
     info = BrokerInfoProps(
         "10.0.0.1:26500",
         (
-            PartitionStatus(3, Role.INACTIVE, 0, Health.DEAD),
-            PartitionStatus(1, Role.LEADER, 4, Health.HEALTHY),
+            PartitionStatus(3, PartitionRole.INACTIVE, 0, PartitionHealth.DEAD),
+            PartitionStatus(1, PartitionRole.LEADER, 4, PartitionHealth.HEALTHY),
             PartitionStatus(2, "follower", 4, "unhealthy"),  # plain strings convert
         ),
     )
@@ -42,14 +42,19 @@ def test_encoding_is_compact_sorted_and_documented() -> None:
     assert back.problems == ()
     assert back.gateway == "10.0.0.1:26500"
     assert [p.partition_id for p in back.partitions] == [1, 2, 3]
-    assert back.partition(2) == PartitionStatus(2, Role.FOLLOWER, 4, Health.UNHEALTHY)
+    assert back.partition(2) == PartitionStatus(
+        2, PartitionRole.FOLLOWER, 4, PartitionHealth.UNHEALTHY
+    )
     assert back.partition(9) is None
 
 
 def test_hundred_partitions_fit_in_a_datagram() -> None:
     info = BrokerInfoProps(
         "broker-1.example:26500",
-        tuple(PartitionStatus(p, Role.FOLLOWER, 123, Health.HEALTHY) for p in range(1, 101)),
+        tuple(
+            PartitionStatus(p, PartitionRole.FOLLOWER, 123, PartitionHealth.HEALTHY)
+            for p in range(1, 101)
+        ),
     )
     assert len(encode_broker_info(info)["partitions"]) < 1400
 
@@ -76,7 +81,7 @@ def test_a_malformed_gateway_address_is_a_problem_not_an_address(gateway: str) -
 
 
 def test_status_to_gateway_partition_info() -> None:
-    s = PartitionStatus(7, Role.LEADER, 3, Health.HEALTHY)
+    s = PartitionStatus(7, PartitionRole.LEADER, 3, PartitionHealth.HEALTHY)
     assert s.to_info() == PartitionInfo(7, "leader", 3, "healthy")
 
 
@@ -98,7 +103,7 @@ def test_bad_status_is_refused_at_construction(kwargs: dict[str, Any]) -> None:
 
 
 def test_encoding_refuses_duplicate_partitions() -> None:
-    s = PartitionStatus(1, Role.LEADER, 1, Health.HEALTHY)
+    s = PartitionStatus(1, PartitionRole.LEADER, 1, PartitionHealth.HEALTHY)
     with pytest.raises(ValueError, match="partition 1 listed twice"):
         encode_broker_info(BrokerInfoProps("g", (s, s)))
 
@@ -134,7 +139,7 @@ def test_garbage_partitions_are_skipped_not_raised(raw: str, kept: list[int], pr
     assert [p.partition_id for p in info.partitions] == kept
     assert info.problems and problem in info.problems[0]
     if raw.startswith("1:L:5:H,1:F"):
-        assert info.partitions[0].role is Role.LEADER  # the first entry wins
+        assert info.partitions[0].role is PartitionRole.LEADER  # the first entry wins
 
 
 def test_problems_are_capped() -> None:

@@ -9,25 +9,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_zeebe.partitions import (
-    Health,
+    PartitionHealth,
     PartitionLeaderTable,
+    PartitionRole,
     PartitionStatus,
-    Role,
     rebalance_plan,
     round_robin,
 )
 
 
 def L(pid: int, term: int) -> PartitionStatus:
-    return PartitionStatus(pid, Role.LEADER, term, Health.HEALTHY)
+    return PartitionStatus(pid, PartitionRole.LEADER, term, PartitionHealth.HEALTHY)
 
 
 def F(pid: int, term: int) -> PartitionStatus:
-    return PartitionStatus(pid, Role.FOLLOWER, term, Health.HEALTHY)
+    return PartitionStatus(pid, PartitionRole.FOLLOWER, term, PartitionHealth.HEALTHY)
 
 
 def I(pid: int, term: int = 0) -> PartitionStatus:  # noqa: E743
-    return PartitionStatus(pid, Role.INACTIVE, term, Health.DEAD)
+    return PartitionStatus(pid, PartitionRole.INACTIVE, term, PartitionHealth.DEAD)
 
 
 def test_empty_table() -> None:
@@ -156,7 +156,7 @@ def test_one_report_claiming_a_partition_twice_uses_the_higher_term() -> None:
 reports = st.lists(
     st.tuples(
         st.integers(1, 3),
-        st.sampled_from([Role.LEADER, Role.FOLLOWER, Role.INACTIVE]),
+        st.sampled_from([PartitionRole.LEADER, PartitionRole.FOLLOWER, PartitionRole.INACTIVE]),
         st.integers(0, 4),
     ),
     max_size=6,
@@ -168,10 +168,10 @@ reports = st.lists(
     seed=st.integers(0, 2**32),
 )
 def test_gossip_interleaving_does_not_change_the_outcome(
-    per_node: dict[int, list[tuple[int, Role, int]]], seed: int
+    per_node: dict[int, list[tuple[int, PartitionRole, int]]], seed: int
 ) -> None:
-    def statuses(items: list[tuple[int, Role, int]]) -> list[list[PartitionStatus]]:
-        return [[PartitionStatus(p, r, term, Health.HEALTHY)] for p, r, term in items]
+    def statuses(items: list[tuple[int, PartitionRole, int]]) -> list[list[PartitionStatus]]:
+        return [[PartitionStatus(p, r, term, PartitionHealth.HEALTHY)] for p, r, term in items]
 
     def run(order: list[int]) -> PartitionLeaderTable:
         queues = {n: statuses(items) for n, items in per_node.items()}

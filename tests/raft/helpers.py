@@ -25,7 +25,6 @@ PARTITION = 7
 
 
 def config(**kw: Any) -> RaftConfig:
-    kw.setdefault("partition", PARTITION)
     return RaftConfig(**kw)
 
 
@@ -54,6 +53,7 @@ def make_core(
         snapshot,
         random.Random(node_id),
         now,
+        partition=PARTITION,
     )
 
 
@@ -137,6 +137,7 @@ class Network:
             random.Random(self.seed * 1000 + i),
             self.now,
             self.timers.get(i),
+            partition=PARTITION,
         )
 
     def preload(self, i: int, terms: Iterable[int], term: int = 0) -> None:

@@ -49,6 +49,33 @@ def test_new_leader_overwrites_followers_newer_uncommitted_entries() -> None:
     assert net.nodes[3].storage.entries == net.nodes[1].storage.entries
 
 
+def test_deposed_leaders_tail_beyond_the_new_leaders_log_is_dropped_not_committed() -> None:
+    # The new leader's log ends before the old leader's last entry: its no-op overwrites one
+    # index, the later one is simply gone. The group is live (the no-op commits everywhere), but
+    # nothing will commit at that index until something new is proposed: whoever waits for the
+    # old proposal must notice that it was lost (the driver fails it on losing leadership).
+    net = Network(3)
+    net.elect(1)
+    net.isolate(1)
+    old = net.core(1)
+    old.propose(b"a")
+    final = old.propose(b"final")
+    net.stabilize()
+    old_term = old.term
+    net.core(3).forget_leader()  # no lease: node 3 may vote for node 2 at once
+    net.elect(2)
+    net.heal()
+    net.advance(1.0)
+    new = net.core(2)
+    assert new.term > old_term and old.role is Role.FOLLOWER
+    assert [net.log_terms(i) for i in net.ids] == [[old_term, new.term]] * 3
+    assert all(net.core(i).commit == final - 1 for i in net.ids)  # the no-op, everywhere
+    assert all(e.data != b"final" for i in net.ids for e in net.nodes[i].applied)
+    assert net.propose(b"again") == final
+    net.advance(0.25)  # followers learn the commit with the delayed notice
+    assert all(net.nodes[i].applied[-1].data == b"again" for i in net.ids)
+
+
 # 10 --------------------------------------------------------------------------
 
 
@@ -238,7 +265,7 @@ def test_fast_log_rejection_skips_a_whole_term_per_round_trip() -> None:
 
 
 def test_reordered_appends_are_harmless() -> None:
-    c = replicating(make_leader(max_inflight=4, max_batch_bytes=20))
+    c = replicating(make_leader(max_appends_per_follower=4, max_append_batch_size=20))
     f = make_core(2, term=c.term, log=[e.term for e in c.log.slice(1, c.log.last_index + 1)])
     drain(f)
     c.propose(b"a")
@@ -345,7 +372,7 @@ def test_heartbeat_response_resumes_paused_probe() -> None:
 
 
 def test_replicate_window_limits_inflight_messages_and_batches() -> None:
-    c = make_leader(max_inflight=2, max_batch_bytes=100)
+    c = make_leader(max_appends_per_follower=2, max_append_batch_size=100)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     assert c.progress[2].state is ProgressState.REPLICATE
@@ -360,7 +387,7 @@ def test_replicate_window_limits_inflight_messages_and_batches() -> None:
 
 
 def test_batch_carries_at_least_one_entry_even_if_oversized() -> None:
-    c = make_leader(max_batch_bytes=10)
+    c = make_leader(max_append_batch_size=10)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     c.propose(b"y" * 1000)
@@ -369,7 +396,7 @@ def test_batch_carries_at_least_one_entry_even_if_oversized() -> None:
 
 
 def test_many_small_entries_are_batched_into_few_messages() -> None:
-    c = make_leader(max_batch_bytes=32 * 1024)
+    c = make_leader(max_append_batch_size=32 * 1024)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     for _ in range(1000):
@@ -379,7 +406,7 @@ def test_many_small_entries_are_batched_into_few_messages() -> None:
 
 
 def test_heartbeat_response_frees_a_full_window_whose_messages_were_lost() -> None:
-    c = make_leader(max_inflight=1)
+    c = make_leader(max_appends_per_follower=1)
     c.step(ack(2, c.term, c.log.last_index))
     drain(c)
     c.propose(b"a")

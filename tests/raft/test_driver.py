@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -19,7 +20,7 @@ from trio_zeebe.raft.core import RaftCore
 from trio_zeebe.raft.proposals import Position
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
 
-FAST = RaftConfig(partition=1, heartbeat_interval=0.1, election_timeout=1.0)
+FAST = RaftConfig(heartbeat_interval=0.1, election_timeout=1.0)
 
 #: Every method that changes a core (tick and ready too: both move its state on).
 CORE_INPUTS = (
@@ -57,9 +58,8 @@ async def test_only_the_loop_steps_the_core_whatever_task_asks(
     group = SimRaftGroup(
         41,
         3,
-        config=FAST,
+        config=attrs.evolve(FAST, retain_entries=5, snapshot_chunk_size=256),
         segment_bytes=2048,
-        driver_options={"retain_entries": 5, "snapshot_chunk_bytes": 256},
         machines=True,
     )
     callers: dict[int, set[str]] = {}
@@ -131,9 +131,9 @@ async def test_a_control_that_fails_raises_at_its_caller_and_the_loop_goes_on(
 async def test_propose_many_puts_one_calls_records_into_one_entry_in_order(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """Even past max_batch_bytes and among concurrent proposals, one call's records share an
+    """Even past max_append_batch_size and among concurrent proposals, one call's records share an
     entry, contiguously and in order (a raw append relies on it)."""
-    config = RaftConfig(partition=1, max_batch_bytes=200)
+    config = RaftConfig(max_append_batch_size=200)
     async with trio.open_nursery() as nursery:
         group: SimRaftGroup = await nursery.start(SimRaftGroup(44, 3, config=config).run)
         leader = await group.wait_for_leader(10)

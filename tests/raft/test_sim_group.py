@@ -154,7 +154,10 @@ async def test_minority_partition_cannot_commit_and_heals(
 
 async def run_random_scenario(seed: int, size: int) -> SimRaftGroup:
     rng = random.Random(seed * 7919 + size)
-    config = RaftConfig(partition=1, heartbeat_interval=0.1, election_timeout=1.0)
+    # Small retained tails and chunks: snapshots get installed, in several chunks.
+    config = RaftConfig(
+        heartbeat_interval=0.1, election_timeout=1.0, retain_entries=20, snapshot_chunk_size=512
+    )
     acked: set[bytes] = set()
     proposed: set[bytes] = set()
     async with trio.open_nursery() as nursery:
@@ -164,8 +167,6 @@ async def run_random_scenario(seed: int, size: int) -> SimRaftGroup:
                 size,
                 config=config,
                 machines=True,
-                # Small retained tails and chunks: snapshots get installed, in several chunks.
-                driver_options={"retain_entries": 20, "snapshot_chunk_bytes": 512},
             ).run
         )
 

@@ -122,13 +122,14 @@ async def test_receiving_chunks_is_resumable_and_idempotent() -> None:
 async def test_lagging_follower_catches_up_through_a_snapshot_with_lost_chunks(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    config = RaftConfig(partition=1, heartbeat_interval=0.1, election_timeout=1.0)
+    config = RaftConfig(
+        heartbeat_interval=0.1, election_timeout=1.0, retain_entries=5, snapshot_chunk_size=256
+    )
     group = SimRaftGroup(
         31,
         3,
         config=config,
         segment_bytes=2048,
-        driver_options={"retain_entries": 5, "snapshot_chunk_bytes": 256},
         machines=True,
     )
     machines = group.machines
@@ -162,7 +163,7 @@ async def test_lagging_follower_catches_up_through_a_snapshot_with_lost_chunks(
 
 async def test_restart_from_snapshot_plus_log_tail(autojump_clock: trio.testing.MockClock) -> None:
     group = SimRaftGroup(
-        33, 1, segment_bytes=2048, driver_options={"retain_entries": 0}, machines=True
+        33, 1, config=RaftConfig(retain_entries=0), segment_bytes=2048, machines=True
     )
     machines = group.machines
     async with trio.open_nursery() as nursery:

@@ -15,6 +15,7 @@ import trustme
 
 from trio_zeebe import codec
 from trio_zeebe.transport.api import Peer
+from trio_zeebe.transport.config import TransportConfig
 from trio_zeebe.transport.tcp import TcpTransport
 from trio_zeebe.transport.tls import client_context, server_context, write_dev_certs
 
@@ -88,7 +89,10 @@ def make(
     if contexts is None and certs is not None:
         contexts = certs.contexts(node_id)
     server, client = contexts if contexts else (None, None)
-    return TcpTransport(Peer(node_id, f"127.0.0.1:{port}"), cluster, server, client, **kwargs)
+    knobs = {f.name for f in attrs.fields(TransportConfig)}
+    config = TransportConfig(**{k: kwargs.pop(k) for k in list(kwargs) if k in knobs})
+    peer = Peer(node_id, f"127.0.0.1:{port}")
+    return TcpTransport(peer, cluster, server, client, config=config, **kwargs)
 
 
 Collector = Callable[[Peer, Any], Any]

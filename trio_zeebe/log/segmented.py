@@ -138,7 +138,7 @@ class SegmentedLog:
 
     @classmethod
     def open(
-        cls, disk: Disk, directory: str, *, segment_bytes: int = 128 * 1024 * 1024
+        cls, disk: Disk, directory: str, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES
     ) -> SegmentedLog:
         """Open (or create) the log in ``directory``, validating every record.
 

@@ -61,6 +61,19 @@ UNKNOWN_TARGET = -1
 
 
 class SwimCore:
+    """One member's view of the cluster, as a state machine (see the module docstring).
+
+    Contract: one caller at a time (the driver), time only as the ``now`` it is given, messages
+    and events only through :meth:`take_outputs`; the driver calls :meth:`tick` no later than
+    :meth:`next_deadline`. Everything random comes from the injected ``rng``.
+
+    Owns: the member table (others ALIVE or SUSPECT, by id and by address), the tombstones of
+    dead members, the running suspicions (:class:`Suspicion`), the piggyback queue
+    (:class:`Broadcasts`), the local health score (:class:`Awareness`), the probe in flight
+    (:class:`ProbeState`) and the indirect probes it relays for others, and its own record
+    (incarnation, properties).
+    """
+
     def __init__(
         self,
         *,

@@ -40,10 +40,6 @@ class Broadcasts:
     def pending(self) -> list[Update]:
         return [item.update for item in self._items.values()]
 
-    def sent_count(self, node_id: int) -> int | None:
-        item = self._items.get(node_id)
-        return None if item is None else item.sent
-
     def take(self, count: int, limit: int) -> list[Update]:
         """Up to ``count`` updates, fewest transmissions then newest first; counts the send."""
         items = self._items

@@ -34,6 +34,13 @@ FINAL_SAVE_TIMEOUT = 2.0
 
 
 class MembershipService:
+    """Runs a :class:`SwimCore` on a :class:`Network` (see the module docstring).
+
+    Owns the core (only the transport's message handler and the ticker task step it), the
+    subscribers' channels, the set of members ever seen and its persisting task. ``run`` is its
+    whole lifetime; :meth:`leave` announces a graceful departure.
+    """
+
     def __init__(
         self,
         core: SwimCore,

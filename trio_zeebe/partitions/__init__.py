@@ -6,9 +6,9 @@ partition manager that runs one supervised Raft group per local partition uses t
 
 from .broker_info import (
     BrokerInfoProps,
-    Health,
+    PartitionHealth,
+    PartitionRole,
     PartitionStatus,
-    Role,
     decode_broker_info,
     encode_broker_info,
 )
@@ -23,12 +23,12 @@ from .leaders import PartitionLeaderTable, rebalance_plan
 
 __all__ = [
     "BrokerInfoProps",
-    "Health",
     "PartitionDistribution",
+    "PartitionHealth",
     "PartitionLeaderTable",
     "PartitionReplica",
+    "PartitionRole",
     "PartitionStatus",
-    "Role",
     "check_compatible",
     "decode_broker_info",
     "encode_broker_info",

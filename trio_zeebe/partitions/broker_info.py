@@ -38,27 +38,36 @@ MAX_ADDRESS_LENGTH = 300
 MAX_PROBLEMS = 3  # described individually; the rest are only counted
 
 
-class Role(StrEnum):
+class PartitionRole(StrEnum):
+    """A broker's role in one partition, as it publishes it (``status`` shows the value)."""
+
     LEADER = "leader"
-    FOLLOWER = "follower"
-    INACTIVE = "inactive"
+    FOLLOWER = "follower"  # a candidate too: it is not serving
+    INACTIVE = "inactive"  # not running (restarting, dead, or its broker is dead)
 
 
-class Health(StrEnum):
+class PartitionHealth(StrEnum):
+    """Whether a broker's replica of a partition works."""
+
     HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    DEAD = "dead"
+    UNHEALTHY = "unhealthy"  # restarting, or its processor halted (Raft still replicates)
+    DEAD = "dead"  # stopped for good on a corrupt log; the other replicas serve
 
 
-_ROLE_CODE = {Role.LEADER: "L", Role.FOLLOWER: "F", Role.INACTIVE: "I"}
-_HEALTH_CODE = {Health.HEALTHY: "H", Health.UNHEALTHY: "U", Health.DEAD: "D"}
+# One letter each on the wire (gossip stays small).
+_ROLE_CODE = {PartitionRole.LEADER: "L", PartitionRole.FOLLOWER: "F", PartitionRole.INACTIVE: "I"}
+_HEALTH_CODE = {
+    PartitionHealth.HEALTHY: "H",
+    PartitionHealth.UNHEALTHY: "U",
+    PartitionHealth.DEAD: "D",
+}
 _ROLE_OF = {v: k for k, v in _ROLE_CODE.items()}
 _HEALTH_OF = {v: k for k, v in _HEALTH_CODE.items()}
 # Only ASCII digits: str.isdigit() would accept other scripts' digits and int() would parse them.
 _ENTRY = re.compile(r"([0-9]{1,5}):([LFI]):([0-9]{1,19}):([HUD])")
 
 
-def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+def _partition_id(_: object, attribute: attrs.Attribute[int], value: int) -> None:
     if type(value) is not int or not 1 <= value <= MAX_PARTITION_ID:
         raise ValueError(f"{attribute.name} must be an int in 1..{MAX_PARTITION_ID}, got {value!r}")
 
@@ -72,10 +81,10 @@ def _term(_: object, attribute: attrs.Attribute[int], value: int) -> None:
 class PartitionStatus:
     """One broker's view of its own replica of one partition."""
 
-    partition_id: int = attrs.field(validator=_positive)
-    role: Role = attrs.field(converter=Role)
+    partition_id: int = attrs.field(validator=_partition_id)
+    role: PartitionRole = attrs.field(converter=PartitionRole)
     term: int = attrs.field(validator=_term)
-    health: Health = attrs.field(converter=Health)
+    health: PartitionHealth = attrs.field(converter=PartitionHealth)
 
     def to_info(self) -> PartitionInfo:
         """The gateway's topology shape (``status --json``)."""

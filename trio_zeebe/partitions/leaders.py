@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 
-from .broker_info import PartitionStatus, Role
+from .broker_info import PartitionRole, PartitionStatus
 from .distribution import PartitionDistribution, should_campaign
 
 __all__ = ["PartitionLeaderTable", "rebalance_plan", "should_campaign"]
@@ -53,7 +53,7 @@ class PartitionLeaderTable:
                 before[pid] = self._leader.get(pid)
             claims = self._claims.get(pid)
             claimed = claims.get(node_id) if claims is not None else None
-            if s.role is Role.LEADER:
+            if s.role is PartitionRole.LEADER:
                 stored = self._term.get(pid, -1)
                 if s.term < stored:
                     # Stale claim (gossip reordering, or a deposed leader not yet stepped down).
@@ -64,7 +64,7 @@ class PartitionLeaderTable:
                         self._withdraw(other, pid)
                 self._claims.setdefault(pid, {})[node_id] = s.term
                 self._by_node.setdefault(node_id, set()).add(pid)
-            elif claimed is not None and (s.role is Role.INACTIVE or s.term >= claimed):
+            elif claimed is not None and (s.role is PartitionRole.INACTIVE or s.term >= claimed):
                 self._withdraw(node_id, pid)
             else:
                 continue

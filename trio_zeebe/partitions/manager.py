@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -46,7 +46,15 @@ from ..raft.driver import RaftDriver
 from ..raft.election import PriorityElectionTimer
 from ..raft.ready import Role, SoftState
 from ..raft.router import RaftRouter
-from .broker_info import BrokerInfoProps, PartitionStatus, decode_broker_info, encode_broker_info
+from .broker_info import (
+    BrokerInfoProps,
+    PartitionHealth,
+    PartitionRole,
+    PartitionStatus,
+    decode_broker_info,
+    encode_broker_info,
+)
+from .config import DataConfig
 from .distribution import PartitionDistribution
 from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign
 
@@ -66,14 +74,20 @@ class TransferLeadership:
 RESTART_BACKOFF_INITIAL = 0.1
 RESTART_BACKOFF_MAX = 10.0
 PUBLISH_DELAY = 0.02  # coalesce many role changes (e.g. at startup) into one gossip update
+DISK_SPACE_POLL = 1.0  # seconds between free-space checks of a partition waiting for room
+LEADER_SILENT_HEARTBEATS = 3  # Raft's half of the failover evidence: the leader is this quiet
+CAMPAIGN_RETRY_HEARTBEATS = 2  # a failover campaign is retried this often until a leader shows
 
 
 @attrs.define
 class LocalPartition:
+    """The manager's record of one partition this broker replicates (one per partition for
+    the broker's lifetime; its driver and processor are replaced on every restart)."""
+
     partition_id: int
     driver: RaftDriver | None = None
     processor: PartitionProcessor | None = None
-    health: str = "unhealthy"  # healthy | unhealthy | dead
+    health: PartitionHealth = PartitionHealth.UNHEALTHY
     problem: str = ""  # why it is not healthy, when known (e.g. its state machine failed)
     installed: bool = False  # has been leader or follower at least once (readiness)
     restarts: int = 0
@@ -82,49 +96,69 @@ class LocalPartition:
     failed_leader: int | None = None  # the leader both failure detectors gave up on
 
 
+class PartitionObservers(Protocol):
+    """What a partition's components report for metrics, in seconds (the broker's monitoring
+    provides them; see :class:`trio_zeebe.monitoring.metrics.PartitionMetrics`)."""
+
+    @property
+    def commit_latency(self) -> Callable[[float], None]: ...
+    @property
+    def fsync_latency(self) -> Callable[[float], None]: ...
+    @property
+    def processing_latency(self) -> Callable[[float], None]: ...
+    @property
+    def snapshot_duration(self) -> Callable[[float], None]: ...
+
+
 class PartitionManager:
+    """The partitions of one broker (see the module docstring).
+
+    Owns one :class:`LocalPartition` per partition the distribution gives this node, and under
+    ``run`` one supervisor task per partition (its :class:`RaftDriver` and
+    :class:`PartitionProcessor`, rebuilt on every restart), the publisher of the broker's
+    partition roles (membership properties), the :class:`PartitionLeaderTable` of the whole
+    cluster fed from gossip, and the failover loop. Others read: :meth:`driver`,
+    :meth:`processor`, :meth:`statuses`, :attr:`ready`, :attr:`healthy`, :meth:`problems`;
+    ``on_partition_started`` hooks (the gateway) run when a partition's subtree is up.
+    Leadership moves only through Raft (:meth:`transfer_leadership`, :meth:`rebalance`).
+    """
+
     def __init__(
         self,
         *,
         node_id: int,
         distribution: PartitionDistribution,
         raft: RaftConfig,
-        priority_election: bool,
+        data: DataConfig,
         router: RaftRouter,
         disk: Disk,
         data_dir: str,
         membership: MembershipService,
         gateway_address: str,
         rng: random.Random,
-        segment_bytes: int,
-        min_free_bytes: int = 0,
         machine_factory: Callable[[int], StateMachine] | None = None,
         clock: Callable[[], float] | None = None,
-        snapshot_every: int = 10_000,
-        snapshot_period: float = 300.0,
+        metrics: Callable[[int], PartitionObservers] | None = None,
     ) -> None:
         self.node_id = node_id
         self.distribution = distribution
         self.raft = raft
-        self.priority_election = priority_election
+        self.data = data
         self.router = router
         self.disk = disk
         self.data_dir = data_dir
         self.membership = membership
         self.gateway_address = gateway_address
         self.rng = rng
-        self.segment_bytes = segment_bytes
-        self.min_free_bytes = min_free_bytes
         self.machine_factory = machine_factory
         self.clock = clock or time.time
-        self.snapshot_every = snapshot_every
-        self.snapshot_period = snapshot_period
         self.leaders = PartitionLeaderTable()
         self.peers: dict[int, BrokerInfoProps] = {}
         self.addresses: dict[int, str] = {}  # live address book shared with the drivers
         self.local: dict[int, LocalPartition] = {
             pid: LocalPartition(pid) for pid in distribution.partitions_of(node_id)
         }
+        self.observers = {pid: metrics(pid) for pid in self.local} if metrics else {}
         self.on_partition_started: list[Callable[[int, RaftDriver, trio.Nursery], None]] = []
         self._publish_needed = trio.Event()
         router.network.on(TransferLeadership, self._on_transfer_request)
@@ -137,16 +171,16 @@ class PartitionManager:
 
     @property
     def healthy(self) -> bool:
-        return all(p.health == "healthy" for p in self.local.values())
+        return all(p.health is PartitionHealth.HEALTHY for p in self.local.values())
 
     def statuses(self) -> list[PartitionStatus]:
         out = []
         for pid, part in sorted(self.local.items()):
             soft = part.driver.soft_state if part.driver is not None else None
-            role = "inactive"
+            role = PartitionRole.INACTIVE
             # A halted processor leaves Raft running: its role is real, only its health is not.
-            if soft is not None and (part.health == "healthy" or part.halted):
-                role = "leader" if soft.role is Role.LEADER else "follower"
+            if soft is not None and (part.health is PartitionHealth.HEALTHY or part.halted):
+                role = _published_role(soft.role)
             out.append(PartitionStatus(pid, role, soft.term if soft else 0, part.health))
         return out
 
@@ -223,12 +257,15 @@ class PartitionManager:
             part.driver = driver
             processor = None
             if self.machine_factory is not None:
+                observers = self.observers.get(pid)
                 processor = PartitionProcessor(
                     driver,
                     self.machine_factory(pid),
                     clock=self.clock,
-                    snapshot_every=self.snapshot_every,
-                    snapshot_period=self.snapshot_period,
+                    snapshot_every=self.data.snapshot_entries,
+                    snapshot_period=self.data.snapshot_period,
+                    observe_processing=observers.processing_latency if observers else None,
+                    observe_snapshot=observers.snapshot_duration if observers else None,
                 )
             part.processor = processor
             part.halted, part.problem = False, ""
@@ -239,7 +276,7 @@ class PartitionManager:
                     await nursery.start(driver.run)
                     if processor is not None:
                         await nursery.start(processor.run)
-                    part.health = "healthy"
+                    part.health = PartitionHealth.HEALTHY
                     if processor is not None and processor.halted is not None:
                         self._on_halted(part, processor.halted)  # failed while starting
                     self._publish_needed.set()
@@ -254,7 +291,7 @@ class PartitionManager:
                 if corrupt is not None:
                     # Restarting cannot help and could make things worse: stop this partition
                     # (its replicas elsewhere keep serving) and say exactly what is wrong.
-                    part.health = "dead"
+                    part.health = PartitionHealth.DEAD
                     self._publish_needed.set()
                     log.error(
                         "partition %d on node %d stopped: %s (the other replicas keep serving; "
@@ -265,7 +302,7 @@ class PartitionManager:
                     )
                     return
                 part.restarts += 1
-                part.health = "unhealthy"
+                part.health = PartitionHealth.UNHEALTHY
                 part.halted, part.problem = False, f"restarting after {type(exc).__name__}"
                 self._publish_needed.set()
                 log.exception(
@@ -282,7 +319,7 @@ class PartitionManager:
     def _on_halted(self, part: LocalPartition, halt: Halt) -> None:
         """The state machine failed on a committed record: unhealthy, with the reason, but not
         restarted (replaying would fail on the same record); Raft goes on replicating."""
-        part.health = "unhealthy"
+        part.health = PartitionHealth.UNHEALTHY
         part.halted = True
         part.problem = halt.describe()
         self._publish_needed.set()
@@ -290,27 +327,30 @@ class PartitionManager:
     async def _wait_for_disk_space(self, pid: int, poll: float) -> None:
         """A partition that failed on the disk stays down (and out of elections) until there is
         room again, rather than winning elections only to fail on its first write."""
-        while (free := self.disk.free_bytes(self.data_dir)) < self.min_free_bytes:
+        needed = self.data.disk.free_space_replication
+        while (free := self.disk.free_bytes(self.data_dir)) < needed:
             log.warning(
                 "partition %d on node %d waits for disk space: %d bytes free, %d needed",
                 pid,
                 self.node_id,
                 free,
-                self.min_free_bytes,
+                needed,
             )
-            await trio.sleep(max(poll, 1.0))
+            await trio.sleep(max(poll, DISK_SPACE_POLL))
 
     def _new_driver(self, pid: int) -> RaftDriver:
+        observers = self.observers.get(pid)
         dist = self.distribution
         voters = [r.node_id for r in dist.replicas(pid)]
         timer = None
         priority = dist.priority(pid, self.node_id)
-        if self.priority_election and priority is not None:
+        if self.raft.enable_priority_election and priority is not None:
             timer = PriorityElectionTimer(
                 self.raft.election_timeout, priority, dist.target_priority(pid)
             )
         return RaftDriver(
-            config=attrs.evolve(self.raft, partition=pid),
+            partition=pid,
+            config=self.raft,
             node_id=self.node_id,
             voters=voters,
             addresses=self.addresses,
@@ -318,8 +358,10 @@ class PartitionManager:
             disk=self.disk,
             directory=f"{self.data_dir}/partitions/{pid}",
             rng=random.Random(self.rng.getrandbits(64)),
-            segment_bytes=self.segment_bytes,
+            segment_bytes=self.data.log_segment_size,
             timer=timer,
+            observe_commit=observers.commit_latency if observers else None,
+            observe_fsync=observers.fsync_latency if observers else None,
         )
 
     async def _watch_roles(self, part: LocalPartition, driver: RaftDriver) -> None:
@@ -337,19 +379,14 @@ class PartitionManager:
     def _on_role(self, part: LocalPartition, soft: SoftState) -> None:
         if soft.role in (Role.LEADER, Role.FOLLOWER):
             part.installed = True
-        me = PartitionStatus(
-            part.partition_id,
-            "leader" if soft.role is Role.LEADER else "follower",
-            soft.term,
-            part.health,
-        )
+        me = PartitionStatus(part.partition_id, _published_role(soft.role), soft.term, part.health)
         self.leaders.update(self.node_id, [me])
         if soft.leader is not None and soft.leader != self.node_id:
             # Raft itself tells us who leads; gossip may lag behind.
-            self.leaders.update(
-                soft.leader,
-                [PartitionStatus(part.partition_id, "leader", soft.term, "healthy")],
+            leader = PartitionStatus(
+                part.partition_id, PartitionRole.LEADER, soft.term, PartitionHealth.HEALTHY
             )
+            self.leaders.update(soft.leader, [leader])
         self._publish_needed.set()
 
     async def _publisher(self) -> None:
@@ -402,7 +439,8 @@ class PartitionManager:
                 leader = driver.soft_state.leader
                 if leader is not None:
                     record = members.get(leader)
-                    if record is None or record.state is State.ALIVE or driver.silence() < 3 * hb:
+                    quiet = driver.silence() >= LEADER_SILENT_HEARTBEATS * hb
+                    if record is None or record.state is State.ALIVE or not quiet:
                         part.failed_leader = None
                         continue
                     part.failed_leader = leader
@@ -417,8 +455,13 @@ class PartitionManager:
                 elif part.failed_leader is None or part.failed_leader in alive:
                     part.failed_leader = None
                     continue  # an ordinary election: the Raft timers decide
-                if now - part.last_campaign < 2 * hb:
+                if now - part.last_campaign < CAMPAIGN_RETRY_HEARTBEATS * hb:
                     continue
                 if should_campaign(pid, self.node_id, self.distribution, alive, leader_known=False):
                     part.last_campaign = now
                     driver.campaign()
+
+
+def _published_role(role: Role) -> PartitionRole:
+    """What a running replica publishes: leader, or follower (a candidate is not serving)."""
+    return PartitionRole.LEADER if role is Role.LEADER else PartitionRole.FOLLOWER

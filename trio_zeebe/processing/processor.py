@@ -149,7 +149,15 @@ class _Replay:
 
 class PartitionProcessor:
     """Applies one partition's committed records to its state machine, on every replica, and
-    (on the leader) turns client commands into records and records into answers."""
+    (on the leader) turns client commands into records and records into answers.
+
+    Contract: the only reader of the driver's committed-entry stream and the only caller of the
+    state machine; answers a command only after its record is committed and applied (see the
+    module docstring). Owns the state machine, the requests waiting for their records, the
+    snapshot schedule (``snapshot_every`` entries or ``snapshot_period`` seconds) and, for a
+    :class:`TimeDriven` machine, the leader's ticker. The partition manager creates it with the
+    driver and runs ``run`` in the partition's nursery.
+    """
 
     def __init__(
         self,
@@ -157,10 +165,15 @@ class PartitionProcessor:
         machine: StateMachine,
         *,
         clock: Callable[[], float],
-        snapshot_every: int = 10_000,
-        snapshot_period: float = 300.0,
+        snapshot_every: int,
+        snapshot_period: float,
+        observe_processing: Callable[[float], None] | None = None,
+        observe_snapshot: Callable[[float], None] | None = None,
     ) -> None:
         self.driver = driver
+        # Metrics hooks (seconds): an entry's commit until it is applied; one snapshot.
+        self._observe_processing = observe_processing
+        self._observe_snapshot = observe_snapshot
         self.machine = machine
         self.clock = clock
         self.snapshot_every = snapshot_every
@@ -312,6 +325,8 @@ class PartitionProcessor:
             async for item in self._channel:
                 if self.halted is None:
                     self._apply(item)
+                    if self._observe_processing is not None and isinstance(item, Committed):
+                        self._observe_processing(trio.current_time() - item.committed_at)
                     replay = self._replay
                     if replay is not None and isinstance(item, Committed) and replay.applied(self):
                         self._replay = None
@@ -469,6 +484,7 @@ class PartitionProcessor:
         with PartitionHalted once halted: an inconsistent state must not become a snapshot."""
         if self.halted is not None:
             raise self._halted_error()
+        started = trio.current_time()
         try:
             body = self.machine.snapshot()
         except Exception as exc:
@@ -477,6 +493,8 @@ class PartitionProcessor:
         await self.driver.take_snapshot(self.applied_index, self.applied_term, body)
         self._since_snapshot = 0
         self._last_snapshot_at = trio.current_time()
+        if self._observe_snapshot is not None:
+            self._observe_snapshot(self._last_snapshot_at - started)
         log.debug("partition %d: snapshot at %d", self.partition, self.applied_index)
 
     # --- leader duties ----------------------------------------------------------------------

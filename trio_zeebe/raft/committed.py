@@ -37,6 +37,8 @@ class Committed:
     term: int
     records: list[bytes]
     noop: bool = False
+    #: ``trio.current_time()`` when the driver learnt the commit (processing latency metrics).
+    committed_at: float = 0.0
 
 
 @attrs.frozen
@@ -80,11 +82,13 @@ class CommittedFeed:
         if self._send is None:
             return
         backlog = self._backlog
+        now = trio.current_time()
         for entry in entries:
             if entry.kind == NORMAL:
-                backlog.append(Committed(entry.index, entry.term, unpack_records(entry.data)))
+                records = unpack_records(entry.data)
+                backlog.append(Committed(entry.index, entry.term, records, committed_at=now))
             elif entry.kind == NOOP:
-                backlog.append(Committed(entry.index, entry.term, [], True))
+                backlog.append(Committed(entry.index, entry.term, [], True, committed_at=now))
         if backlog:
             self._ready.set()
 

@@ -5,7 +5,8 @@ its outputs; everything else (durable log, transport, snapshot bytes) is the dri
 
 Inputs::
 
-    core = RaftCore(config, node_id, voters, hard_state, entries, snapshot, rng, now, timer=None)
+    core = RaftCore(config, node_id, voters, hard_state, entries, snapshot, rng, now, timer=None,
+                    partition=partition)
     core.tick(now)                  # advance time; fires elections, heartbeats, check-quorum
     core.step(msg, now=None)        # a peer's message (wrong partition/dst/src: counted, dropped);
                                     # pass now (or tick first): timers re-arm from the core's now
@@ -115,11 +116,14 @@ class RaftCore:
         rng: random.Random | None = None,
         now: float = 0.0,
         timer: ElectionTimer | None = None,
+        *,
+        partition: int,
     ) -> None:
         if node_id not in voters or len(set(voters)) != len(voters):
             raise ValueError(f"voters {voters!r} must be unique and include node {node_id}")
         hs = hard_state or HardState()
         self.config = config
+        self.partition = partition
         self.id = node_id
         self.voters = tuple(voters)
         self.peers = tuple(v for v in voters if v != node_id)
@@ -243,8 +247,7 @@ class RaftCore:
         # deadline would arm its timer from a stale time and campaign right after a heartbeat.
         if now is not None and now > self._now:
             self._now = now
-        cfg = self.config
-        if m.partition != cfg.partition or m.dst != self.id or m.src not in self.peers:
+        if m.partition != self.partition or m.dst != self.id or m.src not in self.peers:
             self.dropped_messages += 1
             return
         kind = type(m)
@@ -262,10 +265,10 @@ class RaftCore:
         elif m.term < self.term:
             if kind is AppendEntries or kind is Heartbeat:
                 # Tell a deposed leader (or free a stuck one) about the newer term.
-                self._msgs.append(HeartbeatResponse(cfg.partition, self.id, m.src, self.term))
+                self._msgs.append(HeartbeatResponse(self.partition, self.id, m.src, self.term))
             elif kind is VoteRequest and m.pre_vote:  # type: ignore[union-attr]
                 self._msgs.append(
-                    VoteResponse(cfg.partition, self.id, m.src, self.term, False, True)
+                    VoteResponse(self.partition, self.id, m.src, self.term, False, True)
                 )
             return
         handler = _HANDLERS.get(kind)
@@ -312,7 +315,7 @@ class RaftCore:
             return
         pr = tracker.start_transfer(to, self._now + self.config.election_timeout)
         if pr.match == self.log.last_index:
-            self._msgs.append(TimeoutNow(self.config.partition, self.id, to, self.term))
+            self._msgs.append(TimeoutNow(self.partition, self.id, to, self.term))
         else:
             pr.paused = False  # catch the target up now rather than at the next heartbeat
             self._send_append(to, pr)
@@ -393,11 +396,11 @@ class RaftCore:
         if self.voting.quorum == 1:
             self._become_candidate(False)
             return
-        log, cfg = self.log, self.config
+        log = self.log
         for p in self.peers:
             self._msgs.append(
                 VoteRequest(
-                    cfg.partition, self.id, p, self.term + 1, log.last_index, log.last_term, True
+                    self.partition, self.id, p, self.term + 1, log.last_index, log.last_term, True
                 )
             )
 
@@ -411,12 +414,12 @@ class RaftCore:
         if self.voting.quorum == 1:
             self._become_leader()
             return
-        log, cfg = self.log, self.config
+        log = self.log
         for p in self.peers:
             # After persist: the request counts on our own vote being durable.
             self._msgs_after.append(
                 VoteRequest(
-                    cfg.partition,
+                    self.partition,
                     self.id,
                     p,
                     self.term,
@@ -445,17 +448,17 @@ class RaftCore:
     # ------------------------------------------------------- election handlers
 
     def _on_vote_request(self, m: VoteRequest) -> None:
-        log, cfg = self.log, self.config
+        log = self.log
         granted = Voting.grants(m, self.term, self.vote, self.leader, log.last_term, log.last_index)
         if m.pre_vote:
             term = m.term if granted else self.term
-            self._msgs.append(VoteResponse(cfg.partition, self.id, m.src, term, granted, True))
+            self._msgs.append(VoteResponse(self.partition, self.id, m.src, term, granted, True))
             return
         if granted:
             self.vote = m.src
             self.timer.reset(self._now, False)
         self._msgs_after.append(
-            VoteResponse(cfg.partition, self.id, m.src, self.term, granted, False)
+            VoteResponse(self.partition, self.id, m.src, self.term, granted, False)
         )
 
     def _on_vote_response(self, m: VoteResponse) -> None:
@@ -488,7 +491,7 @@ class RaftCore:
 
     def _on_append(self, m: AppendEntries) -> None:
         self._heard_leader(m.src)
-        cfg, log = self.config, self.log
+        log = self.log
         entries = m.entries
         last_new = m.prev_index + len(entries)
         commit = log.commit
@@ -498,7 +501,7 @@ class RaftCore:
                 if m.commit_only:
                     return
                 self._msgs_after.append(
-                    AppendResponse(cfg.partition, self.id, m.src, self.term, True, commit)
+                    AppendResponse(self.partition, self.id, m.src, self.term, True, commit)
                 )
                 return
             entries = entries[commit - m.prev_index :]
@@ -506,7 +509,7 @@ class RaftCore:
             hint_index, hint_term = log.find_conflict_by_term(m.prev_index, m.prev_term)
             self._msgs_after.append(
                 AppendResponse(
-                    cfg.partition,
+                    self.partition,
                     self.id,
                     m.src,
                     self.term,
@@ -524,7 +527,7 @@ class RaftCore:
         if m.commit_only and not entries:
             return  # the leader already knows we match up to prev_index
         self._msgs_after.append(
-            AppendResponse(cfg.partition, self.id, m.src, self.term, True, last_new)
+            AppendResponse(self.partition, self.id, m.src, self.term, True, last_new)
         )
 
     def _on_heartbeat(self, m: Heartbeat) -> None:
@@ -533,14 +536,14 @@ class RaftCore:
         commit = min(m.commit, log.last_index)
         if commit > log.commit:
             log.commit = commit
-        self._msgs.append(HeartbeatResponse(self.config.partition, self.id, m.src, self.term))
+        self._msgs.append(HeartbeatResponse(self.partition, self.id, m.src, self.term))
 
     def _on_install_snapshot(self, m: InstallSnapshot) -> None:
         self._heard_leader(m.src)
         meta = SnapshotMeta(m.snapshot_index, m.snapshot_term)
         index = meta.index if self.restore_snapshot(meta) else self.log.commit
         self._msgs_after.append(
-            InstallSnapshotResponse(self.config.partition, self.id, m.src, self.term, True, index)
+            InstallSnapshotResponse(self.partition, self.id, m.src, self.term, True, index)
         )
 
     # ------------------------------------------------------- leader handlers
@@ -559,7 +562,7 @@ class RaftCore:
                     pr.become_replicate()
                 self._maybe_commit()
                 if m.src == self.tracker.transferee and pr.match == self.log.last_index:
-                    self._msgs.append(TimeoutNow(self.config.partition, self.id, m.src, self.term))
+                    self._msgs.append(TimeoutNow(self.partition, self.id, m.src, self.term))
         else:
             j, _ = self.log.find_conflict_by_term(m.hint_index, m.hint_term)
             if not pr.reject(m.index, j + 1):
@@ -570,7 +573,7 @@ class RaftCore:
         pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
         if pr is None:
             return
-        pr.heartbeat_answered(self.config.max_inflight)
+        pr.heartbeat_answered(self.config.max_appends_per_follower)
         log = self.log
         last = log.last_index
         if pr.state is ProgressState.REPLICATE and pr.match < last < pr.next:
@@ -579,10 +582,9 @@ class RaftCore:
             # follower acknowledge what it holds, or reject it and so start a probe.
             prev_term = log.term(last)
             if prev_term is not None:
-                cfg = self.config
                 self._msgs.append(
                     AppendEntries(
-                        cfg.partition, self.id, m.src, self.term, last, prev_term, log.commit
+                        self.partition, self.id, m.src, self.term, last, prev_term, log.commit
                     )
                 )
         elif pr.match < last or pr.state is ProgressState.PROBE:
@@ -627,17 +629,17 @@ class RaftCore:
             self._send_append(p, pr, True)
 
     def _broadcast_heartbeat(self) -> None:
-        cfg, commit = self.config, self.log.commit
+        commit = self.log.commit
         for p, pr in self.tracker.progress.items():
             told = min(commit, pr.match)
-            self._msgs.append(Heartbeat(cfg.partition, self.id, p, self.term, told))
+            self._msgs.append(Heartbeat(self.partition, self.id, p, self.term, told))
             if told > pr.commit_sent:
                 pr.commit_sent = told
 
     def _send_append(self, peer: int, pr: Progress, send_commit: bool = False) -> None:
         log, cfg = self.log, self.config
         commit = log.commit
-        max_inflight = cfg.max_inflight
+        max_inflight = cfg.max_appends_per_follower
         while pr.can_send(max_inflight):
             nxt = pr.next
             prev_term = log.term(nxt - 1)
@@ -645,7 +647,7 @@ class RaftCore:
                 pr.become_snapshot(log.snap_index)
                 self._snaps_out.append(
                     InstallSnapshot(
-                        cfg.partition, self.id, peer, self.term, log.snap_index, log.snap_term
+                        self.partition, self.id, peer, self.term, log.snap_index, log.snap_term
                     )
                 )
                 return
@@ -653,7 +655,7 @@ class RaftCore:
                 if pr.state is ProgressState.PROBE:
                     self._msgs.append(
                         AppendEntries(
-                            cfg.partition, self.id, peer, self.term, nxt - 1, prev_term, commit
+                            self.partition, self.id, peer, self.term, nxt - 1, prev_term, commit
                         )
                     )
                     pr.paused = True
@@ -665,7 +667,7 @@ class RaftCore:
                         pr.commit_sent = min(commit, pr.match)
                         self._msgs.append(
                             AppendEntries(
-                                cfg.partition,
+                                self.partition,
                                 self.id,
                                 peer,
                                 self.term,
@@ -676,10 +678,10 @@ class RaftCore:
                             )
                         )
                 return
-            hi = log.batch_end(nxt, cfg.max_batch_bytes)
+            hi = log.batch_end(nxt, cfg.max_append_batch_size)
             self._msgs.append(
                 AppendEntries(
-                    cfg.partition,
+                    self.partition,
                     self.id,
                     peer,
                     self.term,

@@ -37,7 +37,7 @@ import trio
 
 from ..disk import Disk
 from ..log.meta import MetaState, MetaStore
-from ..log.segmented import SegmentedLog
+from ..log.segmented import DEFAULT_SEGMENT_BYTES, SegmentedLog
 from .committed import COMMITTED_BUFFER, Applied, CommittedFeed, pack_records
 from .config import RaftConfig
 from .core import RaftCore
@@ -104,6 +104,7 @@ class RaftDriver:
     def __init__(
         self,
         *,
+        partition: int,
         config: RaftConfig,
         node_id: int,
         voters: Sequence[int],
@@ -112,18 +113,16 @@ class RaftDriver:
         disk: Disk,
         directory: str,
         rng: random.Random,
-        segment_bytes: int = 128 * 1024 * 1024,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         timer: ElectionTimer | None = None,
         on_ready: Callable[[int, Ready], None] | None = None,
-        retain_entries: int = 1000,
-        retain_bytes: int = 4 * 1024 * 1024,
-        request_timeout: float = 2.5,
-        snapshot_chunk_bytes: int = 1 << 20,
+        observe_commit: Callable[[float], None] | None = None,
+        observe_fsync: Callable[[float], None] | None = None,
     ) -> None:
         if node_id not in voters:
             raise ValueError(f"node {node_id} is not among the partition's voters {sorted(voters)}")
         self.config = config
-        self.partition = config.partition
+        self.partition = partition
         self.node_id = node_id
         self.voters = tuple(sorted(voters))
         # A live view (kept up to date by membership): peers found after start are reachable.
@@ -140,13 +139,11 @@ class RaftDriver:
         self.log: SegmentedLog | None = None
         self.meta = MetaStore(disk, f"{directory}/raft.meta")
         self.snapshots = SnapshotStore(disk, f"{directory}/snapshots")
-        # Entries kept behind a snapshot, so a follower a little behind gets entries, not the
-        # whole snapshot (Zeebe: preferSnapshotReplicationThreshold).
-        self.retain_entries = retain_entries
-        self.retain_bytes = retain_bytes
         self.fsyncs = 0
         self.inbox = Inbox(INBOX_SIZE)
-        self.proposals = Proposals(self.inbox.wake)
+        # Metrics hooks (seconds): a proposal until it commits; one fsync of the log.
+        self.proposals = Proposals(self.inbox.wake, observe_commit)
+        self._observe_fsync = observe_fsync
         self.leadership = Leadership(self.partition, node_id)
         self.committed = CommittedFeed()
         self.snapshot_transfer = SnapshotTransfer(
@@ -157,8 +154,8 @@ class RaftDriver:
             addresses=addresses,
             soft_state=lambda: self.leadership.soft_state,
             inbox=self.inbox,
-            chunk_bytes=snapshot_chunk_bytes,
-            request_timeout=request_timeout,
+            chunk_bytes=config.snapshot_chunk_size,
+            request_timeout=config.snapshot_request_timeout,
         )
         self._nursery: trio.Nursery | None = None
         self._unsynced: deque[_Unsynced] = deque()
@@ -319,6 +316,7 @@ class RaftDriver:
             self.rng,
             trio.current_time(),
             timer=self.timer,
+            partition=self.partition,
         )
         log.info(
             "partition %d: raft started on node %d (term %d, %d entries, voters %s)",
@@ -406,17 +404,17 @@ class RaftDriver:
             reply.set(result)
 
     def _compact(self, core: RaftCore, index: int) -> None:
-        """A snapshot covers ``index``: compact, keeping at most ``retain_entries`` entries
-        (and at most ``retain_bytes`` of them) behind it."""
+        """A snapshot covers ``index``: compact, keeping at most ``config.retain_entries``
+        entries (and at most ``config.retain_bytes`` of them) behind it."""
         log_ = self.log
         assert log_ is not None
         if index > core.applied:
             raise ValueError(f"cannot compact to {index}: only {core.applied} applied")
         upto, kept = index, 0
-        floor = max(index - self.retain_entries, core.log.snap_index)
+        floor = max(index - self.config.retain_entries, core.log.snap_index)
         while upto > floor:
             size = len(core.log.entry(upto).data)
-            if kept + size > self.retain_bytes:
+            if kept + size > self.config.retain_bytes:
                 break
             kept += size
             upto -= 1
@@ -430,13 +428,13 @@ class RaftDriver:
         return self.proposals.due(
             self.leadership.soft_state.role is Role.LEADER,
             core.log.last_index - core.log.commit,
-            self.config.max_batch_bytes,
+            self.config.max_append_batch_size,
         )
 
     def _propose_queued(self, core: RaftCore) -> None:
         if not self._proposals_due(core):
             return
-        batches = self.proposals.take(self.config.max_batch_bytes)
+        batches = self.proposals.take(self.config.max_append_batch_size)
         soft = self.leadership.soft_state
         if soft.role is not Role.LEADER:
             self.proposals.fail_batches(batches, NotLeader(soft.leader))
@@ -539,8 +537,11 @@ class RaftDriver:
         while True:
             await self._need_flush.wait()
             self._need_flush = trio.Event()
+            started = trio.current_time()
             await log_.flush()
             self.fsyncs += 1
+            if self._observe_fsync is not None:
+                self._observe_fsync(trio.current_time() - started)
             # Acknowledge what is now durable right away rather than a scheduler round later;
             # the loop steps the point into the core and processes whatever it makes of it.
             points = self._release_synced()

@@ -1,6 +1,6 @@
 """Raft log entries, persisted state and wire messages (tags ``r.*``).
 
-Every message carries ``partition`` (from the sender's :class:`~trio_zeebe.raft.config.RaftConfig`),
+Every message carries ``partition`` (the sender's :class:`~trio_zeebe.raft.core.RaftCore`'s),
 ``src``/``dst`` node ids and the sender's ``term``.  Snapshot *data* never travels in these
 messages: :class:`InstallSnapshot` names the snapshot (index, term) and the driver moves the bytes
 out of band.

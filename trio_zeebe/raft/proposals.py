@@ -39,7 +39,17 @@ class Position:
 class Proposal:
     """The records of one call, waiting to be appended, then to commit; settled once."""
 
-    __slots__ = ("cost", "done", "error", "index", "offset", "records", "size", "term")
+    __slots__ = (
+        "cost",
+        "done",
+        "error",
+        "index",
+        "offset",
+        "proposed_at",
+        "records",
+        "size",
+        "term",
+    )
 
     def __init__(self, records: Sequence[bytes]) -> None:
         self.records = records
@@ -50,6 +60,7 @@ class Proposal:
         self.index = 0  # the entry it was appended as, once it was
         self.term = 0
         self.offset = 0  # of its first record within that entry
+        self.proposed_at = trio.current_time()
 
     def positions(self) -> list[Position]:
         return [Position(self.index, self.offset + k) for k in range(len(self.records))]
@@ -75,8 +86,11 @@ class Proposals:
     only, which is the one to call the core.
     """
 
-    def __init__(self, wake: Callable[[], None]) -> None:
+    def __init__(
+        self, wake: Callable[[], None], on_commit: Callable[[float], None] | None = None
+    ) -> None:
         self._wake = wake
+        self._on_commit = on_commit  # seconds from a proposal to its commit (metrics)
         self.queued: list[Proposal] = []  # for reading: waiting for the next append
         self._queued_bytes = 0
         self._waiting: dict[int, list[Proposal]] = {}  # entry index -> proposals in it
@@ -133,8 +147,11 @@ class Proposals:
         if not waiting:
             return
         if entry.kind == NORMAL and waiting[0].term == entry.term:
+            now = trio.current_time() if self._on_commit is not None else 0.0
             for proposal in waiting:
                 proposal.done.set()
+                if self._on_commit is not None:
+                    self._on_commit(now - proposal.proposed_at)
             return
         self.fail(waiting, LeadershipLost("entry overwritten by a new leader"))
 

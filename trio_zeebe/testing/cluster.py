@@ -56,6 +56,9 @@ def sim_config(
 
 
 class SimCluster:
+    """``brokers`` real :class:`Broker` objects on one :class:`SimNetwork`, each with its own
+    :class:`SimDisk`; ``crash``/``start``/``partition`` are the faults, ``leaders`` the view."""
+
     def __init__(
         self,
         seed: int,

@@ -32,6 +32,9 @@ from ..transport.api import Peer
 from .disk import SimDisk
 from .network import SimNetwork
 
+PARTITION = 1
+"""The partition the simulated group replicates."""
+
 
 class InvariantViolation(AssertionError):
     pass
@@ -167,17 +170,15 @@ class SimRaftGroup:
         config: RaftConfig | None = None,
         segment_bytes: int = 64 * 1024,
         timers: dict[int, ElectionTimer] | None = None,
-        driver_options: dict[str, Any] | None = None,
         on_start: Callable[[int, RaftDriver, trio.Nursery], None] | None = None,
         machines: bool = False,
     ) -> None:
         self.seed = seed
         self.size = size
         self.rng = random.Random(seed)
-        self.config = config or RaftConfig(partition=1)
+        self.config = config or RaftConfig()
         self.segment_bytes = segment_bytes
         self.timers = timers or {}
-        self.driver_options = driver_options or {}
         self.on_start = on_start
         self.with_machines = machines
         self.machines: dict[int, ListMachine] = {}
@@ -217,18 +218,18 @@ class SimRaftGroup:
                 endpoint = self.net.endpoint(Peer(node, self.addresses[node]))
                 await nursery.start(endpoint.run)
                 driver = RaftDriver(
+                    partition=PARTITION,
                     config=self.config,
                     node_id=node,
                     voters=range(self.size),
                     addresses=self.addresses,
                     router=RaftRouter(endpoint),
                     disk=self.disks[node],
-                    directory=f"/data/node-{node}/partition-1",
+                    directory=f"/data/node-{node}/partition-{PARTITION}",
                     rng=random.Random(self.rng.getrandbits(64)),
                     segment_bytes=self.segment_bytes,
                     timer=self.timers.get(node),
                     on_ready=lambda n, r: self.checker.on_ready(self, n, r),
-                    **self.driver_options,
                 )
                 self.drivers[node] = driver
                 if self.with_machines:

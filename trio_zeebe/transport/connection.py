@@ -14,12 +14,12 @@ import collections
 import logging
 from typing import Protocol
 
-import attrs
 import trio
 
 from trio_zeebe.codec import DecodeError
 from trio_zeebe.transport import frames
 from trio_zeebe.transport.api import Peer
+from trio_zeebe.transport.config import TransportConfig
 from trio_zeebe.transport.handshake import Hello
 from trio_zeebe.transport.links import Link
 from trio_zeebe.transport.tls_stream import describe_failure
@@ -27,6 +27,7 @@ from trio_zeebe.transport.tls_stream import describe_failure
 log = logging.getLogger("trio_zeebe.transport")
 
 RECEIVE_BYTES = 65536
+GRACEFUL_CLOSE_TIMEOUT = 0.5  # seconds for a TLS close_notify before the socket is dropped
 _WRITE_CHUNK = 256 * 1024
 _BYE = frames.encode(frames.BYE, 0, None)
 _PING = frames.encode(frames.PING, 0, None)
@@ -44,16 +45,6 @@ class Receiver(Protocol):
         """A sound envelope around a message that does not decode."""
 
 
-@attrs.frozen
-class Timeouts:
-    keepalive: float
-    """A PING goes out after this long without sending anything."""
-    idle: float
-    """Nothing received for this long (PINGs included) means the connection is dead."""
-    partial_frame: float
-    """A frame must be complete this long after its first byte arrived."""
-
-
 class Connection:
     """One socket to a peer, from the end of its handshake until it closes."""
 
@@ -65,7 +56,7 @@ class Connection:
         *,
         dialled_by_us: bool,
         receiver: Receiver,
-        timeouts: Timeouts,
+        config: TransportConfig,
         stats: collections.Counter[str],
     ) -> None:
         now = trio.current_time()
@@ -76,7 +67,7 @@ class Connection:
         self.link = link
         self.retiring = False
         self._receiver = receiver
-        self._timeouts = timeouts
+        self._config = config
         self._stats = stats
         self._scope = trio.CancelScope()
         self._retired_at = 0.0
@@ -112,7 +103,7 @@ class Connection:
     async def aclose(self) -> None:
         """Close the stream: gracefully if that is quick, else forcefully."""
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(0.5):
+            with trio.move_on_after(GRACEFUL_CLOSE_TIMEOUT):
                 await self.stream.aclose()
             await trio.aclose_forcefully(self.stream)
 
@@ -197,14 +188,14 @@ class Connection:
     async def _keepalive_loop(self) -> None:
         # An idle peer still sends a PING every `keepalive` seconds, so silence for the idle
         # timeout means the connection is dead even if TCP has not noticed (partition).
-        timeouts, link = self._timeouts, self.link
+        config, link = self._config, self.link
         while True:
-            await trio.sleep(timeouts.keepalive)
+            await trio.sleep(config.keepalive)
             now = trio.current_time()
             partial = self._partial_since
-            if self.retiring and now - self._retired_at > timeouts.idle:
+            if self.retiring and now - self._retired_at > config.idle_timeout:
                 self._scope.cancel()
-            elif partial is not None and now - partial > timeouts.partial_frame:
+            elif partial is not None and now - partial > config.partial_frame_timeout:
                 # A frame must arrive whole in time: a peer trickling one never-ending frame
                 # would otherwise hold the connection (and its buffer) forever.
                 self._stats["partial_frame_timeouts"] += 1
@@ -215,7 +206,7 @@ class Connection:
                     now - partial,
                 )
                 self._scope.cancel()
-            elif now - self._last_recv > timeouts.idle:
+            elif now - self._last_recv > config.idle_timeout:
                 self._stats["idle_closed"] += 1
                 log.warning(
                     "no traffic from node %d at %s for %.1fs: closing",
@@ -226,7 +217,7 @@ class Connection:
                 self._scope.cancel()
             elif (
                 link.current is self
-                and now - self._last_send >= timeouts.keepalive
+                and now - self._last_send >= config.keepalive
                 and not link.queued
             ):
                 link.offer(_PING)

@@ -13,7 +13,8 @@ reading it until the other's BYE, so nothing written on it is lost. Message orde
 connection; during such a switch-over two messages may overtake each other. A Hello carries a
 random incarnation, so a restarted peer's new connection replaces the old ones at once.
 
-Hostile or broken peers cost only their own connection: a connection that has not completed its
+Hostile or broken peers cost only their own connection (the timeouts are the knobs of
+:class:`~.config.TransportConfig`): a connection that has not completed its
 handshake within ``handshake_timeout`` is closed (``handshake_timeouts``), so is one whose frame
 is still incomplete ``partial_frame_timeout`` after its first byte (``partial_frame_timeouts``)
 or that sends a broken envelope (``decode_errors``); a sound envelope around a message that does
@@ -48,7 +49,8 @@ from trio_zeebe.transport.api import (
     join_address,
     split_address,
 )
-from trio_zeebe.transport.connection import CLOSED, Connection, Timeouts
+from trio_zeebe.transport.config import TransportConfig
+from trio_zeebe.transport.connection import CLOSED, Connection
 from trio_zeebe.transport.dispatch import Dispatcher
 from trio_zeebe.transport.handshake import (
     PROTOCOL_VERSION,
@@ -73,15 +75,8 @@ class TcpTransport:
         ssl_server: ssl.SSLContext | None = None,
         ssl_client: ssl.SSLContext | None = None,
         *,
+        config: TransportConfig | None = None,
         max_frame_bytes: int = frames.DEFAULT_MAX_FRAME_BYTES,
-        queue_frames: int = 4096,
-        connect_timeout: float = 2.0,
-        handshake_timeout: float = 2.0,
-        backoff_initial: float = 0.05,
-        backoff_max: float = 2.0,
-        keepalive: float = 1.0,
-        idle_timeout: float = 10.0,
-        partial_frame_timeout: float = 15.0,
         bind: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -95,10 +90,7 @@ class TcpTransport:
         self.port: int | None = None
         self._ssl_server, self._ssl_client = ssl_server, ssl_client
         self._max = max_frame_bytes
-        self._queue_frames = queue_frames
-        self._connect_timeout, self._handshake_timeout = connect_timeout, handshake_timeout
-        self._backoff_initial, self._backoff_max = backoff_initial, backoff_max
-        self._timeouts = Timeouts(keepalive, idle_timeout, partial_frame_timeout)
+        self.config = config = config or TransportConfig()
         self._bind = bind
         self._rng = rng or random.Random()
         self._incarnation = self._rng.getrandbits(62)
@@ -107,7 +99,7 @@ class TcpTransport:
         self._links: dict[str, Link] = {}
         self._handshaker: Handshaker | None = None  # once bound: the Hello names the port
         self._nursery: trio.Nursery | None = None
-        self._loop_in, self._loop_out = trio.open_memory_channel[Any](queue_frames)
+        self._loop_in, self._loop_out = trio.open_memory_channel[Any](config.queue_frames)
 
     # ---- Network interface -------------------------------------------------------------
 
@@ -200,8 +192,8 @@ class TcpTransport:
             self._ssl_server,
             self._ssl_client,
             max_frame_bytes=self._max,
-            connect_timeout=self._connect_timeout,
-            handshake_timeout=self._handshake_timeout,
+            connect_timeout=self.config.connect_timeout,
+            handshake_timeout=self.config.handshake_timeout,
             stats=self._stats,
         )
         try:
@@ -230,9 +222,9 @@ class TcpTransport:
         link = self._links[address] = Link(
             address,
             self.local.node_id,
-            queue_frames=self._queue_frames,
-            backoff_initial=self._backoff_initial,
-            backoff_max=self._backoff_max,
+            queue_frames=self.config.queue_frames,
+            backoff_initial=self.config.backoff_initial,
+            backoff_max=self.config.backoff_max,
             rng=self._rng,
             stats=self._stats,
         )
@@ -301,7 +293,7 @@ class TcpTransport:
             link,
             dialled_by_us=dialled_by_us,
             receiver=self._dispatcher,
-            timeouts=self._timeouts,
+            config=self.config,
             stats=self._stats,
         )
         if link.current is None:

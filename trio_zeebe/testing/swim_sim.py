@@ -1,8 +1,11 @@
-"""Deterministic simulation of N SWIM cores on a virtual clock (no trio needed).
+"""A whole SWIM cluster in one process: N sans-IO membership cores on a virtual clock.
 
-One priority queue holds message deliveries and per-node tick wake-ups; each node is ticked at
-its core's ``next_deadline()``.  Faults: per-message loss, per-node slowness (its inbox is
-processed late), crash/restart and partitions.  Same seed, same run.
+:class:`SwimSim` needs no trio: one priority queue holds message deliveries and per-node tick
+wake-ups, and each node is ticked at its core's ``next_deadline()``. Faults: per-message loss,
+per-node slowness (its inbox is processed late), crash/restart and partitions. Everything random
+comes from one seed: same seed, same run. With ``wire=True`` every message goes through the
+codec, as on a real network. Tests and ``bench/swim_sim.py`` use it; the Raft counterpart is
+:mod:`trio_zeebe.testing.raft_group`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ class SimNode:
         self.tick_at = float("inf")
 
 
-class Sim:
+class SwimSim:
+    """``n`` SWIM cores (node ids 0..n-1) and the network between them."""
+
     def __init__(
         self,
         n: int,
