@@ -1,20 +1,21 @@
 """Zeebe's process engine as the deterministic state machine of one partition.
 
 :class:`Engine` takes the gateway API's commands (framed as :mod:`.commands` describes:
-one type byte + the client's request bytes), deploys BPMN, runs process instances and their
-jobs the way Zeebe does, and answers with the gRPC response bytes or a Zeebe-style
-:class:`~.rejection.Rejection`. It implements the :class:`~.statemachine.StateMachine`
-contract and its optional capabilities:
+one type byte + the client's request bytes), deploys BPMN and DMN, runs process instances
+with their jobs, timers and decisions the way Zeebe does, evaluates decisions, and answers
+with the gRPC response bytes or a Zeebe-style :class:`~.rejection.Rejection`. It implements
+the :class:`~.statemachine.StateMachine` contract and its optional capabilities:
 
-* time (``next_deadline`` / ``tick``): job leases and back-offs, message TTLs, and
-  continuations -- an apply
-  processes at most ``max_steps`` follow-up steps (a loop without wait states cannot hang the
-  partition); what is left stays queued in the state and the deadline is "now", so the leader
-  appends a time record that goes on with it;
+* time (``next_deadline`` / ``tick``): job leases and back-offs, timers (fired by the
+  leader-stamped time records, at most a bounded number per record), message TTLs, and
+  continuations -- an apply processes at most ``max_steps`` follow-up steps (a loop without wait
+  states cannot hang the partition); what is left stays queued in the state and the deadline is
+  "now", so the leader appends a time record that goes on with it;
 * ``answer_unlogged``: an activation that would find no job is answered without a record;
-* :class:`~.statemachine.InterPartition`: deployment distribution from partition 1 to the
-  others, the message subscription protocol between an instance's partition and a message's,
-  signal broadcasts (``outbox`` / ``take_messages`` / ``receive``);
+* :class:`~.statemachine.InterPartition`: deployment distribution (processes and decision
+  requirements graphs) from partition 1 to the others, the message subscription protocol between
+  an instance's partition and a message's, signal broadcasts (``outbox`` / ``take_messages`` /
+  ``receive``);
 * :class:`~.statemachine.DeferredAnswers`: CreateProcessInstanceWithResult answers when the
   instance completes (``take_answers``);
 * ``take_newly_activatable``: job types that got work, to wake long-polling activations.
@@ -36,6 +37,8 @@ from .bpmn import Process
 from .commands import DEFERRED, SPECS, CommandType, ok, rejected
 from .rejection import Rejection
 from .runtime.behaviours import behaviours
+from .runtime.decision_state import DecisionDefinition, DecisionRequirements
+from .runtime.decisions import Decisions
 from .runtime.deployment import Acknowledge, Deployments, DistributeDeployment, parse_resource
 from .runtime.events import AllSubscriptions
 from .runtime.instances import Instances
@@ -45,6 +48,8 @@ from .runtime.messaging.service import Messaging
 from .runtime.refusal import Refused
 from .runtime.snapshot import View, chunks, restore, serialize, take_view
 from .runtime.state import EngineState, KeysExhausted
+from .runtime.timer_state import Timer
+from .runtime.timers import Timers
 from .runtime.trace import TraceListener
 from .runtime.values import Definition, Incident, Instance, Job
 from .statemachine import PendingSend
@@ -54,7 +59,6 @@ __all__ = ["Engine"]
 _C = CommandType
 _OK_EMPTY = b"\x00"
 _UNSUPPORTED = (
-    _C.EVALUATE_DECISION,
     _C.MODIFY_PROCESS_INSTANCE,
     _C.MIGRATE_PROCESS_INSTANCE,
     _C.DELETE_RESOURCE,
@@ -83,14 +87,19 @@ class Engine:
         machine.strict = self._strict
         jobs = Jobs(machine)
         machine.jobs = jobs
-        # --- messages and signals ---
+        # --- timers, decisions, messages and signals ---
+        timers = Timers(machine)
+        decisions = Decisions(machine)
+        machine.decisions = decisions
+        self._timers = timers
         messaging = Messaging(machine)
-        # every kind of event subscription, in a fixed order
-        machine.subscriptions = AllSubscriptions(messaging.kinds)
         self._messaging = messaging
+        # every kind of event subscription, in a fixed order
+        machine.subscriptions = AllSubscriptions((timers, *messaging.kinds))
         self._machine = machine
         self._jobs = jobs
         self._deployments = Deployments(state)
+        self._deployments.hooks.append(timers)  # timer start events (partition 1)
         self._instances = Instances(machine, jobs)
         instances = self._instances
         self._handlers: dict[CommandType, Callable[[Any, int], Message | None]] = {
@@ -108,9 +117,10 @@ class Engine:
             _C.CANCEL_PROCESS_INSTANCE: lambda r, p: instances.cancel(r),
             _C.SET_VARIABLES: lambda r, p: instances.set_variables(r),
             _C.RESOLVE_INCIDENT: lambda r, p: instances.resolve_incident(r),
-            # --- messages and signals ---
+            # --- messages, signals and decisions ---
             _C.PUBLISH_MESSAGE: lambda r, p: messaging.publish(r),
             _C.BROADCAST_SIGNAL: lambda r, p: messaging.broadcast(r),
+            _C.EVALUATE_DECISION: lambda r, p: decisions.evaluate(r),
         }
 
     # --- StateMachine -----------------------------------------------------------------------
@@ -215,6 +225,12 @@ class Engine:
         expiry = self._messaging.next_deadline()  # messages and signals
         if expiry is not None and (at is None or expiry < at):
             at = expiry
+        due = self._timers.next_due()
+        if due is not None:
+            # An overdue timer (due already, or left by a bounded tick) is due a millisecond
+            # after the last record, so the deadline always moves past a tick that left some.
+            due = max(due, state.clock + 1)
+            at = due if at is None else min(at, due)
         return None if at is None else at / 1000
 
     def tick(self, position: int, timestamp: float) -> bytes:
@@ -230,6 +246,7 @@ class Engine:
         try:
             self._jobs.tick()
             self._messaging.tick()
+            self._timers.tick()
         except Exception:
             if self._strict:
                 raise
@@ -309,6 +326,11 @@ class Engine:
     def activatable_count(self, job_type: str) -> int:
         return self._state.job_index.ready_count(job_type)
 
+    def activatable_types(self) -> list[str]:
+        """Every job type that has an activatable job, sorted (as the job engine offers it to
+        the long-polling hooks)."""
+        return self._state.job_index.activatable_types()
+
     # --- observing (tests, tools) -----------------------------------------------------------
 
     def set_trace(self, listener: TraceListener | None) -> None:
@@ -359,3 +381,15 @@ class Engine:
 
     def incidents(self) -> Mapping[int, Incident]:
         return dict(self._state.incidents)
+
+    def timers(self) -> Mapping[int, Timer]:
+        """The timers waiting for their due dates, by key."""
+        return dict(self._state.timers)
+
+    def decisions(self) -> Mapping[int, DecisionDefinition]:
+        """The deployed decisions, by key."""
+        return dict(self._state.decisions)
+
+    def decision_requirements(self) -> Mapping[int, DecisionRequirements]:
+        """The deployed decision requirements graphs, by key."""
+        return dict(self._state.decision_requirements)

@@ -376,6 +376,8 @@ class ScopeBuilder:
         decision_id: str,
         result_variable: str,
         name: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Mapping[str, str] | None = None,
     ) -> Self:
         node = self._add("businessRuleTask", element_id, name)
         node.extensions.append(
@@ -384,6 +386,7 @@ class ScopeBuilder:
                 {"decisionId": decision_id, "resultVariable": result_variable},
             )
         )
+        self._activity(node, inputs, outputs, None)
         return self
 
     def receive_task(

@@ -40,6 +40,7 @@ from .variables import Variables
 
 if TYPE_CHECKING:
     from .behaviours.base import Behaviour
+    from .decisions import Decisions
     from .events import EventSubscriptions
     from .jobs import Jobs
     from .messaging.signals import Signals
@@ -74,6 +75,7 @@ class Machine:
         # collaborators the engine wires in (they need the machine themselves)
         self.jobs: Jobs
         self.subscriptions: EventSubscriptions
+        self.decisions: Decisions
         self.on_process_completed: Callable[[Instance], None] = _ignore
         # --- messages and signals ---
         self.signals: Signals  # signal throw events broadcast through it

@@ -17,7 +17,9 @@ from typing import Any, NamedTuple
 from ... import codec
 from ...keys import KEY_BITS, MAX_COUNTER
 from ..bpmn import BpmnDeploymentError, Process
+from ..dmn import DecisionRequirementsGraph, DmnDeploymentError, parse_dmn
 from ..statemachine import PendingSend
+from .decision_state import DecisionDefinition, DecisionRequirements
 from .messaging.state import MessagingState, Received
 from .messaging.values import (
     PROCESS_SUBSCRIPTION_STATES,
@@ -29,6 +31,7 @@ from .messaging.values import (
     Started,
 )
 from .state import EngineState
+from .timer_state import Timer
 from .values import (
     INSTANCE_STATES,
     JOB_STATES,
@@ -44,7 +47,7 @@ from .values import (
 __all__ = ["MAGIC", "SnapshotError", "View", "restore", "serialize", "take_view"]
 
 MAGIC = "tz.engine"
-VERSION = 1
+VERSION = 3
 CHUNK_ROWS = 4096
 
 
@@ -70,6 +73,10 @@ class View(NamedTuple):
     outbox: list[PendingSend]
     steps: list[Step]
     messaging: MessagingView
+    # timers and decisions
+    timers: list[Timer]
+    decision_requirements: list[DecisionRequirements]
+    decisions: list[DecisionDefinition]
 
 
 class MessagingView(NamedTuple):
@@ -128,6 +135,9 @@ def take_view(state: EngineState) -> View:
         list(state.outbox.values()),
         list(state.steps),
         _messaging_view(state.messaging),
+        list(state.timers.values()),
+        list(state.decision_requirements.values()),
+        list(state.decisions.values()),
     )
 
 
@@ -147,6 +157,9 @@ def chunks(view: View) -> Iterator[bytes]:
         [list(p) for p in view.outbox],
         [list(s) for s in view.steps],
         *_messaging_rows(view.messaging),
+        [list(t) for t in view.timers],
+        [list(d) for d in view.decision_requirements],
+        [list(d) for d in view.decisions],
     ]
     # A msgpack array of fixed length: header fields then one array per family.
     yield _array_header(len(header) + len(families)) + b"".join(codec.packb(h) for h in header)
@@ -262,6 +275,9 @@ _JOB: tuple[_Check, ...] = (
 _INCIDENT = (_int, _str, _str, _str, _int, _int, _str, _int, _int, _int)
 _STEP = (_int, _int, _str, _int, _int, _int, _int, _int, _str, _opt_object)
 _STEP_KINDS = (*range(StepKind.ACTIVATE, StepKind.JOIN_CHECK + 1), StepKind.INTER_PARTITION)
+_TIMER = (_int, _int, _int, _int, _str, _int, _int, _str)
+_DRG = (_int, _str, _str, _int, _str, _bytes, _bytes, _int)
+_DECISION = (_int, _str, _str, _int, _int, _str, _int)
 
 
 def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
@@ -278,7 +294,7 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
     if type(data) is not bytes:
         raise _fail("not bytes")
     obj = codec.unpackb(data)
-    if type(obj) is not list or len(obj) != 24 or obj[0] != MAGIC:
+    if type(obj) is not list or len(obj) != 27 or obj[0] != MAGIC:
         raise _fail("not an engine snapshot")
     if obj[1] != VERSION:
         raise _fail(f"unsupported version {obj[1]!r}")
@@ -291,7 +307,10 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
     families = obj[7:16]
     if any(type(f) is not list for f in obj[7:]):
         raise _fail("families are lists")
-    definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = families
+    definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = families[
+        :9
+    ]
+    timers, decision_requirements, decisions = obj[24:27]
     models: dict[int, Process] = {}
     parsed: dict[tuple[str, bytes], tuple[Process, ...]] = {}
     for raw in definitions:
@@ -357,15 +376,26 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
             if model is None or step.element_id not in model.elements:
                 raise _fail("step element")
         state.steps.append(step)
+    graphs = _restore_decisions(state, decision_requirements, decisions)
+    for raw in timers:
+        timer = Timer(*_row(raw, _TIMER))
+        model = models.get(timer.definition_key)
+        if model is None or timer.target_element_id not in model.elements:
+            raise _fail(f"timer {timer.key}: unknown element")
+        if timer.key in state.timers or (
+            timer.element_instance_key >= 0 and timer.element_instance_key not in state.instances
+        ):
+            raise _fail(f"timer {timer.key}")
+        state.timers[timer.key] = timer
     mine = [
         k
-        for k in (*state.instances, *state.jobs, *state.incidents)
+        for k in (*state.instances, *state.jobs, *state.incidents, *state.timers)
         if k >> KEY_BITS == partition_id
     ]
     if mine and max(mine) & MAX_COUNTER > counter:
         raise _fail("keys beyond the key counter")
-    _restore_messaging(state.messaging, obj[16:])
-    state.rebuild_indexes(models)
+    _restore_messaging(state.messaging, obj[16:24])
+    state.rebuild_indexes(models, graphs)
     return state
 
 
@@ -417,3 +447,32 @@ def _ints(value: Any) -> tuple[int, ...]:
     if type(value) is not list:
         raise _fail("expected a list of integers")
     return tuple(_int(v) for v in value)
+
+
+def _restore_decisions(
+    state: EngineState, drgs: list[Any], decisions: list[Any]
+) -> dict[int, DecisionRequirementsGraph]:
+    graphs: dict[int, DecisionRequirementsGraph] = {}
+    for raw in drgs:
+        drg = DecisionRequirements(*_row(raw, _DRG))
+        if drg.key in state.decision_requirements:
+            raise _fail(f"decision requirements {drg.key}")
+        try:
+            graph = parse_dmn(drg.resource_name, drg.resource)
+        except DmnDeploymentError as error:
+            raise _fail(f"decision requirements {drg.key}: {error}") from None
+        if graph.id != drg.drg_id:
+            raise _fail(f"decision requirements {drg.key}: not {drg.drg_id}")
+        state.decision_requirements[drg.key] = drg
+        graphs[drg.key] = graph
+    for raw in decisions:
+        decision = DecisionDefinition(*_row(raw, _DECISION))
+        owner = graphs.get(decision.drg_key)
+        if (
+            owner is None
+            or owner.decision(decision.decision_id) is None
+            or decision.key in state.decisions
+        ):
+            raise _fail(f"decision {decision.key}")
+        state.decisions[decision.key] = decision
+    return graphs

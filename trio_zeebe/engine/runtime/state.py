@@ -16,9 +16,12 @@ from typing import Any
 
 from ...keys import KEY_BITS, MAX_COUNTER, MAX_PARTITION
 from ..bpmn import Process
+from ..dmn import DecisionRequirementsGraph
 from ..statemachine import PendingSend
+from .decision_state import DecisionDefinition, DecisionIndex, DecisionRequirements
 from .jobindex import JobIndex
 from .messaging.state import MessagingState
+from .timer_state import Timer, TimerIndex
 from .trace import TraceListener, TraceRecord
 from .values import Deferred, Definition, Incident, Instance, Job, Step
 
@@ -56,6 +59,10 @@ class EngineState:
         self.steps: deque[Step] = deque()
         # messages and signals: their own families and indexes (snapshotted with these)
         self.messaging = MessagingState()
+        # timers and decisions (runtime/timers.py, runtime/decisions.py)
+        self.timers: dict[int, Timer] = {}
+        self.decision_requirements: dict[int, DecisionRequirements] = {}
+        self.decisions: dict[int, DecisionDefinition] = {}
         # --- derived (rebuilt on restore) ---
         self.models: dict[int, Process] = {}
         self.latest: dict[str, int] = {}  # bpmnProcessId -> key of the highest version
@@ -64,6 +71,8 @@ class EngineState:
         self.element_incidents: dict[int, dict[int, None]] = {}
         self.job_incidents: dict[int, int] = {}
         self.job_index = JobIndex(self.jobs)
+        self.timer_index = TimerIndex(self.timers)
+        self.decision_index = DecisionIndex()
         # --- side effects of the last applies (not state) ---
         self.answers: list[tuple[int, bytes]] = []
         self.messages: list[tuple[int, bytes]] = []
@@ -170,10 +179,39 @@ class EngineState:
                     del self.element_incidents[incident.element_instance_key]
         return incident
 
+    # --- timers -----------------------------------------------------------------------------
+
+    def put_timer(self, timer: Timer) -> None:
+        self.timers[timer.key] = timer
+        self.timer_index.added(timer)
+
+    def drop_timer(self, key: int) -> Timer | None:
+        timer = self.timers.pop(key, None)
+        if timer is not None:
+            self.timer_index.removed(timer)
+        return timer
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def add_decision_requirements(
+        self, drg: DecisionRequirements, graph: DecisionRequirementsGraph
+    ) -> None:
+        self.decision_requirements[drg.key] = drg
+        self.decision_index.add_drg(drg, graph, self.decision_requirements)
+
+    def add_decision(self, decision: DecisionDefinition) -> None:
+        self.decisions[decision.key] = decision
+        self.decision_index.add_decision(decision, self.decisions)
+
     # --- rebuilding derived state -----------------------------------------------------------
 
-    def rebuild_indexes(self, models: Mapping[int, Process]) -> None:
-        """Recompute every derived index from the families (after a restore)."""
+    def rebuild_indexes(
+        self,
+        models: Mapping[int, Process],
+        graphs: Mapping[int, DecisionRequirementsGraph] | None = None,
+    ) -> None:
+        """Recompute every derived index from the families (after a restore); ``graphs`` are
+        the parsed DRGs by key."""
         for definition in self.definitions.values():
             self._index_definition(definition, models[definition.key])
         for key, instance in self.instances.items():
@@ -183,3 +221,9 @@ class EngineState:
             self._index_incident(incident)
         self.job_index = JobIndex(self.jobs)
         self.messaging.rebuild_indexes()
+        self.timer_index = TimerIndex(self.timers)
+        self.decision_index = DecisionIndex()
+        for drg in self.decision_requirements.values():
+            self.decision_index.add_drg(drg, (graphs or {})[drg.key], self.decision_requirements)
+        for decision in self.decisions.values():
+            self.decision_index.add_decision(decision, self.decisions)

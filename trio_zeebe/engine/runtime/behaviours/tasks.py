@@ -10,15 +10,14 @@ completes it; terminating it cancels the job.
 from __future__ import annotations
 
 from ...bpmn import Element
-from ..expressions import Fail, evaluate_json, evaluate_string
+from ..decisions import CALLED_DECISION_ERROR
+from ..expressions import evaluate_json
 from ..machine import Machine
 from ..mappings import apply_inputs
 from ..values import Instance
 from .base import Behaviour, PassThrough, WaitState
 
-__all__ = ["CALLED_DECISION_ERROR", "JobTask", "ScriptTask", "TaskBehaviour"]
-
-CALLED_DECISION_ERROR = "CALLED_DECISION_ERROR"
+__all__ = ["CALLED_DECISION_ERROR", "DecisionTask", "JobTask", "ScriptTask", "TaskBehaviour"]
 
 
 class JobTask(Behaviour):
@@ -46,19 +45,17 @@ class ScriptTask(Behaviour):
 
 
 class DecisionTask(Behaviour):
-    """``zeebe:calledDecision``: DMN is not deployed yet, so every decision is missing --
-    Zeebe's incident for a decision that is not deployed."""
+    """``zeebe:calledDecision``: the decision is evaluated on activation (after the input
+    mappings); its result under the result variable is the task's payload, as a script
+    task's (see :meth:`~..decisions.Decisions.call`; a failure is an incident)."""
 
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
-        called = element.called_decision
-        assert called is not None
         apply_inputs(element, instance, m.variables, m.now)
-        decision = evaluate_string(called.decision_id, m.variables.view(instance.key), m.now)
-        raise Fail(
-            CALLED_DECISION_ERROR,
-            f"Expected to evaluate decision '{decision}', but no decision found for id "
-            f"'{decision}'",
-        )
+        result = m.decisions.call(instance, element)
+        m.subscriptions.subscribe(m, instance, element)
+        instance = m.activated(instance)._replace(payload=dict(result))
+        m.state.put_instance(instance)
+        m.complete_element(instance)
 
 
 class TaskBehaviour(Behaviour):
