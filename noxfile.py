@@ -2,6 +2,9 @@
 ``chaos -- --minutes N``, ``browser``, ``bench`` and ``proto``."""
 
 import argparse
+import os
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -11,9 +14,19 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (what CI runs)."""
+    """The whole test suite (what CI runs).
+
+    With npm on PATH, Zeebe's zbctl 8.4 (npm package ``zbctl``) is installed under
+    ``.nox/zbctl`` for the compatibility tests; without it those tests are skipped.
+    """
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", "-q", *session.posargs)
+    env = {}
+    if shutil.which("npm"):
+        prefix = Path(".nox") / "zbctl"
+        session.run("npm", "install", "--prefix", str(prefix), "zbctl@8.4.1", external=True)
+        bin_dir = (prefix / "node_modules" / ".bin").resolve()
+        env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    session.run("python", "-m", "pytest", "-q", *session.posargs, env=env)
 
 
 @nox.session
@@ -134,7 +147,9 @@ def proto(session: nox.Session) -> None:
     """Re-create trio_zeebe/proto/*.proto-derived files (downloads the pinned zeebe-grpc sdist).
 
     grpcio-tools is pinned: its protoc decides the generated code and the protobuf runtime it
-    needs (pyproject's protobuf lower bound follows it).
+    needs (pyproject's protobuf lower bound follows it). It is the newest whose protobuf is 6.x:
+    code generated for 6.31 runs on protobuf 6.31 and later (7 included), so the package
+    installs beside pyzeebe, which pins protobuf below 7.
     """
-    session.install("grpcio-tools==1.85.1", "protobuf>=7.35.1,<8")
+    session.install("grpcio-tools==1.75.1", "protobuf>=6.31.1,<7")
     session.run("python", "-m", "trio_zeebe.proto.regenerate", *session.posargs)

@@ -1,89 +1,78 @@
-"""Job engine throughput: commands/s through ``JobEngine.apply`` (decode, process, encode).
+"""Process engine throughput on job commands: commands/s through ``Engine.apply``.
 
-Cycles of CreateJob -> ActivateJobs -> CompleteJob, as a partition's processor would run them
-(one record per command, encoded results), plus the typed path without the codec and the cost
+Cycles of CreateJob -> ActivateJobs -> CompleteJob as a partition's processor runs them (one
+record per command: the type byte and the request bytes in, the answer bytes out), and the cost
 of a snapshot and restore of the resulting state. Not a test: ``python bench/engine_apply.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
-from trio_zeebe import codec
-from trio_zeebe.engine import (
-    ActivatedJobs,
-    ActivateJobs,
-    CompleteJob,
-    CreateJob,
-    JobEngine,
-)
+from trio_zeebe.engine.commands import CommandType, command
+from trio_zeebe.engine.engine import Engine
+from trio_zeebe.proto import gateway_pb2 as gw
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 
 VARIABLES = {"order": 4711, "customer": "c-17", "items": [{"sku": "a", "n": 2}], "total": 39.5}
+C = CommandType
+
+
+def create() -> bytes:
+    request = tz.CreateJobRequest(
+        type="pay", retries=3, variables=json.dumps(VARIABLES), customHeaders='{"region":"eu"}'
+    )
+    return command(C.CREATE_JOB, request)
 
 
 def bench_apply(jobs: int, batch: int) -> float:
-    """Only ``engine.apply`` is timed: records are encoded beforehand (keys are predictable:
-    partition 1, sequence 1, 2, ...), as the processor gets them from the log."""
-    create = codec.encode(CreateJob("pay", 3, VARIABLES, {"region": "eu"}))
-    activate = codec.encode(ActivateJobs("pay", "w", batch, 30.0))
+    """Only ``engine.apply`` is timed: records are built beforehand (keys are predictable:
+    partition 1, counter 1, 2, ...), as the processor gets them from the log."""
+    activate = command(
+        C.ACTIVATE_JOBS,
+        gw.ActivateJobsRequest(type="pay", worker="w", maxJobsToActivate=batch, timeout=30_000),
+    )
     records: list[bytes] = []
     for cycle in range(jobs // batch):
-        records += [create] * batch
+        records += [create()] * batch
         records.append(activate)
         first = (1 << 51) | (cycle * batch + 1)
-        records += [codec.encode(CompleteJob(first + i, {"paid": True})) for i in range(batch)]
-    engine = JobEngine(1)
+        records += [
+            command(C.COMPLETE_JOB, gw.CompleteJobRequest(jobKey=first + i, variables='{"p":1}'))
+            for i in range(batch)
+        ]
+    engine = Engine(1, 1)
     apply = engine.apply
     now = 1_700_000_000.0
     start = time.perf_counter()
-    for position, record in enumerate(records):
+    for position, record in enumerate(records, start=1):
         apply(record, position, now + position * 1e-5)
     elapsed = time.perf_counter() - start
-    assert engine.job_count == 0, "a command was refused"
-    final = codec.decode(apply(activate, len(records), now))
-    assert isinstance(final, ActivatedJobs) and not final.jobs
+    assert not engine.jobs(), "a command was refused"
     return len(records) / elapsed
 
 
-def bench_typed(jobs: int, batch: int) -> float:
-    engine = JobEngine(1)
-    now = 1_700_000_000.0
-    commands = 0
-    start = time.perf_counter()
-    for _ in range(jobs // batch):
-        for _ in range(batch):
-            engine.execute(CreateJob("pay", 3, VARIABLES, {"region": "eu"}), now)
-        activated = engine.execute(ActivateJobs("pay", "w", batch, 30.0), now)
-        assert isinstance(activated, ActivatedJobs)
-        for job in activated.jobs:
-            engine.execute(CompleteJob(job.key, {"paid": True}), now)
-        commands += 2 * batch + 1
-        now += 0.001
-    return commands / (time.perf_counter() - start)
-
-
 def bench_snapshot(live_jobs: int) -> tuple[float, float, int]:
-    engine = JobEngine(1)
-    for _ in range(live_jobs):
-        engine.execute(CreateJob("pay", 3, VARIABLES, {"region": "eu"}), 1.0)
-    engine.execute(ActivateJobs("pay", "w", live_jobs // 2, 30.0), 1.0)
+    engine = Engine(1, 1)
+    for position in range(1, live_jobs + 1):
+        engine.apply(create(), position, 1.0)
     start = time.perf_counter()
     data = engine.snapshot()
     taken = time.perf_counter() - start
     start = time.perf_counter()
-    JobEngine(1).restore(data)
+    Engine(1, 1).restore(data)
     return taken, time.perf_counter() - start, len(data)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=60_000)
+    parser.add_argument("--jobs", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=32, help="jobs per ActivateJobs")
     parser.add_argument("--live", type=int, default=100_000, help="jobs in the snapshot")
     args = parser.parse_args()
     print(f"apply (bytes in/out): {bench_apply(args.jobs, args.batch):,.0f} commands/s")
-    print(f"typed execute:        {bench_typed(args.jobs, args.batch):,.0f} commands/s")
     taken, restored, size = bench_snapshot(args.live)
     print(
         f"snapshot of {args.live:,} jobs: {size / 1e6:.1f} MB, "

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import trio
 
-from trio_zeebe import codec
 from trio_zeebe.broker import Broker
 from trio_zeebe.config import config_from_dict
-from trio_zeebe.engine.records import CreateJob
+from trio_zeebe.engine.commands import CommandType
+from trio_zeebe.engine.commands import command as engine_command
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 
 
 def du(path: Path, suffix: str = "") -> int:
@@ -73,7 +74,9 @@ async def fill(data: Path, records: int, concurrency: int) -> None:
         await serving(b)
         proc = b.partitions.processor(1)  # type: ignore[union-attr]
         assert proc is not None
-        command = codec.encode(CreateJob("bench", variables={"n": 1}))
+        command = engine_command(
+            CommandType.CREATE_JOB, tz.CreateJobRequest(type="bench", variables='{"n":1}')
+        )
         started = time.perf_counter()
         remaining = [records]
 

@@ -126,22 +126,12 @@ FORBIDDEN_FOR = {
 #: gateway gone) or are that step's owner's to fix; checked the other way round below (strict
 #: xfails), so the list must shrink as they are fixed.
 PENDING: dict[tuple[str, str], str] = {
-    ("trio_zeebe.client", "trio_zeebe.gateway.messages"): "gRPC client replaces it",
-    ("trio_zeebe.client", "trio_zeebe.engine.records"): "gRPC client has its own Job",
-    ("trio_zeebe.client", "trio_zeebe.transport.api"): "gRPC client",
-    ("trio_zeebe.client_connection", "trio_zeebe.gateway.messages"): "gRPC client",
-    ("trio_zeebe.client_connection", "trio_zeebe.engine.records"): "gRPC client",
-    ("trio_zeebe.client_connection", "trio_zeebe.transport.frames"): "gRPC client",
-    ("trio_zeebe.client_errors", "trio_zeebe.gateway.messages"): "gRPC status codes",
-    ("trio_zeebe.worker", "trio_zeebe.engine.records"): "gRPC client has its own Job",
-    ("trio_zeebe.partitions.broker_info", "trio_zeebe.gateway.messages"): "topology view moves",
-    ("trio_zeebe.gateway.router", "trio_zeebe.raft.ready"): "route by leader_of()",
     ("trio_zeebe.gateway.longpoll", "trio_zeebe.raft.driver"): "use the processor's API",
     # Not the gateway step's: the chaos suite's clock hook lives in the kit the broker may not
     # import; it belongs beside the broker (its owner: testing/chaos).
     ("trio_zeebe.broker", "trio_zeebe.testing.clock_offset"): "move the clock hook out of testing/",
 }
-PENDING_CIRCLES = {frozenset({"trio_zeebe.client", "trio_zeebe.worker"}): "client/ package"}
+PENDING_CIRCLES: dict[frozenset[str], str] = {}
 
 RAFT_CORE = {
     f"trio_zeebe.raft.{m}"
@@ -289,7 +279,6 @@ def test_no_import_circles() -> None:
     assert not unexpected, f"modules on an import circle: {[sorted(c) for c in unexpected]}"
 
 
-@pytest.mark.xfail(strict=True, reason="client <-> worker goes with the client/ package")
 def test_pending_circles_are_gone() -> None:
     assert not runtime_circles() & set(PENDING_CIRCLES)
 

@@ -16,7 +16,7 @@ import trio
 
 from trio_zeebe.broker import Broker
 from trio_zeebe.cli import main
-from trio_zeebe.client_connection import client_ssl_context
+from trio_zeebe.client import client_ssl_context
 from trio_zeebe.config import config_from_dict
 from trio_zeebe.tlsfiles import TlsFileError
 from trio_zeebe.transport.tls import DevCerts

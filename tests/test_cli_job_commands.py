@@ -5,9 +5,7 @@ a refusal reads (one line, exit 1, the command that fixes it), and bad usage (ex
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -66,33 +64,30 @@ async def test_update_timeout_fail_update_retries(cli: Cli) -> None:
     assert code == 0, err
     assert [j["key"] for j in json.loads(out)["jobs"]] == [key]
 
-    before = time.time()
+    # Zeebe's key-addressed commands answer with empty responses: the CLI says what was done.
     code, out, err = await cli("update-timeout", str(key), "--timeout", "90s", "--json")
     assert code == 0, err
-    job = json.loads(out)
-    assert (job["key"], job["state"]) == (key, "ACTIVATED")
-    assert before + 90 <= job["deadline"] <= time.time() + 90
+    assert json.loads(out) == {"key": key, "partition_id": key >> 51, "result": "timeout updated"}
     code, out, _ = await cli("update-timeout", str(key), "--timeout", "300000ms")
-    assert code == 0
-    assert out.startswith(f"job {key}: activated, retries 1, leased until ")
-    until = datetime.fromisoformat(out.split("leased until ")[1].strip().replace("Z", "+00:00"))
-    assert before + 299 <= until.timestamp() <= time.time() + 301
+    assert (code, out) == (0, f"job {key}: timeout updated\n")
 
+    code, out, err = await cli("fail", str(key), "--retries", "1", "--errorMessage", "no card")
+    assert code == 0, err
+    assert out == f"job {key}: failed\n"
+    code, out, _ = await cli("activate", "pay", "--worker", "w2", "--request-timeout", "5s")
+    assert code == 0 and out.startswith("activated 1 job(s)\n") and f"  {key} pay retries=1" in out
     code, out, err = await cli("fail", str(key), "--retries", "0", "--errorMessage", "no card")
     assert code == 0, err
-    assert out == f"job {key}: failed, retries 0\n"
-    # An incident: completing is refused, and the refusal names the command that resolves it.
+    # No retries left: completing is refused with Zeebe's code and text.
     code, out, err = await cli("complete", str(key))
     assert (code, out) == (1, "")
-    line = one_line(err)
-    assert line.startswith(f"job complete: FAILED_PRECONDITION: cannot complete job {key}")
-    assert line.endswith(f"; run: trio-zeebe job update-retries {key} --retries N")
+    assert one_line(err) == (
+        f"job complete: FAILED_PRECONDITION: Command 'COMPLETE' rejected with code "
+        f"'INVALID_STATE': Expected to complete job with key '{key}', but it is in state 'FAILED'"
+    )
     code, out, err = await cli("update-retries", str(key), "--retries", "2", "--json")
     assert code == 0, err
-    job = json.loads(out)
-    assert (job["state"], job["retries"], job["error_message"]) == ("ACTIVATABLE", 2, "no card")
-    code, out, _ = await cli("activate", "pay", "--worker", "w2", "--request-timeout", "5s")
-    assert code == 0 and out.startswith("activated 1 job(s)\n") and f"  {key} pay retries=2" in out
+    assert json.loads(out)["result"] == "retries updated"
 
 
 async def test_throw_error(cli: Cli) -> None:
@@ -110,13 +105,7 @@ async def test_throw_error(cli: Cli) -> None:
         "--json",
     )
     assert code == 0, err
-    job = json.loads(out)
-    assert (job["state"], job["error_code"], job["error_message"]) == (
-        "ERROR_THROWN",
-        "NO_FUNDS",
-        "card declined",
-    )
-    assert job["variables"] == {"declined": True} and job["partition_id"] in (1, 2)
+    assert json.loads(out) == {"key": key, "partition_id": key >> 51, "result": "error thrown"}
     # Thrown once: the job is never activated again, and a second throw is refused.
     code, out, _ = await cli("activate", "charge", "--request-timeout", "0.2s")
     assert (code, out) == (0, "activated 0 job(s)\n")
@@ -126,7 +115,7 @@ async def test_throw_error(cli: Cli) -> None:
     code, out, err = await cli("create", "charge")
     other = int(out.split()[2])
     code, out, err = await cli("throw-error", str(other), "--error-code", "E1")
-    assert code == 0 and out == f"job {other}: error_thrown, retries 3, error E1\n"
+    assert code == 0 and out == f"job {other}: error thrown\n"
 
 
 async def test_unknown_jobs_and_bad_usage(cli: Cli) -> None:

@@ -13,8 +13,7 @@ import trio
 from trio_zeebe import cli_cluster
 from trio_zeebe.cli import main
 from trio_zeebe.cli_cluster import Move, follow_moves
-from trio_zeebe.client import Unavailable
-from trio_zeebe.gateway.messages import LeaderMove, RebalanceResponse
+from trio_zeebe.client import LeaderMove, RebalanceResponse, Unavailable
 
 
 def topology(leaders: dict[int, tuple[int, int]], size: int = 3) -> dict[str, Any]:

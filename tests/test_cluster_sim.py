@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -143,7 +144,7 @@ async def test_status_shows_every_partition_from_any_broker(
         await all_led(cluster, 3, 4 * ET)
         await trio.sleep(2)  # a couple of gossip rounds
         for node in range(3):
-            topology = cluster.brokers[node].topology().to_json()
+            topology = attrs.asdict(cluster.brokers[node].cluster_view())
             roles = {
                 (b["node_id"], p["partition_id"]): p["role"]
                 for b in topology["brokers"]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -88,13 +89,13 @@ async def test_full_disk_fails_partitions_which_recover_while_the_cluster_serves
         # Space again: broker 2's partitions come back healthy and catch up.
         disk.capacity = None
         await wait_until(lambda: manager.healthy, 60)
-        topology = cluster.brokers[0].topology().to_json()
+        topology = attrs.asdict(cluster.brokers[0].cluster_view())
         health = {p["health"] for b in topology["brokers"] for p in b["partitions"]}
         await wait_until(
             lambda: (
                 {
                     p["health"]
-                    for b in cluster.brokers[0].topology().to_json()["brokers"]
+                    for b in attrs.asdict(cluster.brokers[0].cluster_view())["brokers"]
                     for p in b["partitions"]
                 }
                 == {"healthy"}

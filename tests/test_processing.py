@@ -12,16 +12,19 @@ import trio.testing
 
 from trio_zeebe import codec
 from trio_zeebe.broker import Broker
-from trio_zeebe.gateway.messages import AppendRequest, AppendResponse, ErrorCode
-from trio_zeebe.gateway.server import GatewayRequestError
+from trio_zeebe.engine.engine import Engine
+from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.partitions.manager import LocalPartition
 from trio_zeebe.processing import envelope
 from trio_zeebe.processing.envelope import Kind
 from trio_zeebe.processing.processor import PartitionProcessor, position_of
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.raft_group import wait_until
+
+from . import enginecmds as cmd
 
 ET = 2.5
 
@@ -159,30 +162,23 @@ async def test_replay_equivalence_with_crashes_power_loss_and_snapshots(
 async def test_job_timeout_enters_the_log_and_survives_a_leader_change(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """The built-in job engine: a lease runs out via a leader-stamped TimeTick, on every replica,
+    """The process engine: a lease runs out via a leader-stamped time record, on every replica,
     even when the leader that activated the job is gone."""
-    from trio_zeebe.engine.jobs import JobEngine
-    from trio_zeebe.engine.records import ActivatedJobs, ActivateJobs, CreateJob, JobKey
-
     async with trio.open_nursery() as nursery:
-        cluster: SimCluster = await nursery.start(
-            SimCluster(53, 3, 1, 3, state_machine=JobEngine).run
-        )
+        cluster: SimCluster = await nursery.start(SimCluster(53, 3, 1, 3).run)
         await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
-        created = codec.decode(await submit(cluster, 1, codec.encode(CreateJob("work"))))  # type: ignore[arg-type]
-        assert isinstance(created, JobKey) and created.key >> 51 == 1
-        activate = codec.encode(ActivateJobs("work", "w1", 10, 5.0))
-        first = codec.decode(await submit(cluster, 1, activate))  # type: ignore[arg-type]
-        assert isinstance(first, ActivatedJobs) and [j.key for j in first.jobs] == [created.key]
-        none = codec.decode(await submit(cluster, 1, activate))  # type: ignore[arg-type]
-        assert isinstance(none, ActivatedJobs) and none.jobs == ()
+        create = cmd.create_job("work")
+        created = cmd.answer(create, await submit(cluster, 1, create))
+        assert isinstance(created, tz.CreateJobResponse) and created.key >> 51 == 1
+        activate = cmd.activate("work", "w1", 10, 5.0)
+        first = cmd.answer(activate, await submit(cluster, 1, activate))
+        assert cmd.job_keys(first) == [created.key]
+        assert cmd.job_keys(cmd.answer(activate, await submit(cluster, 1, activate))) == []
         cluster.crash(cluster.leaders()[1], power_loss=True)
         await wait_until(lambda: leader_processor(cluster, 1) is not None, 6 * ET)
-        await trio.sleep(6.0)  # past the 5 s lease: the new leader appends the TimeTick
-        again = codec.decode(
-            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w2", 10, 5.0)))
-        )  # type: ignore[arg-type]
-        assert isinstance(again, ActivatedJobs) and [j.worker for j in again.jobs] == ["w2"]
+        await trio.sleep(6.0)  # past the 5 s lease: the new leader appends the time record
+        again = cmd.activate("work", "w2", 10, 5.0)
+        assert cmd.workers(cmd.answer(again, await submit(cluster, 1, again))) == ["w2"]
         nursery.cancel_scope.cancel()
 
 
@@ -192,44 +188,34 @@ async def test_job_engine_replicas_are_byte_identical_after_crashes(
     """Random job traffic (create, activate with short leases, complete, fail with back-off)
     while brokers crash with power loss: leader, followers and a replica rebuilt from snapshot
     plus log end with byte-identical engine state."""
-    from trio_zeebe.engine.jobs import JobEngine
-    from trio_zeebe.engine.records import (
-        ActivatedJobs,
-        ActivateJobs,
-        CompleteJob,
-        CreateJob,
-        FailJob,
-    )
-
     rng = random.Random(59)
     overrides = {"data": {"snapshot_entries": 40}}
     async with trio.open_nursery() as nursery:
-        cluster: SimCluster = await nursery.start(
-            SimCluster(59, 3, 1, 3, state_machine=JobEngine, overrides=overrides).run
-        )
+        cluster: SimCluster = await nursery.start(SimCluster(59, 3, 1, 3, overrides=overrides).run)
         await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
         held: list[int] = []
         answered = activated = 0
         for step in range(400):
             roll = rng.random()
             if roll < 0.4:
-                command = CreateJob(rng.choice(["a", "b"]), retries=2, variables={"n": step})
+                command = cmd.create_job(rng.choice(["a", "b"]), retries=2, variables={"n": step})
             elif roll < 0.7:
-                command = ActivateJobs(rng.choice(["a", "b"]), "w", 3, rng.uniform(0.5, 3.0))
+                command = cmd.activate(rng.choice(["a", "b"]), "w", 3, rng.uniform(0.5, 3.0))
             elif held and roll < 0.9:
-                command = CompleteJob(held.pop(rng.randrange(len(held))), {"done": step})
+                command = cmd.complete(held.pop(rng.randrange(len(held))), {"done": step})
             elif held:
                 key = held.pop(rng.randrange(len(held)))
-                command = FailJob(key, rng.randrange(0, 2), "boom", rng.uniform(0, 1.0))
+                command = cmd.fail(key, rng.randrange(0, 2), "boom", rng.uniform(0, 1.0))
             else:
                 continue
-            answer = await submit(cluster, 1, codec.encode(command))
+            answer = await submit(cluster, 1, command)
             if answer is not None:
                 answered += 1
-                result = codec.decode(answer)
-                if isinstance(result, ActivatedJobs):
-                    held.extend(j.key for j in result.jobs)
-                    activated += len(result.jobs)
+                result = cmd.answer(command, answer)
+                if command[0] == cmd.C.ACTIVATE_JOBS and not isinstance(result, cmd.Rejection):
+                    keys = cmd.job_keys(result)
+                    held.extend(keys)
+                    activated += len(keys)
             await trio.sleep(rng.uniform(0, 0.05))
             if step % 100 == 50:
                 victim = rng.randrange(3)
@@ -252,7 +238,7 @@ async def test_job_engine_replicas_are_byte_identical_after_crashes(
         # Nothing new is submitted, but lease expiries may still append ticks: compare again
         # once the rebuilt replica has caught up with everyone.
         await wait_until(lambda: len(states()) == 1 and len(processors(cluster, 1)) == 3, 30)
-        assert JobEngine(1).snapshot() != final  # the state is not trivially empty
+        assert Engine(1, 1).snapshot() != final  # the state is not trivially empty
         nursery.cancel_scope.cancel()
 
 
@@ -286,12 +272,23 @@ class Recorder:
         self.seen = [tuple(s) for s in codec.unpackb(data)]  # type: ignore[misc]
 
 
-async def append(cluster: SimCluster, pid: int, records: list[bytes]) -> AppendResponse:
-    """A raw append as a client sends it, at the partition's leader."""
+class Appended:
+    """An AppendRecords answer: positions (entry index, slot) and the machine's answers."""
+
+    def __init__(self, response: tz.AppendRecordsResponse) -> None:
+        self.positions = tuple((p.index, p.offset) for p in response.positions)
+        self.answers = list(response.answers)
+
+
+async def append(cluster: SimCluster, pid: int, records: list[bytes]) -> Appended:
+    """A raw append as a client sends it (AppendRecords), at the partition's leader."""
     broker = cluster.brokers[cluster.leaders()[pid]]
-    answer = await broker.handle_client_request(AppendRequest(pid, tuple(records)))
-    assert isinstance(answer, AppendResponse)
-    return answer
+    assert broker.gateway is not None
+    request = tz.AppendRecordsRequest(partitionId=pid, records=records)
+    data = await broker.gateway.call(
+        "/trio_zeebe.v1.TrioZeebe/AppendRecords", request.SerializeToString()
+    )
+    return Appended(tz.AppendRecordsResponse.FromString(data))
 
 
 def broker_of(cluster: SimCluster, node: int) -> Broker:
@@ -307,33 +304,28 @@ def part(cluster: SimCluster, node: int, pid: int) -> LocalPartition:
 async def test_a_job_engine_partition_refuses_raw_records_and_keeps_serving(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    from trio_zeebe.engine.jobs import JobEngine
-    from trio_zeebe.engine.records import ActivatedJobs, ActivateJobs, CreateJob, JobKey
-
     async with trio.open_nursery() as nursery:
-        cluster: SimCluster = await nursery.start(SimCluster(61, 3, 1, 3).run)  # the job engine
+        cluster: SimCluster = await nursery.start(SimCluster(61, 3, 1, 3).run)  # the engine
         await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
         for record in POISON:
-            with pytest.raises(GatewayRequestError) as refused:
+            with pytest.raises(GrpcError) as refused:
                 await append(cluster, 1, [record])
-            assert refused.value.code is ErrorCode.UNIMPLEMENTED
+            assert refused.value.code is StatusCode.FAILED_PRECONDITION
             assert refused.value.message == (
-                "partition 1 runs the job engine; raw records are accepted only by an "
+                "partition 1 runs the process engine; raw records are accepted only by an "
                 "embedder's state machine"
             )
-        created = codec.decode(await submit(cluster, 1, codec.encode(CreateJob("work"))))  # type: ignore[arg-type]
-        assert isinstance(created, JobKey)
-        leased = codec.decode(
-            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w1", 1, 5.0)))
-        )  # type: ignore[arg-type]
-        assert isinstance(leased, ActivatedJobs) and len(leased.jobs) == 1
+        create = cmd.create_job("work")
+        assert isinstance(
+            cmd.answer(create, await submit(cluster, 1, create)), tz.CreateJobResponse
+        )
+        lease = cmd.activate("work", "w1", 1, 5.0)
+        assert len(cmd.job_keys(cmd.answer(lease, await submit(cluster, 1, lease)))) == 1
         await trio.sleep(6.0)  # the lease runs out by the leader's clock
-        again = codec.decode(
-            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w2", 1, 5.0)))
-        )  # type: ignore[arg-type]
-        assert isinstance(again, ActivatedJobs) and [j.worker for j in again.jobs] == ["w2"]
+        again = cmd.activate("work", "w2", 1, 5.0)
+        assert cmd.workers(cmd.answer(again, await submit(cluster, 1, again))) == ["w2"]
         for node, proc in processors(cluster, 1).items():
-            assert isinstance(proc.machine, JobEngine) and proc.machine.clock < 1e6
+            assert isinstance(proc.machine, Engine) and proc.machine.clock < 1e6
             assert (
                 part(cluster, node, 1).health == "healthy" and part(cluster, node, 1).restarts == 0
             )
@@ -345,16 +337,12 @@ async def test_forged_records_that_bypass_the_processor_are_skipped_alike_everyw
 ) -> None:
     """Records put into the log around the processor (an older format, corruption) are not
     envelopes: every replica skips them, nothing raises, leases still expire."""
-    from trio_zeebe.engine.records import ActivatedJobs, ActivateJobs, CreateJob
-
     async with trio.open_nursery() as nursery:
         cluster: SimCluster = await nursery.start(SimCluster(67, 3, 1, 3).run)
         await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
-        await submit(cluster, 1, codec.encode(CreateJob("work")))
-        leased = codec.decode(
-            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w1", 1, 5.0)))
-        )  # type: ignore[arg-type]
-        assert isinstance(leased, ActivatedJobs) and len(leased.jobs) == 1
+        await submit(cluster, 1, cmd.create_job("work"))
+        lease = cmd.activate("work", "w1", 1, 5.0)
+        assert len(cmd.job_keys(cmd.answer(lease, await submit(cluster, 1, lease)))) == 1
         driver = cluster.brokers[cluster.leaders()[1]].partitions.driver(1)  # type: ignore[union-attr]
         assert driver is not None
         for record in POISON:
@@ -363,10 +351,8 @@ async def test_forged_records_that_bypass_the_processor_are_skipped_alike_everyw
             lambda: [p.skipped_records for p in processors(cluster, 1).values()] == [3] * 3, 10
         )
         await trio.sleep(6.0)
-        again = codec.decode(
-            await submit(cluster, 1, codec.encode(ActivateJobs("work", "w2", 1, 5.0)))
-        )  # type: ignore[arg-type]
-        assert isinstance(again, ActivatedJobs) and [j.worker for j in again.jobs] == ["w2"]
+        again = cmd.activate("work", "w2", 1, 5.0)
+        assert cmd.workers(cmd.answer(again, await submit(cluster, 1, again))) == ["w2"]
         states = {p.machine.snapshot() for p in processors(cluster, 1).values()}
         await wait_until(
             lambda: len({p.machine.snapshot() for p in processors(cluster, 1).values()}) == 1, 10
@@ -414,7 +400,7 @@ async def test_records_of_each_append_land_contiguous_and_in_order_under_load(
         await wait_until(lambda: leader_processor(cluster, 1) is not None, 4 * ET)
         rng = random.Random(73)
         sent: dict[int, list[bytes]] = {}
-        answers: dict[int, AppendResponse] = {}
+        answers: dict[int, Appended] = {}
 
         async def one(call: int) -> None:
             records = [
@@ -468,9 +454,9 @@ async def test_a_failing_state_machine_halts_its_partition_once_without_a_restar
         )
         await wait_until(lambda: all(leader_processor(cluster, p) for p in (1, 2)), 4 * ET)
         await append(cluster, 1, [b"ok-1"])
-        with pytest.raises(GatewayRequestError) as pending:
+        with pytest.raises(GrpcError) as pending:
             await append(cluster, 1, [b"ok-2", b"boom", b"ok-3"])
-        assert pending.value.code is ErrorCode.UNAVAILABLE
+        assert pending.value.code is StatusCode.UNAVAILABLE
         assert "RuntimeError: boom" in pending.value.message
         await wait_until(lambda: all(p.halted for p in processors(cluster, 1).values()), 10)
         halts = {p.halted for p in processors(cluster, 1).values()}
@@ -484,20 +470,21 @@ async def test_a_failing_state_machine_halts_its_partition_once_without_a_restar
             assert not broker_of(cluster, node).is_healthy()
             [info] = [
                 i
-                for b in broker_of(cluster, node).topology().brokers
+                for b in broker_of(cluster, node).cluster_view().brokers
                 if b.node_id == node
                 for i in b.partitions
                 if i.partition_id == 1
             ]
             assert info.health == "unhealthy" and info.role in ("leader", "follower")
+            assert f"position {halt.position}" in info.problem  # status says why
         assert len(failures()) == 3 and all(r.exc_info for r in failures())  # once per replica
 
         await trio.sleep(60)  # long enough for many restart back-offs, were there any
         assert all(part(cluster, n, 1).restarts == 0 for n in range(3))
         assert len(failures()) == 3
-        with pytest.raises(GatewayRequestError) as refused:
+        with pytest.raises(GrpcError) as refused:
             await append(cluster, 1, [b"later"])
-        assert refused.value.code is ErrorCode.UNAVAILABLE
+        assert refused.value.code is StatusCode.UNAVAILABLE
         assert f"position {halt.position}" in refused.value.message
         # The other partition is untouched; Raft of the halted one still replicates.
         assert [codec.unpackb(a) for a in (await append(cluster, 2, [b"p2"])).answers] == [1]

@@ -1,4 +1,5 @@
-"""A real broker process refuses poison raw records on its job engine partition and keeps serving.
+"""A real broker process refuses poison raw records on its process engine partition and keeps
+serving.
 
 Before the processor owned its framing, ``append(1, [[1, 1e300, ["e.tick", ...]]])`` forged the
 leader's clock, and a record with a string stamp made the partition restart forever, even
@@ -15,7 +16,7 @@ import pytest
 import trio
 
 from trio_zeebe import codec
-from trio_zeebe.client import Unimplemented
+from trio_zeebe.client import InvalidState, NotFound
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -54,7 +55,7 @@ async def test_poison_raw_records_are_refused_and_the_partition_keeps_serving(
     await wait_for_leader(broker)
     async with broker.client(0, timeout=10) as client:
         for record in POISON:
-            with pytest.raises(Unimplemented, match="partition 1 runs the job engine"):
+            with pytest.raises(InvalidState, match="partition 1 runs the process engine"):
                 await client.append(1, [record])
         key = await client.create_job("poison-check")
         [leased] = await client.activate_jobs("poison-check", worker="w1", timeout=1.0)
@@ -69,8 +70,9 @@ async def test_poison_raw_records_are_refused_and_the_partition_keeps_serving(
     broker.start(0)
     await wait_for_leader(broker)
     async with broker.client(0, timeout=10) as client:
-        done = await client.complete_job(key)
-        assert done.key == key
+        await client.complete_job(key)
+        with pytest.raises(NotFound):  # completed: gone
+            await client.complete_job(key)
     broker.terminate_all()
     log = broker.log(0)
     assert "Traceback" not in log and "restarting" not in log, log[-3000:]

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_zeebe import codec
 from trio_zeebe.broker import Broker
 from trio_zeebe.config import config_from_dict
 from trio_zeebe.disk import RealDisk
-from trio_zeebe.engine.records import CreateJob, JobKey
+from trio_zeebe.engine.commands import CommandType, command, decode_answer
 from trio_zeebe.log.meta import MetaState, MetaStore
 from trio_zeebe.log.segmented import SegmentedLog
 from trio_zeebe.processing import envelope
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.committed import pack_records
 from trio_zeebe.raft.messages import NORMAL, Entry
 
@@ -58,10 +58,12 @@ async def write_log(data: Path) -> None:
     disk.makedirs(directory)
     await MetaStore(disk, f"{directory}/raft.meta").save(MetaState(term=1, vote=0))
     log = SegmentedLog.open(disk, directory, segment_bytes=8 * 1024 * 1024)
-    command = codec.encode(CreateJob("restart", variables={"n": 1}))
+    create = command(
+        CommandType.CREATE_JOB, tz.CreateJobRequest(type="restart", variables='{"n":1}')
+    )
     for index, first in enumerate(range(0, RECORDS, PER_ENTRY), start=1):
         records = [
-            envelope.command(n + 1, 1_000_000.0 + n, command)
+            envelope.command(n + 1, 1_000_000.0 + n, create)
             for n in range(first, min(first + PER_ENTRY, RECORDS))
         ]
         log.append([Entry(index, 1, NORMAL, pack_records(records))])
@@ -84,10 +86,12 @@ async def start_and_count(data: Path) -> tuple[float, int]:
                     break
                 await trio.sleep(0.05)
         elapsed = time.perf_counter() - started
-        jobs = proc.machine.job_count  # type: ignore[attr-defined]
+        jobs = len(proc.machine.jobs())  # type: ignore[attr-defined]
         # It serves: a new job gets the next key.
-        answer = codec.decode(await proc.submit(codec.encode(CreateJob("after"))))
-        assert isinstance(answer, JobKey) and answer.key & ((1 << 51) - 1) == jobs + 1
+        after = command(CommandType.CREATE_JOB, tz.CreateJobRequest(type="after"))
+        answer = decode_answer(await proc.submit(after)).response(CommandType.CREATE_JOB)
+        assert isinstance(answer, tz.CreateJobResponse)
+        assert answer.key & ((1 << 51) - 1) == jobs + 1
         if not (data / "partitions" / "1" / "snapshots").exists():
             await proc.take_snapshot()
         nursery.cancel_scope.cancel()

@@ -1,6 +1,6 @@
 """trio_zeebe: a Zeebe-style clustered broker in pure Python on Trio, and its anyio client.
 
-The client names are loaded on first use, so importing a pure part of the package (the job
+The client names are loaded on first use, so importing a pure part of the package (the
 engine, the Raft core) does not drag in anyio, trio or sockets.
 """
 
@@ -19,12 +19,16 @@ __all__ = [
     "ClientError",
     "ConnectionFailed",
     "DeadlineExceeded",
+    "Deployment",
+    "GatewayUnreachable",
     "Internal",
     "InvalidArgument",
     "InvalidState",
     "Job",
     "JobError",
     "NotFound",
+    "ProcessInstance",
+    "ProcessInstanceResult",
     "RequestError",
     "ResourceExhausted",
     "Unavailable",
@@ -32,11 +36,10 @@ __all__ = [
     "Worker",
     "__version__",
 ]
-_HOMES = (".client", ".worker")
+_HOMES = (".client",)
 
 if TYPE_CHECKING:  # what type checkers see of _HOMES; __all__ says which names are public
     from .client import *  # noqa: F403
-    from .worker import *  # noqa: F403
 
 
 def __getattr__(name: str) -> Any:

@@ -20,37 +20,23 @@ from typing import Any, Protocol
 import trio
 
 from . import __version__
-from .config import BrokerConfig, gateway_tls_files
+from .config import BrokerConfig, gateway_tls, gateway_tls_files
 from .disk import DirectoryInUse, DirectoryLock, Disk, RealDisk
-from .engine.jobs import JobEngine
+from .engine.engine import Engine
 from .engine.statemachine import StateMachine
 from .errors import find_error
-from .gateway.messages import (
-    AppendRequest,
-    AppendResponse,
-    BrokerInfo,
-    ErrorCode,
-    LeaderMove,
-    PartitionInfo,
-    RebalanceRequest,
-    RebalanceResponse,
-    Topology,
-    TopologyRequest,
-)
-from .gateway.router import JOB_REQUESTS, JobRouter
-from .gateway.server import GatewayRequestError, GatewayServer, gateway_ssl_context
+from .gateway.gateway import Gateway
+from .gateway.grpc_tls import grpc_ssl_context
 from .membership.core import SwimCore
 from .membership.driver import MembershipService
-from .membership.messages import State
 from .membership.topology_store import PersistedTopology, TopologyStore
-from .monitoring.metrics import BrokerMetrics, instrument_requests
+from .monitoring.metrics import BrokerMetrics, instrument_registry
 from .monitoring.sample import sample_broker
 from .monitoring.service import MonitoringService
-from .partitions.broker_info import GATEWAY_KEY, decode_broker_info
+from .partitions.broker_info import GATEWAY_KEY
 from .partitions.distribution import PartitionDistribution, check_compatible, round_robin
 from .partitions.manager import PartitionManager
-from .processing.processor import MAX_UNIT_RECORDS, NotServing, PartitionHalted
-from .raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
+from .partitions.topology import ClusterView, cluster_view
 from .raft.router import RaftRouter
 from .tlsfiles import load_error
 from .transport.api import Network, Peer, join_address
@@ -83,7 +69,7 @@ class Broker:
     """One broker. ``network``/``disk``/``rng``/``incarnation`` are injected by simulations.
 
     With ``serve_clients=False`` no gateway or monitoring listener is opened (simulated clusters
-    have no real sockets).
+    have no real sockets); the gateway's services still run (:meth:`Gateway.call`).
     """
 
     def __init__(
@@ -104,8 +90,8 @@ class Broker:
         self.rng = rng or random.Random()
         self.incarnation = incarnation
         self.serve_clients = serve_clients
-        # What every partition replicates: the job engine unless the embedder brings its own.
-        self.state_machine = state_machine or _job_engine
+        # What every partition replicates: the process engine unless the embedder brings its own.
+        self.state_machine = state_machine or self._engine
         self.clock = clock or time.time
         self.started = False
         self._injected_network = network
@@ -114,9 +100,8 @@ class Broker:
         self.membership: MembershipService | None = None
         self.partitions: PartitionManager | None = None
         self.distribution: PartitionDistribution | None = None
-        self.gateway: GatewayServer | None = None
+        self.gateway: Gateway | None = None
         self.monitoring: MonitoringService | None = None
-        self.router: JobRouter | None = None
         # Its own registry: several brokers may share a process (simulations, tests).
         self.metrics = BrokerMetrics(
             node_id=self.node_id,
@@ -162,12 +147,13 @@ class Broker:
         self.distribution = await self._bootstrap_distribution(store)
         async with trio.open_nursery() as nursery:
             self.network = await self._start_network(nursery)
+            self.gateway = await self._start_gateway(nursery)
             if self.serve_clients:
-                self.gateway = await self._start_gateway(nursery)
                 self.monitoring = await self._start_monitoring(nursery)
             self.membership = await self._start_membership(nursery, store)
             self.partitions = await self._start_partitions(nursery, data_dir)
             self.started = True
+            nursery.start_soon(self._report_ready)
             log.info(
                 "broker %d started: internal %s, gateway %s, partitions %s",
                 self.node_id,
@@ -177,12 +163,27 @@ class Broker:
             )
             task_status.started(self)
 
+    def _engine(self, partition_id: int) -> StateMachine:
+        return Engine(partition_id, self.config.cluster.partitions_count)
+
+    async def _report_ready(self) -> None:
+        """Health SERVING once every local partition has had a role (the broker is ready)."""
+        assert self.partitions is not None
+        await self.partitions.became_ready.wait()
+        if self.gateway is not None:
+            self.gateway.set_ready()
+
     async def shutdown(self, within: float = 5.0) -> None:
-        """Graceful stop, part one: hand every leadership over and tell the other members we
-        are leaving (so they do not wait for a failure timeout). Then cancel ``run``."""
-        if self.partitions is not None:
-            with trio.move_on_after(within):
-                await self.partitions.hand_over_leaderships(within)
+        """Graceful stop, part one: health NOT_SERVING and GOAWAY to every gateway client
+        (calls in flight may finish within ``within``), every leadership handed over, and the
+        other members told we are leaving (so they do not wait for a failure timeout). Then
+        cancel ``run``."""
+        with trio.move_on_after(within):
+            async with trio.open_nursery() as nursery:
+                if self.gateway is not None:
+                    nursery.start_soon(self.gateway.shutdown, within)
+                if self.partitions is not None:
+                    nursery.start_soon(self.partitions.hand_over_leaderships, within)
         if self.membership is not None:
             self.membership.leave()
             # Best effort: give the transport a moment to put the goodbye on the wire.
@@ -299,36 +300,44 @@ class Broker:
             metrics=self.metrics.partition,
         )
         # Before the partitions start, so the router hooks every processor.
-        self.router = JobRouter(
+        assert self.gateway is not None
+        await self.gateway.start(
+            nursery,
             manager,
             self.network,
+            self.cluster_view,
             partitions_count=self.config.cluster.partitions_count,
             max_inflight=self.config.network.max_inflight_per_partition,
             request_timeout=self.config.network.request_timeout,
             # A leader silent for an election timeout is about to be replaced, if it is gone.
             attempt_timeout=r.election_timeout,
         )
-        await nursery.start(self.router.run)
+        instrument_registry(self.gateway.registry, self.metrics)
         await nursery.start(manager.run)
         return manager
 
-    async def _start_gateway(self, nursery: trio.Nursery) -> GatewayServer:
+    async def _start_gateway(self, nursery: trio.Nursery) -> Gateway:
         c = self.config
         ctx = None
-        if c.security.gateway.enabled:
+        if self.serve_clients and gateway_tls(c):
             try:
-                ctx = gateway_ssl_context(*gateway_tls_files(c))
+                ctx = grpc_ssl_context(*gateway_tls_files(c))
             except (OSError, ssl.SSLError) as exc:
                 raise StartupError(f"security.gateway: {load_error(exc)}", exit_code=2) from None
-        gateway = GatewayServer(
-            c.network.host,
-            c.network.gateway_port,
-            instrument_requests(self.handle_client_request, self.metrics),
+        gateway = Gateway(
+            host=c.network.host,
+            port=c.network.gateway_port,
             ssl_context=ctx,
-            max_frame_bytes=c.network.max_message_size,
+            max_message_bytes=c.network.max_message_size,
+            serve=self.serve_clients,
         )
+
+        async def listen(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            await gateway.listen(nursery)
+            task_status.started()
+
         await _start(
-            nursery, gateway.run, "network.gateway.port", c.network.gateway_port, c.network.host
+            nursery, listen, "network.gateway.port", c.network.gateway_port, c.network.host
         )
         return gateway
 
@@ -341,7 +350,7 @@ class Broker:
             cluster_name=c.cluster.cluster_name,
             version=__version__,
             sample=lambda: sample_broker(self),
-            topology=self.topology,
+            topology=self.cluster_view,
             metrics=self.metrics,
             network=self.network,
         )
@@ -373,116 +382,21 @@ class Broker:
         port = self.gateway.port if self.gateway else self.config.network.gateway_port
         return join_address(self.config.network.advertised, port)
 
-    def topology(self) -> Topology:
+    def cluster_view(self) -> ClusterView:
         """Every broker this one knows, with its partitions' roles, terms and health."""
-        c = self.config
-        brokers = []
-        members = self.membership.members() if self.membership is not None else {}
-        known = self.membership.known() if self.membership is not None else {}
-        for node_id in sorted(set(members) | set(known) | {self.node_id}):
-            member = members.get(node_id)
-            if node_id == self.node_id:
-                statuses = self.partitions.statuses() if self.partitions is not None else []
-                info = BrokerInfo(
-                    node_id,
-                    self.internal_address,
-                    self.gateway_address if self.serve_clients else "",
-                    "alive",
-                    tuple(s.to_info() for s in statuses),
-                )
-            elif member is None:  # long dead: only the remembered address is left
-                info = BrokerInfo(node_id, known[node_id], "", "dead")
-            else:
-                props = decode_broker_info(member.properties)
-                partitions = tuple(s.to_info() for s in props.partitions)
-                if member.state is State.DEAD:  # its last gossip is history, not a role
-                    partitions = tuple(
-                        PartitionInfo(p.partition_id, "inactive", p.term, "dead")
-                        for p in partitions
-                    )
-                info = BrokerInfo(
-                    node_id, member.address, props.gateway, member.state.label, partitions
-                )
-            brokers.append(info)
-        return Topology(
-            cluster_size=c.cluster.cluster_size,
-            partitions_count=c.cluster.partitions_count,
-            replication_factor=c.cluster.replication_factor,
-            brokers=tuple(brokers),
+        c = self.config.cluster
+        return cluster_view(
+            node_id=self.node_id,
+            cluster_size=c.cluster_size,
+            partitions_count=c.partitions_count,
+            replication_factor=c.replication_factor,
+            internal_address=self.internal_address,
+            gateway_address=self.gateway_address if self.serve_clients else "",
+            local=self.partitions.statuses() if self.partitions is not None else [],
+            problems=self.partitions.problems() if self.partitions is not None else {},
+            members=self.membership.members() if self.membership is not None else {},
+            known=self.membership.known() if self.membership is not None else {},
         )
-
-    async def handle_client_request(self, request: Any) -> Any:
-        if isinstance(request, TopologyRequest):
-            return self.topology()
-        if isinstance(request, JOB_REQUESTS):
-            if self.router is None:
-                raise GatewayRequestError(ErrorCode.UNAVAILABLE, "broker is starting")
-            return await self.router.handle(request)
-        if isinstance(request, AppendRequest):
-            return await self._append(request)
-        if isinstance(request, RebalanceRequest):
-            if self.partitions is None:
-                raise GatewayRequestError(ErrorCode.UNAVAILABLE, "broker is starting")
-            plan = self.partitions.rebalance()
-            return RebalanceResponse(tuple(LeaderMove(p, a, b) for p, a, b in plan))
-        raise GatewayRequestError(
-            ErrorCode.UNIMPLEMENTED, f"{type(request).__name__} is not supported by this broker"
-        )
-
-    async def _append(self, request: AppendRequest) -> AppendResponse:
-        """Raw records for an embedder's state machine: opaque payloads in one processor unit
-        (one log entry, in the given order), answered once committed and applied."""
-        pid = request.partition_id
-        count = len(request.records)
-        if not 1 <= count <= MAX_UNIT_RECORDS:
-            raise GatewayRequestError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"an append takes 1..{MAX_UNIT_RECORDS} records, got {count}",
-            )
-        processor = self.partitions.processor(pid) if self.partitions is not None else None
-        if processor is None:
-            raise GatewayRequestError(
-                ErrorCode.UNAVAILABLE, f"partition {pid} is not on node {self.node_id}"
-            )
-        if isinstance(processor.machine, JobEngine):
-            raise GatewayRequestError(
-                ErrorCode.UNIMPLEMENTED,
-                f"partition {pid} runs the job engine; raw records are accepted only by an "
-                "embedder's state machine",
-            )
-        try:
-            appended = await processor.submit_unit(request.records)
-        except (NotLeader, ProposalDropped) as exc:
-            raise _gateway_error(exc, pid) from None
-        return AppendResponse(pid, appended.positions, appended.answers)
-
-
-def _job_engine(partition_id: int) -> StateMachine:
-    return JobEngine(partition_id)
-
-
-def _gateway_error(exc: BaseException, pid: int) -> BaseException:
-    """The first Raft or processor refusal inside ``exc`` as the client-facing error."""
-    if (halted := find_error(exc, PartitionHalted)) is not None:
-        return GatewayRequestError(ErrorCode.UNAVAILABLE, str(halted))
-    if (unknown := find_error(exc, LeadershipLost)) is not None:
-        return GatewayRequestError(
-            ErrorCode.UNAVAILABLE, f"partition {pid}: outcome unknown, not retried ({unknown})"
-        )
-    if (catching_up := find_error(exc, NotServing)) is not None:
-        return GatewayRequestError(
-            ErrorCode.UNAVAILABLE,
-            f"partition {pid}: leader {catching_up.leader} is still applying its backlog",
-        )
-    if (full := find_error(exc, Backpressure)) is not None:
-        return GatewayRequestError(ErrorCode.RESOURCE_EXHAUSTED, f"partition {pid}: {full}")
-    if (moved := find_error(exc, NotLeader)) is not None:
-        return GatewayRequestError(
-            ErrorCode.UNAVAILABLE, f"not the leader of partition {pid} (leader: {moved.leader})"
-        )
-    if (dropped := find_error(exc, ProposalDropped)) is not None:
-        return GatewayRequestError(ErrorCode.UNAVAILABLE, f"partition {pid}: {dropped}")
-    return exc
 
 
 async def _start(nursery: trio.Nursery, fn: Any, key: str, port: int, host: str) -> None:

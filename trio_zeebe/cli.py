@@ -129,7 +129,20 @@ def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
     )
     dev.add_argument("--dir", default="dev-cluster", help="configs, certificates, data, logs")
     dev.add_argument("--json", action="store_true", help="one JSON line per broker once all are up")
-    dev.add_argument("--no-tls", action="store_true", help="plain TCP (experiments only)")
+    dev.add_argument(
+        "--no-tls",
+        "--insecure",
+        dest="no_tls",
+        action="store_true",
+        help="no TLS: plain TCP between brokers, h2c gRPC for clients (zbctl --insecure)",
+    )
+    dev.add_argument(
+        "--ports",
+        choices=("free", "zeebe"),
+        default="free",
+        help="free loopback ports (default), or Zeebe's 26500/26502/9600 shifted by "
+        "network.port_offset per broker (10 per broker)",
+    )
     _add_log_format(dev, "format of the brokers' logs and of this command's own (default text)")
     dev.set_defaults(handler=_cmd_dev_cluster)
     return parser
@@ -345,6 +358,7 @@ def _cmd_dev_cluster(args: argparse.Namespace) -> int:
             replication_factor=args.replication_factor,
             as_json=args.json,
             tls=not args.no_tls,
+            zeebe_ports=args.ports == "zeebe",
             prog=args.prog,
             broker_env={ENV_LOG_FORMAT: fmt},
         )

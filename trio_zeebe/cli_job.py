@@ -21,9 +21,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .codec import converter
+import attrs
+
+from .client import Job
 from .config import parse_duration
-from .engine.records import Job
 from .keys import partition_of
 from .logs import utc_time
 
@@ -310,14 +311,27 @@ def _render(args: argparse.Namespace, result: Any) -> str:
             text += f", {until} {utc_time(result.deadline)}"
         if result.error_code:
             text += f", error {result.error_code}"
+    elif result is None:  # a key-addressed command: Zeebe answers it with an empty response
+        done = _DONE.get(args.action, args.action)
+        data = {"key": args.key, "partition_id": partition_of(args.key), "result": done}
+        text = f"job {args.key}: {done}"
     else:
         data = {"result": repr(result)}
         text = repr(result)
     return json.dumps(data) if args.json else text
 
 
+_DONE = {
+    "complete": "completed",
+    "fail": "failed",
+    "throw-error": "error thrown",
+    "update-retries": "retries updated",
+    "update-timeout": "timeout updated",
+}
+
+
 def _job_dict(job: Job) -> dict[str, Any]:
-    data: dict[str, Any] = converter.unstructure(job)
+    data: dict[str, Any] = attrs.asdict(job)
     data["partition_id"] = partition_of(job.key)
     return data
 

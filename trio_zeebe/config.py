@@ -413,7 +413,8 @@ def _check_semantics(config: BrokerConfig) -> None:
         for key in ("certificate_authority", "certificate_chain", "private_key"):
             _check_file(config, f"security.{key}", getattr(s, key))
     g = s.gateway
-    if g.enabled:
+    # security.enabled = false turns all TLS off: brokers talk plain TCP, the gateway h2c.
+    if gateway_tls(config):
         _check_file(
             config, "security.gateway.certificate_chain", g.certificate_chain or s.certificate_chain
         )
@@ -433,7 +434,7 @@ def _check_semantics(config: BrokerConfig) -> None:
             ("security.certificate_chain", s.certificate_chain),
             ("security.private_key", s.private_key),
         )
-    if g.enabled:
+    if gateway_tls(config):
         chain_file = ("security.gateway.certificate_chain", g.certificate_chain)
         if not g.certificate_chain:
             chain_file = ("security.certificate_chain", s.certificate_chain)
@@ -471,6 +472,12 @@ def _check_pair(config: BrokerConfig, chain: tuple[str, str], key: tuple[str, st
         check_chain_and_key(config.path(chain[1]), config.path(key[1]))
     except TlsFileError as exc:
         raise ConfigError(f"{chain[0] if exc.role == 'chain' else key[0]}: {exc}") from None
+
+
+def gateway_tls(config: BrokerConfig) -> bool:
+    """Whether the gateway serves TLS (else h2c): ``security.enabled`` and
+    ``security.gateway.enabled`` both."""
+    return config.security.enabled and config.security.gateway.enabled
 
 
 def gateway_tls_files(config: BrokerConfig) -> tuple[Path, Path, Path | None]:

@@ -33,7 +33,7 @@ import attrs
 import tomli_w
 import trio
 
-from .config import BrokerConfig, ConfigError, load_config
+from .config import BrokerConfig, ConfigError, gateway_tls, load_config
 from .errors import find_error
 
 STARTUP_TIMEOUT = 60.0
@@ -88,9 +88,20 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def write_configs(
-    directory: Path, *, brokers: int, partitions: int, replication_factor: int, tls: bool
+    directory: Path,
+    *,
+    brokers: int,
+    partitions: int,
+    replication_factor: int,
+    tls: bool,
+    zeebe_ports: bool = False,
 ) -> list[Path]:
-    """Write certificates and broker-N.toml files unless they exist; return the config paths."""
+    """Write certificates and broker-N.toml files unless they exist; return the config paths.
+
+    ``zeebe_ports``: Zeebe's ports (gateway 26500, internal 26502, monitoring 9600) with
+    ``network.port_offset = N`` for broker N (each broker's ports 10 x N higher), else free
+    loopback ports.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / f"broker-{i}.toml" for i in range(brokers)]
     if all(p.exists() for p in paths):
@@ -99,9 +110,19 @@ def write_configs(
         from .transport.tls import write_dev_certs
 
         write_dev_certs(directory / "certs", brokers, ["localhost", "127.0.0.1", "::1"])
-    ports = free_ports(3 * brokers)
-    internal = [f"127.0.0.1:{ports[3 * i]}" for i in range(brokers)]
+    if zeebe_ports:
+        internal = [f"127.0.0.1:{26502 + 10 * i}" for i in range(brokers)]
+    else:
+        ports = free_ports(3 * brokers)
+        internal = [f"127.0.0.1:{ports[3 * i]}" for i in range(brokers)]
     for i, path in enumerate(paths):
+        network: dict[str, Any] = {"host": "127.0.0.1"}
+        if zeebe_ports:
+            network["port_offset"] = i
+        else:
+            network["internal_api"] = {"port": ports[3 * i]}
+            network["gateway"] = {"port": ports[3 * i + 1]}
+            network["monitoring"] = {"port": ports[3 * i + 2]}
         config: dict[str, Any] = {
             "cluster": {
                 "node_id": i,
@@ -111,12 +132,7 @@ def write_configs(
                 "cluster_name": "dev-cluster",
                 "initial_contact_points": internal,
             },
-            "network": {
-                "host": "127.0.0.1",
-                "internal_api": {"port": ports[3 * i]},
-                "gateway": {"port": ports[3 * i + 1]},
-                "monitoring": {"port": ports[3 * i + 2]},
-            },
+            "network": network,
             "data": {"directory": f"data/broker-{i}"},
             "security": {
                 "enabled": tls,
@@ -139,6 +155,7 @@ def run_dev_cluster(
     replication_factor: int,
     as_json: bool,
     tls: bool = True,
+    zeebe_ports: bool = False,
     prog: str = "python -m trio_zeebe",
     broker_env: dict[str, str] | None = None,
 ) -> int:
@@ -152,6 +169,7 @@ def run_dev_cluster(
             partitions=partitions,
             replication_factor=replication_factor,
             tls=tls,
+            zeebe_ports=zeebe_ports,
         )
     except OSError as exc:
         raise DevClusterError(
@@ -307,7 +325,7 @@ async def _topology(directory: Path, node: DevBroker) -> dict[str, Any] | None:
     """The topology (as ``status --json`` shows it) from ``node``'s gateway; None if no answer."""
     from .client import Client, ClientError
 
-    tls = node.config.security.gateway.enabled
+    tls = gateway_tls(node.config)
     ca = str(directory / "certs" / "ca.pem") if tls else None
     try:
         async with Client(
@@ -418,22 +436,34 @@ def _announce(
         for d in described:
             print(json.dumps(d), flush=True)
         return
-    tls = nodes[0].config.security.gateway.enabled
+    tls = gateway_tls(nodes[0].config)
     print(f"trio_zeebe dev cluster: {len(nodes)} brokers up (data, configs, logs in {directory})")
     for d in described:
         print(
             f"  broker {d['node_id']}  pid {d['pid']}  gateway {d['gateway']}  "
             f"internal {d['internal']}  monitoring {d['monitoring']}"
         )
-    print("connect with:")
-    env = f"  export TRIO_ZEEBE_ADDRESS={described[0]['gateway']}"
-    if tls:
-        env += f" TRIO_ZEEBE_CA_CERTIFICATE_PATH={(directory / 'certs' / 'ca.pem').resolve()}"
-    else:
-        env += " TRIO_ZEEBE_INSECURE_CONNECTION=1"
-    print(env)
+    print("connect with (zbctl, pyzeebe and this package's CLI read these):")
+    for line in connect_exports(directory, described[0]["gateway"], tls):
+        print(f"  {line}")
     print(f"  {prog} status")
+    print("  zbctl status")
     print("Ctrl-C stops the cluster.", flush=True)
+
+
+def connect_exports(directory: Path, gateway: str, tls: bool) -> list[str]:
+    """``export`` lines that point Zeebe's clients (zbctl, pyzeebe, the Java/Go clients' env
+    settings) and ours at the cluster without flags."""
+    if tls:
+        ca = (directory / "certs" / "ca.pem").resolve()
+        return [
+            f"export ZEEBE_ADDRESS={gateway} ZEEBE_CA_CERTIFICATE_PATH={ca}",
+            f"export TRIO_ZEEBE_ADDRESS={gateway} TRIO_ZEEBE_CA_CERTIFICATE_PATH={ca}",
+        ]
+    return [
+        f"export ZEEBE_ADDRESS={gateway} ZEEBE_INSECURE_CONNECTION=true",
+        f"export TRIO_ZEEBE_ADDRESS={gateway} TRIO_ZEEBE_INSECURE_CONNECTION=1",
+    ]
 
 
 async def _stop_all(procs: list[trio.Process]) -> None:

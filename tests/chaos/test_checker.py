@@ -14,7 +14,7 @@ import pytest
 import trio
 import trio.lowlevel
 
-from trio_zeebe.client_errors import (
+from trio_zeebe.client.errors import (
     ConnectionFailed,
     DeadlineExceeded,
     GatewayUnreachable,

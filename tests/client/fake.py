@@ -1,42 +1,117 @@
-"""Fake gateways for client tests: real GatewayServers (the framed protocol) in a trio thread.
+"""Gateways for client tests: a real one-broker cluster (process engine, one partition) whose
+gRPC services are served on several ports, in a trio thread.
 
-The servers run in their own thread under ``trio.run`` so the client under test can run under
-trio or asyncio in the main thread. By default every gateway answers job commands from one
-shared, real :class:`~trio_zeebe.engine.jobs.JobEngine` (long polls wait for a CreateJob); a test
-can replace the handler of one gateway with its own, or stop a gateway (its listener and every
-connection close, like a killed broker).
+The broker and its gateways run in their own thread under ``trio.run`` so the client under test
+can run under trio or asyncio in the main thread. Every gateway records the requests it gets
+(``requests``: gateway index, RPC name, the parsed request) and answers them with the broker's
+real services; a test can replace one gateway's handling with its own (``handlers``), or stop
+a gateway (its listener and every connection close, like a killed broker's gateway).
 """
 
 from __future__ import annotations
 
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
+from google.protobuf.message import Message
 
-from trio_zeebe.engine.jobs import JobEngine
-from trio_zeebe.engine.records import ActivatedJobs, Rejection, TimeTick
-from trio_zeebe.gateway.messages import ActivateJobsRequest, ErrorResponse, TopologyRequest
-from trio_zeebe.gateway.server import GatewayRequestError, GatewayServer
+from trio_zeebe.broker import Broker
+from trio_zeebe.config import config_from_dict
+from trio_zeebe.engine.engine import Engine
+from trio_zeebe.engine.runtime.values import Job as EngineJob
+from trio_zeebe.gateway.grpc_call import ServerCall
+from trio_zeebe.gateway.grpc_server import GrpcServer
+from trio_zeebe.gateway.grpc_services import RpcMethod, Send, ServiceRegistry
+from trio_zeebe.proto import gateway_pb2 as gw
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 
-Handler = Callable[["FakeGateways", int, Any], Awaitable[Any]]
+Forward = Callable[[], Awaitable[bytes]]
+Handler = Callable[["FakeGateways", int, str, Message, Forward], Awaitable[bytes]]
+
+_REQUESTS: dict[str, type[Message]] = {
+    "CreateJob": tz.CreateJobRequest,
+    "ActivateJobs": gw.ActivateJobsRequest,
+    "CompleteJob": gw.CompleteJobRequest,
+    "FailJob": gw.FailJobRequest,
+    "ThrowError": gw.ThrowErrorRequest,
+    "UpdateJobRetries": gw.UpdateJobRetriesRequest,
+    "UpdateJobTimeout": gw.UpdateJobTimeoutRequest,
+    "ClusterStatus": tz.ClusterStatusRequest,
+    "Topology": gw.TopologyRequest,
+}
+
+
+class _Recording(ServiceRegistry):
+    """The broker's services, each call recorded (and maybe handled by the test) first."""
+
+    def __init__(self, fake: FakeGateways, index: int, inner: ServiceRegistry) -> None:
+        super().__init__()
+        self.fake = fake
+        self.index = index
+        self.inner = inner
+
+    def lookup(self, path: str) -> RpcMethod | None:
+        method = self.inner.lookup(path)
+        if method is None:
+            return None
+        rpc = path.rpartition("/")[2]
+        fake, index = self.fake, self.index
+        message = _REQUESTS.get(rpc)
+
+        def parsed(data: bytes) -> Any:
+            return message.FromString(data) if message is not None else data
+
+        if method.unary is not None:
+            unary = method.unary
+
+            async def handle_unary(data: bytes, call: ServerCall) -> bytes:
+                request = parsed(data)
+                fake.requests.append((index, rpc, request))
+                handler = fake.handlers.get(index)
+                if handler is None:
+                    return await unary(data, call)
+                return await handler(fake, index, rpc, request, lambda: unary(data, call))
+
+            return attrs.evolve(method, unary=handle_unary)
+        assert method.stream is not None
+        stream = method.stream
+
+        async def handle_stream(data: bytes, call: ServerCall, send: Send[bytes]) -> None:
+            request = parsed(data)
+            fake.requests.append((index, rpc, request))
+            handler = fake.handlers.get(index)
+            if handler is None:
+                await stream(data, call, send)
+                return
+
+            async def forward() -> bytes:
+                await stream(data, call, send)
+                return b""
+
+            await handler(fake, index, rpc, request, forward)
+
+        return attrs.evolve(method, stream=handle_stream)
 
 
 class FakeGateways:
     def __init__(self, count: int = 2) -> None:
         self.count = count
-        self.engine = JobEngine(1)
         self.handlers: dict[int, Handler] = {}
-        self.requests: list[tuple[int, Any]] = []  # (gateway, request) in arrival order
+        self.requests: list[tuple[int, str, Any]] = []  # (gateway, rpc, request) in order
         self.ports: list[int] = []
+        self.broker: Broker | None = None
         self._scopes: list[trio.CancelScope] = []
         self._token: trio.lowlevel.TrioToken | None = None
-        self._created = trio.Event()
         self._ready = threading.Event()
         self._stop: trio.Event | None = None
+        self._dir = tempfile.TemporaryDirectory(prefix="fake-gateways-")
         self._thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
         self._error: BaseException | None = None
 
@@ -46,7 +121,9 @@ class FakeGateways:
 
     def __enter__(self) -> FakeGateways:
         self._thread.start()
-        if not self._ready.wait(10):
+        if not self._ready.wait(30):
+            raise RuntimeError("fake gateways did not start")
+        if self._error is not None:
             raise RuntimeError(f"fake gateways did not start: {self._error!r}")
         return self
 
@@ -54,16 +131,40 @@ class FakeGateways:
         assert self._token is not None and self._stop is not None
         trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
         self._thread.join(10)
+        self._dir.cleanup()
+
+    def sent(self, rpc: str) -> list[Any]:
+        return [r for _, name, r in self.requests if name == rpc]
 
     async def _main(self) -> None:
         self._token = trio.lowlevel.current_trio_token()
         self._stop = trio.Event()
+        config = config_from_dict(
+            {
+                "cluster": {"node_id": 0},
+                "network": {"internal_api": {"port": 0}},
+                "data": {"directory": str(Path(self._dir.name) / "data")},
+                "security": {"enabled": False},
+            }
+        )
         try:
             async with trio.open_nursery() as nursery:
+                broker: Broker = await nursery.start(
+                    Broker(config, serve_clients=False, clock=self.clock).run
+                )
+                self.broker = broker
+                assert broker.partitions is not None and broker.gateway is not None
+                with trio.fail_after(20):
+                    await broker.partitions.became_ready.wait()
+                    processor = broker.partitions.processor(1)
+                    while processor is None or not processor.serving:
+                        await trio.sleep(0.01)
+                        processor = broker.partitions.processor(1)
                 for i in range(self.count):
                     scope = trio.CancelScope()
                     self._scopes.append(scope)
-                    self.ports.append(await nursery.start(self._serve, i, scope))
+                    registry = _Recording(self, i, broker.gateway.registry)
+                    self.ports.append(await nursery.start(self._serve, registry, scope))
                 self._ready.set()
                 await self._stop.wait()
                 nursery.cancel_scope.cancel()
@@ -72,19 +173,44 @@ class FakeGateways:
             self._ready.set()
             raise
 
-    async def _serve(self, i: int, scope: trio.CancelScope, *, task_status: Any) -> None:
-        async def handle(request: Any) -> Any:
-            self.requests.append((i, request))
-            handler = self.handlers.get(i, FakeGateways.engine_handler)
-            return await handler(self, i, request)
-
+    async def _serve(
+        self, registry: ServiceRegistry, scope: trio.CancelScope, *, task_status: Any
+    ) -> None:
         with scope:
-            server = GatewayServer(
-                "127.0.0.1", 0, handle, ssl_context=None, max_frame_bytes=1 << 20
-            )
-            await server.run(task_status=task_status)
+            await GrpcServer(registry, host="127.0.0.1", port=0).run(task_status=task_status)
+
+    # --- time: the engine's clock can be moved ahead (leases, back-offs) ----------------------
+
+    offset = 0.0
+
+    def clock(self) -> float:
+        return time.time() + self.offset
+
+    def tick(self, seconds_ahead: float) -> None:
+        """Move the leader's clock ``seconds_ahead``; leases and back-offs ending by then fire."""
+
+        def tick() -> None:
+            self.offset += seconds_ahead
+            processor = self.engine_processor()
+            processor._wake_ticker.set()
+
+        self.call(tick)
 
     # --- controls, called from the test thread ---------------------------------------------
+
+    def engine_processor(self) -> Any:
+        assert self.broker is not None and self.broker.partitions is not None
+        return self.broker.partitions.processor(1)
+
+    def engine(self) -> Engine:
+        machine = self.engine_processor().machine
+        assert isinstance(machine, Engine)
+        return machine
+
+    def job(self, key: int) -> EngineJob | None:
+        """The engine's job (in the gateways' thread: the engine is not thread-safe)."""
+        result: EngineJob | None = self.call(lambda: self.engine().jobs().get(key))
+        return result
 
     def stop_gateway(self, i: int) -> None:
         """Close gateway ``i``'s listener and connections (callable from either thread)."""
@@ -99,38 +225,9 @@ class FakeGateways:
                 time.sleep(0.005)
 
     def call(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` in the gateways' thread (the engine is not thread-safe)."""
+        """Run ``fn`` in the gateways' thread."""
         assert self._token is not None
         return trio.from_thread.run_sync(fn, trio_token=self._token)
-
-    def tick(self, seconds_ahead: float) -> None:
-        """Move engine time ``seconds_ahead``: leases and back-offs ending by then fire."""
-
-        def tick() -> None:
-            now = max(self.engine.clock, time.time()) + seconds_ahead
-            self.engine.execute(TimeTick(), now)
-            self._created.set()
-            self._created = trio.Event()
-
-        self.call(tick)
-
-    # --- the default handler: one real job engine behind every gateway ------------------------
-
-    async def engine_handler(self, i: int, request: Any) -> Any:
-        if isinstance(request, TopologyRequest):
-            raise GatewayRequestError("UNIMPLEMENTED", "fake gateway has no topology")
-        if isinstance(request, ActivateJobsRequest):
-            with trio.move_on_after(request.request_timeout):
-                while True:
-                    result = self.engine.execute(request.command, time.time())
-                    if not isinstance(result, ActivatedJobs) or result.jobs:
-                        return _answer(result)
-                    await self._created.wait()
-            return ActivatedJobs(())
-        result = _answer(self.engine.execute(request, time.time()))
-        self._created.set()
-        self._created = trio.Event()
-        return result
 
 
 def _accepts(port: int) -> bool:
@@ -139,10 +236,3 @@ def _accepts(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def _answer(result: Any) -> Any:
-    # The real gateway answers refusals as ErrorResponse; the client accepts both.
-    if isinstance(result, Rejection):
-        return ErrorResponse(result.code, result.message)
-    return result

@@ -1,5 +1,5 @@
-"""Client against fake gateways, under trio and asyncio: typed results, one exception class per
-error kind, failover between gateway addresses, deadlines."""
+"""Client against real gateways of a one-broker cluster, under trio and asyncio: typed results,
+one exception class per error kind, failover between gateway addresses, deadlines."""
 
 from __future__ import annotations
 
@@ -26,12 +26,10 @@ from trio_zeebe import (
     Unavailable,
     Unimplemented,
 )
-from trio_zeebe.engine.records import CompleteJob, CreateJob, JobState
-from trio_zeebe.gateway.messages import ActivateJobsRequest
-from trio_zeebe.gateway.server import GatewayRequestError
+from trio_zeebe.grpc.status import GrpcError, StatusCode
 
 from .conftest import eventually
-from .fake import FakeGateways
+from .fake import FakeGateways, Forward
 
 Run = Callable[[Callable[[], Awaitable[Any]]], Any]
 
@@ -49,22 +47,35 @@ def test_job_commands_return_typed_results(run: Run, gateways: FakeGateways) -> 
                 "pay", retries=2, variables={"amount": 12}, custom_headers={"h": "v"}
             )
             assert isinstance(key, int) and key >> 51 == 1
+            started = anyio.current_time()
             jobs = await client.activate_jobs("pay", worker="w1", max_jobs=5, timeout=30)
             assert [type(j) for j in jobs] == [Job]
             job = jobs[0]
             assert (job.key, job.state, job.worker, job.retries) == (key, "ACTIVATED", "w1", 2)
             assert (job.variables, job.custom_headers) == ({"amount": 12}, {"h": "v"})
-            assert (await client.update_job_timeout(key, 60)).state == JobState.ACTIVATED
-            failed = await client.fail_job(key, retries=1, error_message="nope")
-            assert (failed.retries, failed.error_message) == (1, "nope")
-            assert (await client.update_job_retries(key, 5)).retries == 5
+            assert job.deadline is not None and 25 < job.deadline - gateways.clock() <= 30.5
+            assert job.process_instance_key == -1 and job.bpmn_process_id == ""  # standalone
+            await client.update_job_timeout(key, 60)
+            engine_job = await anyio.to_thread.run_sync(gateways.job, key)
+            assert engine_job is not None and engine_job.state == "ACTIVATED"
+            await client.fail_job(key, retries=1, error_message="nope")
+            engine_job = await anyio.to_thread.run_sync(gateways.job, key)
+            assert engine_job is not None
+            assert (engine_job.retries, engine_job.error_message) == (1, "nope")
+            await client.update_job_retries(key, 5)
             again = await client.activate_jobs("pay", worker="w2", fetch_variables=["x"])
             assert [j.key for j in again] == [key] and again[0].variables == {}
-            done = await client.complete_job(key, {"paid": True})
-            assert done.state == JobState.COMPLETED
+            assert again[0].retries == 5
+            assert await client.complete_job(key, {"paid": True}) is None
+            assert await anyio.to_thread.run_sync(gateways.job, key) is None  # completed: gone
             with pytest.raises(NotFound) as info:
                 await client.complete_job(key)
             assert info.value.code == "NOT_FOUND" and isinstance(info.value, ClientError)
+            assert info.value.message == (
+                f"Command 'COMPLETE' rejected with code 'NOT_FOUND': Expected to complete job "
+                f"with key '{key}', but no such job was found"
+            )
+            assert anyio.current_time() - started < 5
 
             other = await client.create_job("pay")
             await client.throw_error(other, "NO_FUNDS", "card declined")
@@ -91,10 +102,7 @@ def test_activate_long_polls_until_a_job_appears_or_the_request_timeout(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(poll)
                 await eventually(
-                    lambda: any(
-                        isinstance(r, ActivateJobsRequest) and r.command.type == "late"
-                        for _, r in gateways.requests
-                    )
+                    lambda: any(r.type == "late" for r in gateways.sent("ActivateJobs"))
                 )
                 key = await client.create_job("late")
             assert [j.key for j in found] == [key]
@@ -118,8 +126,8 @@ ERRORS = [
 def test_each_error_code_raises_its_own_class(
     run: Run, gateways: FakeGateways, code: str, kind: type[ClientError]
 ) -> None:
-    async def refuse(fake: FakeGateways, i: int, request: Any) -> Any:
-        raise GatewayRequestError(code, f"refused {type(request).__name__}")  # type: ignore[arg-type]
+    async def refuse(fake: FakeGateways, i: int, rpc: str, request: Any, forward: Forward) -> bytes:
+        raise GrpcError(StatusCode[code], f"refused {rpc}")
 
     gateways.handlers[0] = refuse
 
@@ -133,18 +141,18 @@ def test_each_error_code_raises_its_own_class(
 
     run(main)
     # An error answer is an answer: never retried on the other gateway.
-    assert [i for i, _ in gateways.requests] == [0]
+    assert [i for i, _, _ in gateways.requests] == [0]
 
 
 def test_unknown_error_code_is_a_request_error(run: Run, gateways: FakeGateways) -> None:
-    async def refuse(fake: FakeGateways, i: int, request: Any) -> Any:
-        raise GatewayRequestError("SOMETHING_NEW", "from the future")  # type: ignore[arg-type]
+    async def refuse(fake: FakeGateways, i: int, rpc: str, request: Any, forward: Forward) -> bytes:
+        raise GrpcError(StatusCode.ABORTED, "from the future")
 
     gateways.handlers[0] = refuse
 
     async def main() -> None:
         async with client_for(gateways) as client:
-            with pytest.raises(RequestError, match="SOMETHING_NEW: from the future"):
+            with pytest.raises(RequestError, match="ABORTED: from the future"):
                 await client.create_job("x")
 
     run(main)
@@ -175,7 +183,7 @@ def test_fails_over_when_the_first_address_is_down(run: Run, gateways: FakeGatew
             assert [j.key for j in await client.activate_jobs("t", worker="w")] == [key]
 
     run(main)
-    assert {i for i, _ in gateways.requests} == {1}
+    assert {i for i, _, _ in gateways.requests} == {1}
 
 
 def test_no_reachable_gateway_is_connection_failed_at_once(run: Run) -> None:
@@ -193,14 +201,16 @@ def test_no_reachable_gateway_is_connection_failed_at_once(run: Run) -> None:
         run(main)
 
 
-def _dies_on(kind: type) -> Callable[[FakeGateways, int, Any], Awaitable[Any]]:
+def _dies_on(kind: str) -> Callable[[FakeGateways, int, str, Any, Forward], Awaitable[bytes]]:
     """A gateway that receives the request and then dies before answering it."""
 
-    async def handler(fake: FakeGateways, i: int, request: Any) -> Any:
-        if isinstance(request, kind):
+    async def handler(
+        fake: FakeGateways, i: int, rpc: str, request: Any, forward: Forward
+    ) -> bytes:
+        if rpc == kind:
             fake.stop_gateway(i)
             await trio.sleep_forever()
-        return await fake.engine_handler(i, request)
+        return await forward()
 
     return handler
 
@@ -210,19 +220,20 @@ def test_gateway_dying_mid_request_is_retried_on_the_next(run: Run, gateways: Fa
         async with client_for(gateways) as client:
             key = await client.create_job("t")
             await client.activate_jobs("t", worker="w")
-            gateways.handlers[0] = _dies_on(CompleteJob)
-            assert (await client.complete_job(key)).state == "COMPLETED"
+            gateways.handlers[0] = _dies_on("CompleteJob")
+            await client.complete_job(key)
+            assert await anyio.to_thread.run_sync(gateways.job, key) is None
             assert client.failovers == 1
 
     run(main)
-    assert [(i, type(r).__name__) for i, r in gateways.requests[-2:]] == [
+    assert [(i, rpc) for i, rpc, _ in gateways.requests[-2:]] == [
         (0, "CompleteJob"),
         (1, "CompleteJob"),
     ]
 
 
 def test_create_job_is_not_retried_once_sent(run: Run, gateways: FakeGateways) -> None:
-    gateways.handlers[0] = _dies_on(CreateJob)
+    gateways.handlers[0] = _dies_on("CreateJob")
 
     async def main() -> None:
         async with client_for(gateways) as client:
@@ -233,7 +244,7 @@ def test_create_job_is_not_retried_once_sent(run: Run, gateways: FakeGateways) -
             assert isinstance(await client.create_job("t"), int)
 
     run(main)
-    assert [(i, type(r).__name__) for i, r in gateways.requests] == [
+    assert [(i, rpc) for i, rpc, _ in gateways.requests] == [
         (0, "CreateJob"),
         (1, "CreateJob"),
     ]
@@ -243,14 +254,14 @@ def test_create_job_is_retried_when_it_never_left(run: Run, gateways: FakeGatewa
     async def main() -> None:
         async with client_for(gateways) as client:
             await client.create_job("t")  # connected to gateway 0
-            conn = client._conn
-            assert conn is not None
+            channel = client._conns.current
+            assert channel is not None
             await anyio.to_thread.run_sync(gateways.stop_gateway, 0)
-            await eventually(lambda: conn.broken is not None)
+            await eventually(lambda: channel.closed)
             await client.create_job("t")  # written to no socket: safe on gateway 1
 
     run(main)
-    assert [(i, type(r).__name__) for i, r in gateways.requests] == [
+    assert [(i, rpc) for i, rpc, _ in gateways.requests] == [
         (0, "CreateJob"),
         (1, "CreateJob"),
     ]
@@ -259,10 +270,12 @@ def test_create_job_is_retried_when_it_never_left(run: Run, gateways: FakeGatewa
 def test_no_answer_in_time_is_deadline_exceeded_and_the_client_goes_on(
     run: Run, gateways: FakeGateways
 ) -> None:
-    async def stall_creates(fake: FakeGateways, i: int, request: Any) -> Any:
-        if isinstance(request, CreateJob) and request.type == "stall":
+    async def stall_creates(
+        fake: FakeGateways, i: int, rpc: str, request: Any, forward: Forward
+    ) -> bytes:
+        if rpc == "CreateJob" and request.type == "stall":
             await trio.sleep_forever()
-        return await fake.engine_handler(i, request)
+        return await forward()
 
     gateways.handlers[0] = stall_creates
 
@@ -297,3 +310,17 @@ def test_many_requests_in_flight_share_one_connection(run: Run, gateways: FakeGa
 
     run(main)
     assert len(set(keys)) == 200
+
+
+def test_the_client_imports_neither_trio_nor_the_broker() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, trio_zeebe.client; print('trio' in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith('trio_zeebe.') and m.split('.')[1] in "
+        "('broker', 'gateway', 'raft', 'transport', 'membership', 'partitions', 'processing', "
+        "'engine')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False []"

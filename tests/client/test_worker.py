@@ -1,7 +1,9 @@
-"""Worker against fake gateways (a real job engine behind them), under trio and asyncio."""
+"""Worker against real gateways (a one-broker cluster running the process engine), under trio
+and asyncio."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,13 +11,12 @@ import anyio
 import pytest
 
 from trio_zeebe import Client, Job, JobError, Unimplemented, Worker
-from trio_zeebe.engine.records import CompleteJob, FailJob, JobState, ThrowError
-from trio_zeebe.gateway.messages import ActivateJobsRequest
-from trio_zeebe.gateway.server import GatewayRequestError
-from trio_zeebe.worker import retry_backoff
+from trio_zeebe.client.worker import retry_backoff
+from trio_zeebe.engine.runtime.values import Job as EngineJob
+from trio_zeebe.grpc.status import GrpcError, StatusCode
 
 from .conftest import eventually
-from .fake import FakeGateways
+from .fake import FakeGateways, Forward
 
 Run = Callable[[Callable[[], Awaitable[Any]]], Any]
 
@@ -24,12 +25,12 @@ def client_for(gateways: FakeGateways) -> Client:
     return Client(gateways.addresses, insecure=True, request_timeout=5, connect_timeout=2)
 
 
-def sent(gateways: FakeGateways, kind: type) -> list[Any]:
-    return [r for _, r in gateways.requests if isinstance(r, kind)]
+def sent(gateways: FakeGateways, rpc: str) -> list[Any]:
+    return gateways.sent(rpc)
 
 
-async def engine_job(gateways: FakeGateways, key: int) -> Job | None:
-    return await anyio.to_thread.run_sync(gateways.call, lambda: gateways.engine.job(key))  # type: ignore[no-any-return]
+async def engine_job(gateways: FakeGateways, key: int) -> EngineJob | None:
+    return await anyio.to_thread.run_sync(gateways.job, key)
 
 
 def test_worker_completes_jobs_with_the_handlers_variables(
@@ -55,7 +56,7 @@ def test_worker_completes_jobs_with_the_handlers_variables(
                 await eventually(lambda: worker.completed == 1)
 
     run(main)
-    completes = {c.key: c.variables for c in sent(gateways, CompleteJob)}
+    completes = {c.jobKey: json.loads(c.variables or "{}") for c in sent(gateways, "CompleteJob")}
     assert len(completes) == 51
     assert sorted(v["doubled"] for v in completes.values() if v) == [2 * n for n in range(50)]
 
@@ -77,7 +78,7 @@ def test_a_raising_handler_fails_the_job_with_retries_minus_one_and_back_off(
             async with client.worker("flaky", flaky, backoff_base=0.5, backoff_max=0.75) as w:
                 await eventually(lambda: w.failed == 1)
                 job = await engine_job(gateways, key)
-                assert job is not None and (job.state, job.retries) == (JobState.FAILED, 2)
+                assert job is not None and (job.state, job.retries) == ("FAILED", 2)
                 assert job.error_message == "boom 1"
                 await anyio.to_thread.run_sync(
                     gateways.tick, 1.0
@@ -87,10 +88,10 @@ def test_a_raising_handler_fails_the_job_with_retries_minus_one_and_back_off(
                 await eventually(lambda: w.completed == 1)
 
     run(main)
-    fails = sent(gateways, FailJob)
-    assert [(f.retries, f.error_message, f.retry_backoff) for f in fails] == [
-        (2, "boom 1", 0.5),
-        (1, "boom 2", 0.75),  # 0.5 * 2, capped at 0.75
+    fails = sent(gateways, "FailJob")
+    assert [(f.retries, f.errorMessage, f.retryBackOff) for f in fails] == [
+        (2, "boom 1", 500),  # milliseconds on the wire
+        (1, "boom 2", 750),  # 0.5 * 2, capped at 0.75
     ]
 
 
@@ -115,11 +116,11 @@ def test_the_last_retry_leaves_an_incident_and_business_errors_are_thrown(
             assert job is not None and (job.state, job.retries) == ("FAILED", 0)
             assert job.error_message == "RuntimeError"  # no text: the exception's name
             thrown = await engine_job(gateways, declined)
-            assert thrown is not None and thrown.state == JobState.ERROR_THROWN
+            assert thrown is not None and thrown.state == "ERROR_THROWN"
             assert (thrown.error_code, thrown.error_message) == ("NO_FUNDS", "card declined")
 
     run(main)
-    assert [t.error_code for t in sent(gateways, ThrowError)] == ["NO_FUNDS"]
+    assert [t.errorCode for t in sent(gateways, "ThrowError")] == ["NO_FUNDS"]
 
 
 def test_concurrency_bound_is_respected(run: Run, gateways: FakeGateways) -> None:
@@ -143,7 +144,7 @@ def test_concurrency_bound_is_respected(run: Run, gateways: FakeGateways) -> Non
     run(main)
     assert peak == 4 and done == 60
     # The worker asked only for jobs it had room for: none waited activated for a slot.
-    assert max(r.command.max_jobs for r in sent(gateways, ActivateJobsRequest)) == 4
+    assert max(r.maxJobsToActivate for r in sent(gateways, "ActivateJobs")) == 4
 
 
 def test_cancellation_stops_polling_and_handlers(run: Run, gateways: FakeGateways) -> None:
@@ -169,17 +170,19 @@ def test_cancellation_stops_polling_and_handlers(run: Run, gateways: FakeGateway
                     scope.cancel()
             assert cancelled == [key]
             job = await engine_job(gateways, key)  # re-offered when its lease ends
-            assert job is not None and job.state == JobState.ACTIVATED
+            assert job is not None and job.state == "ACTIVATED"
 
     run(main)
-    assert sent(gateways, CompleteJob) == [] and sent(gateways, FailJob) == []
+    assert sent(gateways, "CompleteJob") == [] and sent(gateways, "FailJob") == []
 
 
 def test_a_worker_the_gateway_cannot_serve_ends_with_that_error(
     run: Run, gateways: FakeGateways
 ) -> None:
-    async def unimplemented(fake: FakeGateways, i: int, request: Any) -> Any:
-        raise GatewayRequestError("UNIMPLEMENTED", "no jobs here")  # type: ignore[arg-type]
+    async def unimplemented(
+        fake: FakeGateways, i: int, rpc: str, request: Any, forward: Forward
+    ) -> bytes:
+        raise GrpcError(StatusCode.UNIMPLEMENTED, "no jobs here")
 
     gateways.handlers[0] = unimplemented
 
@@ -197,12 +200,14 @@ def test_a_worker_the_gateway_cannot_serve_ends_with_that_error(
 def test_transient_activation_errors_are_retried(run: Run, gateways: FakeGateways) -> None:
     refusals = 0
 
-    async def busy_then_fine(fake: FakeGateways, i: int, request: Any) -> Any:
+    async def busy_then_fine(
+        fake: FakeGateways, i: int, rpc: str, request: Any, forward: Forward
+    ) -> bytes:
         nonlocal refusals
-        if isinstance(request, ActivateJobsRequest) and refusals < 3:
+        if rpc == "ActivateJobs" and refusals < 3:
             refusals += 1
-            raise GatewayRequestError("RESOURCE_EXHAUSTED", "busy")  # type: ignore[arg-type]
-        return await fake.engine_handler(i, request)
+            raise GrpcError(StatusCode.RESOURCE_EXHAUSTED, "busy")
+        return await forward()
 
     gateways.handlers[0] = busy_then_fine
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trio_zeebe import codec
-from trio_zeebe.engine import KVStore, Rejection
-from trio_zeebe.engine.kv import CompareAndSet, Delete, Get, Put, Value
+from trio_zeebe.engine import KVStore
+from trio_zeebe.engine.kv import CompareAndSet, Delete, Get, Put, Rejection, Value
 
 
 def run(kv: KVStore, command: object, position: int) -> object:

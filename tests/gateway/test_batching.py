@@ -151,7 +151,7 @@ async def test_leader_takes_what_fits_its_in_flight_bound_and_refuses_the_rest()
         await trio.testing.wait_all_tasks_blocked()
         assert processor.calls == [[b"a", b"b", b"c"]]  # proposed together
         assert executor.inflight == {1: 3}
-        busy = await executor.execute(1, b"f")
+        busy = await executor.execute(1, b"f", 5.0)
         assert busy.status == Status.BACKPRESSURE and "max_inflight_per_partition" in busy.message
         processor.release.set()
     assert [r.status for r in replies] == [Status.OK] * 3 + [Status.BACKPRESSURE] * 2

@@ -91,7 +91,7 @@ async def test_job_commands_over_tls(dev_certs: DevCerts, tmp_path: Path) -> Non
             address, dev_certs, "complete", str(key), "--variables", '{"r": 2}', "--json"
         )
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["state"] == "COMPLETED"
+        assert json.loads(done.stdout)["result"] == "completed"
         again = await cli(address, dev_certs, "complete", str(key))
         assert again.returncode == 1 and again.stdout == b""
         assert again.stderr.count(b"\n") == 1 and b": NOT_FOUND: " in again.stderr
@@ -113,8 +113,15 @@ async def test_job_commands_over_tls(dev_certs: DevCerts, tmp_path: Path) -> Non
             "--json",
         )
         assert failed.returncode == 0, failed.stderr
-        body = json.loads(failed.stdout)
-        assert (body["state"], body["retries"], body["error_message"]) == ("FAILED", 0, "no luck")
+        assert json.loads(failed.stdout) == {
+            "key": key2,
+            "partition_id": key2 >> 51,
+            "result": "failed",
+        }
+        processor = broker.partitions.processor(key2 >> 51)
+        assert processor is not None
+        job = processor.machine.jobs()[key2]  # type: ignore[attr-defined]
+        assert (job.state, job.retries, job.error_message) == ("FAILED", 0, "no luck")
 
         empty = await cli(
             address, dev_certs, "activate", "none", "--worker", "w", "--request-timeout", "0.2s"

@@ -14,13 +14,22 @@ import trio
 import trio.testing
 
 from trio_zeebe.client import ClientError
-from trio_zeebe.engine.records import CreateJob, Job, JobKey, UpdateJobRetries
-from trio_zeebe.errors import ErrorCode
-from trio_zeebe.gateway.server import GatewayRequestError
+from trio_zeebe.grpc.status import GrpcError, StatusCode
+from trio_zeebe.proto import gateway_pb2 as gw
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
-from .helpers import ET, all_serving, call, engine_of, job_cluster
+from .helpers import ET, all_serving, call, create, engine_of, job_cluster
+from .helpers import create_job as CreateJob
+
+
+def UpdateJobRetries(key: int, retries: int) -> gw.UpdateJobRetriesRequest:
+    return gw.UpdateJobRetriesRequest(jobKey=key, retries=retries)
+
+
+JobKey = tz.CreateJobResponse
+Updated = gw.UpdateJobRetriesResponse
 
 REQUEST_TIMEOUT = 15.0  # network.request_timeout's default: what a stall cost before
 SOON = ET + 1.0  # an election timeout, plus a little for the new leader to be known and serve
@@ -42,19 +51,21 @@ async def test_keyed_commands_fail_over_from_a_stalled_leader_in_about_an_electi
 ) -> None:
     for brokers in (3, 4):  # the gateway has a replica of the partition / only the gossip
         async with job_cluster(201, brokers=brokers, partitions=1) as cluster:
-            key = (await call(cluster, 0, CreateJob("stall"))).key
+            key = await create(cluster, 0, "stall")
             leader = cluster.leaders()[1]
             gateway = gateway_without_the_leader(cluster, 1)
             cluster.partition([leader], [n for n in range(brokers) if n != leader])
             stalled = trio.current_time()
             # A sequential client: each command waits for the one before.
             result = await call(cluster, gateway, UpdateJobRetries(key, 7))
-            assert isinstance(result, Job) and result.retries == 7, result
+            assert isinstance(result, Updated), result
+            assert engine_of(cluster, 1).jobs()[key].retries == 7
             assert trio.current_time() - stalled <= SOON
             assert cluster.leaders()[1] != leader
             started = trio.current_time()
             result = await call(cluster, gateway, UpdateJobRetries(key, 8))
-            assert isinstance(result, Job) and result.retries == 8
+            assert isinstance(result, Updated)
+            assert engine_of(cluster, 1).jobs()[key].retries == 8
             assert trio.current_time() - started < 0.5  # the new leader, straight away
             cluster.heal()
 
@@ -69,13 +80,13 @@ async def test_create_job_at_a_stalled_leader_is_unknown_soon_and_the_next_one_s
         stalled = trio.current_time()
         unknown = await call(cluster, gateway, CreateJob("stall"))
         # Not re-sent: the cut-off leader may have replicated it before the stall.
-        assert isinstance(unknown, GatewayRequestError), unknown
-        assert unknown.code == ErrorCode.UNAVAILABLE and "outcome unknown" in unknown.message
+        assert isinstance(unknown, GrpcError), unknown
+        assert unknown.code == StatusCode.UNAVAILABLE and "outcome unknown" in unknown.message
         assert trio.current_time() - stalled <= SOON
         created = await call(cluster, gateway, CreateJob("stall"))
         assert isinstance(created, JobKey), created
         assert trio.current_time() - stalled <= SOON + 0.5
-        assert engine_of(cluster, 1).job(created.key) is not None
+        assert created.key in engine_of(cluster, 1).jobs()
         cluster.heal()
         await all_serving(cluster, 1)
         # The unknown one was never applied (the leader was cut off before it got the command):
@@ -89,7 +100,7 @@ async def test_every_partition_keeps_serving_a_sequential_client_through_a_stall
     """Three partitions, one leader cut off: no request of a one-at-a-time client waits for the
     request timeout, and once the new leaders are known every request succeeds."""
     async with job_cluster(205, brokers=3, partitions=3) as cluster:
-        keys = [(await call(cluster, 0, CreateJob("seq"))).key for _ in range(3)]
+        keys = [await create(cluster, 0, "seq") for _ in range(3)]
         victim = cluster.leaders()[1]
         gateway = next(n for n in range(3) if n != victim)
         cluster.partition([victim], [n for n in range(3) if n != victim])
@@ -101,10 +112,10 @@ async def test_every_partition_keeps_serving_a_sequential_client_through_a_stall
                 started = trio.current_time()
                 result = await call(cluster, gateway, request)
                 longest = max(longest, trio.current_time() - started)
-                outcomes.append("ok" if isinstance(result, Job | JobKey) else result.code)
+                outcomes.append("ok" if isinstance(result, Updated | JobKey) else result.code)
             await trio.sleep(0.1)  # in simulated time a healthy request takes none
         assert longest <= SOON
-        assert set(outcomes) <= {"ok", ErrorCode.UNAVAILABLE}
+        assert set(outcomes) <= {"ok", StatusCode.UNAVAILABLE}
         assert outcomes[-8:] == ["ok"] * 8
         cluster.heal()
 
@@ -115,12 +126,14 @@ async def test_a_slow_leader_that_keeps_its_followers_gets_no_duplicate(
     """Past the attempt timeout the gateway re-checks the leader; while the same broker still
     leads (slow, not gone) it keeps waiting for that answer instead of re-sending."""
     async with job_cluster(207, partitions=1) as cluster:
-        key = (await call(cluster, 0, CreateJob("slow"))).key
+        key = await create(cluster, 0, "slow")
         leader = cluster.leaders()[1]
         gateway = gateway_without_the_leader(cluster, 1)
         processor = cluster.brokers[leader].partitions.processor(1)  # type: ignore[union-attr]
         assert processor is not None
-        router = cluster.brokers[gateway].router
+        broker_gateway = cluster.brokers[gateway].gateway
+        assert broker_gateway is not None
+        router = broker_gateway.router
         assert router is not None
         release = trio.Event()
         submit_many = processor.submit_many
@@ -142,7 +155,8 @@ async def test_a_slow_leader_that_keeps_its_followers_gets_no_duplicate(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(release_later)
             result = await call(cluster, gateway, UpdateJobRetries(key, 9))
-        assert isinstance(result, Job) and result.retries == 9
+        assert isinstance(result, Updated)
+        assert engine_of(cluster, 1).jobs()[key].retries == 9
         assert 3 * ET <= trio.current_time() - started < REQUEST_TIMEOUT
         assert calls == 1 and router.abandoned == 0
         assert cluster.leaders()[1] == leader
@@ -175,11 +189,10 @@ async def test_sigstop_of_a_leader_process_costs_a_sequential_client_about_an_el
             frozen = time.monotonic()
             while True:  # one request at a time, as a sequential client does
                 try:
-                    job = await client.update_job_retries(key, 5)
+                    await client.update_job_retries(key, 5)
                     break
                 except ClientError:
                     assert time.monotonic() - frozen < 15
-            assert job.retries == 5
             # An election timeout before the gateway re-checks, then the election: not 15 s.
             assert time.monotonic() - frozen < 4 * election_timeout
             longest, created = 0.0, None

@@ -1,5 +1,5 @@
-"""Gateway routing in a simulated cluster: any broker takes any job request and routes it to the
-partition leader, retries across leader changes, and maps refusals to clear errors."""
+"""Gateway routing in a simulated cluster: any broker takes any request and routes it to the
+partition leader, retries across leader changes, and maps refusals to Zeebe's codes."""
 
 from __future__ import annotations
 
@@ -9,23 +9,26 @@ import trio
 import trio.testing
 
 from trio_zeebe import codec
-from trio_zeebe.engine.records import (
-    ActivatedJobs,
-    ActivateJobs,
-    CompleteJob,
-    CreateJob,
-    FailJob,
-    Job,
-    JobKey,
-    ThrowError,
-    UpdateJobRetries,
-    UpdateJobTimeout,
-)
-from trio_zeebe.errors import ErrorCode
-from trio_zeebe.gateway.messages import ActivateJobsRequest
-from trio_zeebe.gateway.server import GatewayRequestError
+from trio_zeebe.grpc.status import GrpcError, StatusCode
+from trio_zeebe.proto import gateway_pb2 as gw
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 
-from .helpers import ET, all_serving, call, engine_of, job_cluster, non_leader, serving
+from .helpers import (
+    ET,
+    Activated,
+    activate,
+    all_serving,
+    call,
+    create,
+    create_job,
+    engine_of,
+    job_cluster,
+    non_leader,
+    serving,
+)
+
+CreateJob = create_job
+JobKey = tz.CreateJobResponse
 
 
 async def test_create_job_round_robin_over_partitions_from_every_broker(
@@ -34,7 +37,7 @@ async def test_create_job_round_robin_over_partitions_from_every_broker(
     async with job_cluster(101) as cluster:
         spread: collections.Counter[int] = collections.Counter()
         for i in range(18):
-            result = await call(cluster, i % 3, CreateJob("rr", variables={"i": i}))
+            result = await call(cluster, i % 3, create_job("rr", variables={"i": i}))
             assert isinstance(result, JobKey), result
             spread[result.key >> 51] += 1
         # Each gateway cycles through all partitions: an even spread, whoever leads what.
@@ -47,49 +50,74 @@ async def test_key_addressed_commands_from_a_broker_that_does_not_lead(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with job_cluster(103) as cluster:
-        keys = [(await call(cluster, 0, CreateJob("k", retries=2))).key for _ in range(3)]
+        keys = [await create(cluster, 0, "k", retries=2) for _ in range(3)]
         for key in keys:
             pid = key >> 51
             gateway = non_leader(cluster, pid)
-            timeout = await call(cluster, gateway, UpdateJobRetries(key, 5))
-            assert isinstance(timeout, Job) and timeout.retries == 5
+            updated = await call(
+                cluster, gateway, gw.UpdateJobRetriesRequest(jobKey=key, retries=5)
+            )
+            assert isinstance(updated, gw.UpdateJobRetriesResponse), updated
+            assert engine_of(cluster, pid).jobs()[key].retries == 5
         gateway = non_leader(cluster, keys[0] >> 51)
-        activated = await call(
-            cluster, gateway, ActivateJobsRequest(ActivateJobs("k", "w", 10, 60.0), 1.0)
+        activated = await call(cluster, gateway, activate("k", "w", 10, 60.0))
+        assert isinstance(activated, Activated)
+        assert sorted(activated.keys) == sorted(keys)
+        done = await call(cluster, gateway, gw.CompleteJobRequest(jobKey=keys[0], variables="{}"))
+        assert isinstance(done, gw.CompleteJobResponse)
+        assert keys[0] not in engine_of(cluster, keys[0] >> 51).jobs()  # completed: gone
+        failed = await call(
+            cluster, gateway, gw.FailJobRequest(jobKey=keys[1], retries=0, errorMessage="boom")
         )
-        assert isinstance(activated, ActivatedJobs)
-        assert sorted(j.key for j in activated.jobs) == sorted(keys)
-        done = await call(cluster, gateway, CompleteJob(keys[0], {"ok": True}))
-        assert isinstance(done, Job) and done.state == "COMPLETED"
-        failed = await call(cluster, gateway, FailJob(keys[1], 0, "boom"))
-        assert isinstance(failed, Job) and failed.state == "FAILED" and failed.retries == 0
-        thrown = await call(cluster, gateway, ThrowError(keys[2], "E1", "business"))
-        assert isinstance(thrown, Job) and thrown.state == "ERROR_THROWN"
+        assert isinstance(failed, gw.FailJobResponse)
+        job = engine_of(cluster, keys[1] >> 51).jobs()[keys[1]]
+        assert (job.state, job.retries) == ("FAILED", 0)
+        thrown = await call(
+            cluster,
+            gateway,
+            gw.ThrowErrorRequest(jobKey=keys[2], errorCode="E1", errorMessage="business"),
+        )
+        assert isinstance(thrown, gw.ThrowErrorResponse)
+        assert engine_of(cluster, keys[2] >> 51).jobs()[keys[2]].state == "ERROR_THROWN"
 
 
 async def test_bad_keys_and_engine_rejections_keep_their_codes(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with job_cluster(107) as cluster:
-        key = (await call(cluster, 1, CreateJob("r"))).key
+        key = await create(cluster, 1, "r")
         gateway = non_leader(cluster, key >> 51)
 
-        async def code_of(request: object) -> tuple[str, str]:
-            err = await call(cluster, gateway, request)
-            assert isinstance(err, GatewayRequestError), err
+        async def code_of(request: object) -> tuple[StatusCode, str]:
+            err = await call(cluster, gateway, request)  # type: ignore[arg-type]
+            assert isinstance(err, GrpcError), err
             return err.code, err.message
 
-        code, message = await code_of(CompleteJob(9 << 51 | 5))
-        assert code == ErrorCode.NOT_FOUND and "partition 9" in message
-        assert (await code_of(CompleteJob(0)))[0] == ErrorCode.INVALID_ARGUMENT
-        assert (await code_of(CompleteJob(1 << 51 | 999_999)))[0] == ErrorCode.NOT_FOUND
+        # Zeebe's gateway: a key naming no partition of the cluster is UNAVAILABLE.
+        code, message = await code_of(gw.CompleteJobRequest(jobKey=9 << 51 | 5))
+        assert (code, message) == (
+            StatusCode.UNAVAILABLE,
+            "Expected to execute command on partition 9, but either it does not exist, or the "
+            "gateway is not yet aware of it",
+        )
+        assert (await code_of(gw.CompleteJobRequest(jobKey=0)))[0] == StatusCode.UNAVAILABLE
+        missing = 1 << 51 | 999_999
+        assert await code_of(gw.CompleteJobRequest(jobKey=missing)) == (
+            StatusCode.NOT_FOUND,
+            f"Command 'COMPLETE' rejected with code 'NOT_FOUND': Expected to complete job with "
+            f"key '{missing}', but no such job was found",
+        )
         # A timeout change needs an activated job: the engine's FAILED_PRECONDITION comes through.
-        code, message = await code_of(UpdateJobTimeout(key, 10.0))
-        assert code == ErrorCode.FAILED_PRECONDITION and message
-        assert (await code_of(FailJob(key, -1)))[0] == ErrorCode.INVALID_ARGUMENT
-        assert (await code_of(CreateJob("")))[0] == ErrorCode.INVALID_ARGUMENT
-        bad = ActivateJobsRequest(ActivateJobs("r", "w", 0, 1.0))
-        assert (await code_of(bad))[0] == ErrorCode.INVALID_ARGUMENT
+        code, message = await code_of(gw.UpdateJobTimeoutRequest(jobKey=key, timeout=10_000))
+        assert code == StatusCode.FAILED_PRECONDITION
+        assert message.startswith("Command 'UPDATE_TIMEOUT' rejected with code 'INVALID_STATE':")
+        assert (await code_of(CreateJob("")))[0] == StatusCode.INVALID_ARGUMENT
+        code, message = await code_of(activate("r", "w", 0, 1.0))
+        assert code == StatusCode.INVALID_ARGUMENT
+        assert (
+            "Expected to activate job batch with max jobs to activate to be greater than zero"
+            in (message)
+        )
 
 
 async def test_requests_survive_a_leader_crash_mid_stream(
@@ -99,7 +127,7 @@ async def test_requests_survive_a_leader_crash_mid_stream(
     are retried on the new leader; a CreateJob either succeeds or says its outcome is unknown,
     and every acknowledged job exists afterwards, once."""
     async with job_cluster(109) as cluster:
-        keys = [(await call(cluster, 0, CreateJob("mid"))).key for _ in range(12)]
+        keys = [await create(cluster, 0, "mid") for _ in range(12)]
         victim_pid = 2
         victim = cluster.leaders()[victim_pid]
         gateway = next(n for n in range(3) if n != victim)
@@ -114,7 +142,7 @@ async def test_requests_survive_a_leader_crash_mid_stream(
                     acked.append(result.key)
                     outcomes["ok"] += 1
                 else:
-                    assert result.code == ErrorCode.UNAVAILABLE, result.message
+                    assert result.code == StatusCode.UNAVAILABLE, result.message
                     assert "outcome unknown" in result.message
                     outcomes["unknown"] += 1
                 await trio.sleep(0.1)
@@ -122,8 +150,9 @@ async def test_requests_survive_a_leader_crash_mid_stream(
         async def updater() -> None:
             for round_ in range(6):
                 for key in on_victim:
-                    result = await call(cluster, gateway, UpdateJobRetries(key, 10 + round_))
-                    assert isinstance(result, Job), result
+                    request = gw.UpdateJobRetriesRequest(jobKey=key, retries=10 + round_)
+                    result = await call(cluster, gateway, request)
+                    assert isinstance(result, gw.UpdateJobRetriesResponse), result
                 await trio.sleep(0.5)
 
         async with trio.open_nursery() as nursery:
@@ -135,10 +164,10 @@ async def test_requests_survive_a_leader_crash_mid_stream(
         await cluster.start(victim)
         await all_serving(cluster, 3)
         for key in on_victim:
-            job = engine_of(cluster, victim_pid).job(key)
+            job = engine_of(cluster, victim_pid).jobs().get(key)
             assert job is not None and job.retries == 15
         for key in acked:
-            assert engine_of(cluster, key >> 51).job(key) is not None
+            assert key in engine_of(cluster, key >> 51).jobs()
         assert len(set(acked)) == len(acked)
 
 
@@ -146,7 +175,7 @@ async def test_pending_request_at_a_leader_that_loses_quorum_is_retried_after_he
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with job_cluster(113, partitions=1) as cluster:
-        key = (await call(cluster, 0, CreateJob("iso"))).key
+        key = await create(cluster, 0, "iso")
         leader = cluster.leaders()[1]
         others = [n for n in range(3) if n != leader]
         cluster.partition([leader], others)
@@ -159,8 +188,9 @@ async def test_pending_request_at_a_leader_that_loses_quorum_is_retried_after_he
         async with trio.open_nursery() as nursery:
             nursery.start_soon(heal_later)
             # Idempotent: the lost attempt is retried via whoever leads after the heal.
-            result = await call(cluster, leader, UpdateJobRetries(key, 7))
-        assert isinstance(result, Job) and result.retries == 7
+            result = await call(cluster, leader, gw.UpdateJobRetriesRequest(jobKey=key, retries=7))
+        assert isinstance(result, gw.UpdateJobRetriesResponse), result
+        assert engine_of(cluster, 1).jobs()[key].retries == 7
         assert trio.current_time() - started < 15.0
 
         # A CreateJob pending when leadership is lost has an unknown outcome: not retried.
@@ -169,8 +199,8 @@ async def test_pending_request_at_a_leader_that_loses_quorum_is_retried_after_he
         cluster.partition([leader], [n for n in range(3) if n != leader])
         started = trio.current_time()
         result = await call(cluster, leader, CreateJob("iso"))
-        assert isinstance(result, GatewayRequestError)
-        assert result.code == ErrorCode.UNAVAILABLE and "outcome unknown" in result.message
+        assert isinstance(result, GrpcError)
+        assert result.code == StatusCode.UNAVAILABLE and "outcome unknown" in result.message
         assert trio.current_time() - started <= 2 * ET  # at the step-down, not a timeout
         cluster.heal()
 
@@ -179,15 +209,15 @@ async def test_deadline_exceeded_when_no_partition_has_a_leader(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with job_cluster(127, network={"request_timeout": "4s"}) as cluster:
-        key = (await call(cluster, 0, CreateJob("dl"))).key
+        key = await create(cluster, 0, "dl")
         cluster.partition([0], [1], [2])
         await trio.sleep(4 * ET)  # every leader has stepped down (no quorum anywhere)
-        for request in (CompleteJob(key), CreateJob("dl")):
+        for request in (gw.CompleteJobRequest(jobKey=key), CreateJob("dl")):
             started = trio.current_time()
             result = await call(cluster, 0, request)
-            assert isinstance(result, GatewayRequestError), result
-            assert result.code == ErrorCode.DEADLINE_EXCEEDED, result.message
-            assert "timeout" in result.message
+            assert isinstance(result, GrpcError), result
+            assert result.code == StatusCode.DEADLINE_EXCEEDED, result.message
+            assert result.message.startswith("Time out between gateway and broker: ")
             assert 4.0 - 0.3 <= trio.current_time() - started <= 4.0 + 0.5
         cluster.heal()
 
@@ -196,44 +226,50 @@ async def test_back_pressure_refuses_past_the_in_flight_bound(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with job_cluster(131, network={"max_inflight_per_partition": 2}) as cluster:
-        key = (await call(cluster, 0, CreateJob("bp"))).key
+        key = await create(cluster, 0, "bp")
         gateway = non_leader(cluster, key >> 51)
         results: list[object] = []
 
         async def one(i: int) -> None:
-            results.append(await call(cluster, gateway, UpdateJobRetries(key, i + 1)))
+            request = gw.UpdateJobRetriesRequest(jobKey=key, retries=i + 1)
+            results.append(await call(cluster, gateway, request))
 
         async with trio.open_nursery() as nursery:
             for i in range(20):
                 nursery.start_soon(one, i)
-        ok = [r for r in results if isinstance(r, Job)]
-        refused = [r for r in results if isinstance(r, GatewayRequestError)]
+        ok = [r for r in results if isinstance(r, gw.UpdateJobRetriesResponse)]
+        refused = [r for r in results if isinstance(r, GrpcError)]
         assert len(ok) + len(refused) == 20 and len(ok) >= 2
-        assert refused and all(r.code == ErrorCode.RESOURCE_EXHAUSTED for r in refused)
+        assert refused and all(r.code == StatusCode.RESOURCE_EXHAUSTED for r in refused)
+        assert refused[0].message.startswith(
+            f"Failed to write client request to partition '{key >> 51}', because the writer "
+            "buffer is full"
+        )
         assert "max_inflight_per_partition" in refused[0].message
 
         creates: list[object] = []
 
-        async def create() -> None:
+        async def create_one() -> None:
             creates.append(await call(cluster, gateway, CreateJob("bp")))
 
         async with trio.open_nursery() as nursery:
             for _ in range(40):
-                nursery.start_soon(create)
-        codes = {r.code for r in creates if isinstance(r, GatewayRequestError)}
-        assert codes <= {ErrorCode.RESOURCE_EXHAUSTED}
+                nursery.start_soon(create_one)
+        codes = {r.code for r in creates if isinstance(r, GrpcError)}
+        assert codes <= {StatusCode.RESOURCE_EXHAUSTED}
         assert sum(isinstance(r, JobKey) for r in creates) >= 6  # 3 partitions x 2 in flight
         # Nothing stays counted once the requests are answered.
         for node in range(3):
-            router = cluster.brokers[node].router
-            assert router is not None and router.executor.inflight == {}
+            gateway_ = cluster.brokers[node].gateway
+            assert gateway_ is not None and gateway_.router is not None
+            assert gateway_.router.executor.inflight == {}
 
 
 def test_forward_messages_round_trip_on_the_wire() -> None:
     from trio_zeebe.gateway.forward import ForwardCommands, ForwardReplies, ForwardReply
 
     replies = ForwardReplies((ForwardReply("lost", b"", 2, "m"), ForwardReply("ok", b"\x02")))
-    for message in (ForwardCommands(((3, b"\x01"), (1, b""))), replies):
+    for message in (ForwardCommands(((3, b"\x01"), (1, b"")), 2.5), replies):
         assert codec.decode(codec.encode(message)) == message
 
 
@@ -245,7 +281,9 @@ async def test_commands_waiting_together_go_to_each_leader_in_one_request(
     async with job_cluster(131) as cluster:
         leaders = cluster.leaders()
         gateway = 0
-        router = cluster.brokers[gateway].router
+        broker_gateway = cluster.brokers[gateway].gateway
+        assert broker_gateway is not None
+        router = broker_gateway.router
         assert router is not None
         before = (router.batcher.batches, router.batcher.forwarded)
         results: list[object] = []
@@ -276,11 +314,12 @@ async def test_activation_rounds_that_find_nothing_add_no_records(
             return [p.applied_records for p in processors if p is not None]
 
         before = applied()
-        poll = ActivateJobsRequest(ActivateJobs("none", "w", 5, 10.0), 0.0)
-        assert await call(cluster, 0, poll) == ActivatedJobs(())
+        poll = activate("none", "w", 5, 10.0, request_timeout=0)
+        nothing = await call(cluster, 0, poll)
+        assert isinstance(nothing, Activated) and (nothing.keys, nothing.responses) == ([], 0)
         assert applied() == before  # three partitions asked, nothing logged
-        key = (await call(cluster, 1, CreateJob("some"))).key
-        found = await call(cluster, 2, ActivateJobsRequest(ActivateJobs("some", "w", 5, 10.0), 0.0))
-        assert [j.key for j in found.jobs] == [key]
+        key = await create(cluster, 1, "some")
+        found = await call(cluster, 2, activate("some", "w", 5, 10.0, request_timeout=0))
+        assert found.keys == [key] and found.responses == 1
         grown = [after - b for after, b in zip(applied(), before, strict=True)]
         assert sorted(grown) == [0, 0, 2]  # the create and the activation, on one partition

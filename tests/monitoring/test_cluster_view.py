@@ -49,7 +49,7 @@ def view_of(cluster: SimCluster, node: int, samplers: dict[int, RateSampler]) ->
         node_id=node,
         cluster_name="sim",
         version="test",
-        topology=broker.topology,
+        topology=broker.cluster_view,
         sample=lambda: sample_broker(broker),
         rates=samplers[node],
         network=broker.network,

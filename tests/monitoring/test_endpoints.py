@@ -12,8 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from trio_zeebe.broker import Broker
-from trio_zeebe.client import Client
-from trio_zeebe.client_errors import ClientError
+from trio_zeebe.client import Client, ClientError
 from trio_zeebe.config import config_from_dict
 
 from .http_client import Answer, Connection, get
@@ -162,7 +161,7 @@ async def test_prometheus_endpoints_serve_typed_metrics_with_zeebe_names(broker:
     processed = sum(s.value for s in records if s.labels.get("action") == "processed")
     assert processed >= 3  # create, activate, complete
     _, latency = metrics["zeebe_gateway_request_latency_seconds"]
-    for request_type in ("Topology", "CreateJob", "ActivateJobs", "CompleteJob"):
+    for request_type in ("ClusterStatus", "CreateJob", "ActivateJobs", "CompleteJob"):
         count = value(
             latency, "zeebe_gateway_request_latency_seconds_count", requestType=request_type
         )
@@ -213,7 +212,7 @@ async def test_failed_requests_are_counted_by_error(broker: Broker) -> None:
     metrics = families(await get(port_of(broker), "/metrics"))
     _, failed = metrics["zeebe_gateway_failed_requests"]
     total = "zeebe_gateway_failed_requests_total"
-    assert value(failed, total, requestType="Append", error="UNAVAILABLE") == 1
+    assert value(failed, total, requestType="AppendRecords", error="UNAVAILABLE") == 1
     assert value(failed, total, requestType="CompleteJob", error="NOT_FOUND") == 1
     assert metrics["zeebe_job_events"][1] == []  # a rejected command is no job event
 

@@ -9,10 +9,11 @@ import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from trio_zeebe.errors import ErrorCode
-from trio_zeebe.gateway.server import GatewayRequestError
+from trio_zeebe.gateway.grpc_call import ServerCall
+from trio_zeebe.gateway.grpc_services import Service, ServiceRegistry
+from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.monitoring.health import actuator_group, actuator_health, legacy_probe
-from trio_zeebe.monitoring.metrics import BrokerMetrics, instrument_requests
+from trio_zeebe.monitoring.metrics import BrokerMetrics, instrument_registry
 from trio_zeebe.monitoring.sample import BrokerSample, PartitionSample
 
 
@@ -121,33 +122,41 @@ def test_a_broker_not_started_yet_exports_only_what_it_has() -> None:
 
 async def test_instrumented_requests_are_timed_and_errors_counted() -> None:
     metrics = new_metrics(0)
+    service = Service("test.Service")
 
-    class TopologyRequest:
-        pass
+    async def topology(request: bytes, call: ServerCall) -> bytes:
+        return b"ok"
 
-    class AppendRequest:
-        pass
+    async def append(request: bytes, call: ServerCall) -> bytes:
+        raise GrpcError(StatusCode.UNAVAILABLE, "no leader")
 
-    async def handler(request: object) -> str:
-        if isinstance(request, AppendRequest):
-            raise GatewayRequestError(ErrorCode.UNAVAILABLE, "no leader")
-        return "ok"
-
-    timed = instrument_requests(handler, metrics)
-    assert await timed(TopologyRequest()) == "ok"
-    with pytest.raises(GatewayRequestError):
-        await timed(AppendRequest())
+    service.unary_raw("Topology", topology)
+    service.unary_raw("AppendRecords", append)
+    registry = ServiceRegistry()
+    registry.add(service)
+    instrument_registry(registry, metrics)
+    call = ServerCall(method="x", peer="test", metadata=(), deadline=None)
+    topology_method = registry.lookup("/test.Service/Topology")
+    append_method = registry.lookup("/test.Service/AppendRecords")
+    assert topology_method is not None and topology_method.unary is not None
+    assert append_method is not None and append_method.unary is not None
+    assert await topology_method.unary(b"", call) == b"ok"
+    with pytest.raises(GrpcError):
+        await append_method.unary(b"", call)
     got = scrape(metrics)
     counts = {
         x.labels["requestType"]: x.value
         for x in got["zeebe_gateway_request_latency_seconds"].samples
         if x.name.endswith("_count")
     }
-    assert counts == {"Topology": 1, "Append": 1}
+    assert counts == {"Topology": 1, "AppendRecords": 1}
     (failed,) = [
         x for x in got["zeebe_gateway_failed_requests"].samples if x.name.endswith("total")
     ]
-    assert (failed.labels, failed.value) == ({"requestType": "Append", "error": "UNAVAILABLE"}, 1)
+    assert (failed.labels, failed.value) == (
+        {"requestType": "AppendRecords", "error": "UNAVAILABLE"},
+        1,
+    )
 
 
 @pytest.mark.parametrize(

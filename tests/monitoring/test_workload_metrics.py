@@ -6,9 +6,8 @@ import trio
 import trio.testing
 from prometheus_client.parser import text_string_to_metric_families
 
-from trio_zeebe.engine.records import ActivateJobs, CompleteJob, CreateJob
-from trio_zeebe.gateway.messages import ActivateJobsRequest
-from trio_zeebe.monitoring.metrics import instrument_requests
+from trio_zeebe.proto import gateway_pb2 as gw
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.raft_group import wait_until
 
@@ -36,15 +35,26 @@ async def test_histograms_observe_commits_fsyncs_processing_and_snapshots(
     async with trio.open_nursery() as nursery:
         cluster: SimCluster = await nursery.start(SimCluster(11, 3, 3, 3, overrides=overrides).run)
         await wait_until(lambda: len(cluster.leaders()) == 3, 4 * ET)
-        gateway = cluster.brokers[0]
-        handle = instrument_requests(gateway.handle_client_request, gateway.metrics)
+        gateway = cluster.brokers[0].gateway  # its services, called in-process
+        assert gateway is not None
         for i in range(JOBS):
-            await handle(CreateJob("sim", variables={"i": i}))
-        activated = await handle(
-            ActivateJobsRequest(ActivateJobs("sim", "w", JOBS, 60.0, ()), request_timeout=1.0)
+            request = tz.CreateJobRequest(type="sim", variables=f'{{"i": {i}}}')
+            await gateway.call("/trio_zeebe.v1.TrioZeebe/CreateJob", request.SerializeToString())
+        activate = gw.ActivateJobsRequest(
+            type="sim", worker="w", maxJobsToActivate=JOBS, timeout=60_000, requestTimeout=1000
         )
-        for job in activated.jobs:
-            await handle(CompleteJob(job.key))
+        jobs = [
+            job
+            for message in await gateway.call_stream(
+                "/gateway_protocol.Gateway/ActivateJobs", activate.SerializeToString()
+            )
+            for job in gw.ActivateJobsResponse.FromString(message).jobs
+        ]
+        for job in jobs:
+            complete = gw.CompleteJobRequest(jobKey=job.key)
+            await gateway.call(
+                "/gateway_protocol.Gateway/CompleteJob", complete.SerializeToString()
+            )
         await trio.sleep(1)  # followers apply what the leaders committed
         leaders = cluster.leaders()
         for node, broker in cluster.brokers.items():
@@ -63,7 +73,5 @@ async def test_histograms_observe_commits_fsyncs_processing_and_snapshots(
                     assert commits == 0, (node, pid)
         counts = histogram_counts(cluster.brokers[0].metrics.exposition(None)[0].decode())
         assert counts[("zeebe_gateway_request_latency_seconds", "CreateJob")] == JOBS
-        assert counts[("zeebe_gateway_request_latency_seconds", "CompleteJob")] == len(
-            activated.jobs
-        )
+        assert counts[("zeebe_gateway_request_latency_seconds", "CompleteJob")] == len(jobs)
         nursery.cancel_scope.cancel()

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_zeebe.gateway.messages import PartitionInfo
 from trio_zeebe.partitions import (
     BrokerInfoProps,
     PartitionHealth,
@@ -78,11 +77,6 @@ def test_a_malformed_gateway_address_is_a_problem_not_an_address(gateway: str) -
     assert info.gateway == ""
     assert [p.partition_id for p in info.partitions] == [1]
     assert len(info.problems) == 1 and "gateway" in info.problems[0]
-
-
-def test_status_to_gateway_partition_info() -> None:
-    s = PartitionStatus(7, PartitionRole.LEADER, 3, PartitionHealth.HEALTHY)
-    assert s.to_info() == PartitionInfo(7, "leader", 3, "healthy")
 
 
 @pytest.mark.parametrize(

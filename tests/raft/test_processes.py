@@ -9,6 +9,7 @@ kill, and so does a majority of the brokers.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +17,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_zeebe import codec
 from trio_zeebe.client import ClientError
 from trio_zeebe.disk import RealDisk
-from trio_zeebe.engine.records import CreateJob
+from trio_zeebe.engine.commands import CommandType
 from trio_zeebe.log.segmented import SegmentedLog
 from trio_zeebe.processing import envelope
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
@@ -80,10 +81,12 @@ def read_log(brokers: Brokers, node: int) -> set[str]:
             if entry.kind == 1:
                 for record in unpack_records(entry.data):
                     env = envelope.decode(record)
-                    if env.kind is envelope.Kind.COMMAND:
-                        command = codec.decode(env.payloads[0])
-                        if isinstance(command, CreateJob):
-                            out.add(command.variables["tag"])
+                    payload = env.payloads[0] if env.payloads else b""
+                    if env.kind is envelope.Kind.COMMAND and payload[:1] == bytes(
+                        [CommandType.CREATE_JOB]
+                    ):
+                        command = tz.CreateJobRequest.FromString(payload[1:])
+                        out.add(json.loads(command.variables)["tag"])
         return out
     finally:
         log.close()

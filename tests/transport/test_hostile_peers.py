@@ -18,9 +18,6 @@ import trio
 from tests.transport.conftest import Answer, Ask, Certs, Note, echo_handlers, make, running
 from tests.transport.hostile import client_certificate_context, fuzz_transport, raw_peer
 from tests.wire_fuzz import SECONDS_ENV, pack
-from trio_zeebe import codec
-from trio_zeebe.gateway.messages import MAGIC, TopologyRequest
-from trio_zeebe.gateway.server import GatewayServer
 from trio_zeebe.transport import frames
 
 pytestmark = pytest.mark.timeout(30)
@@ -88,46 +85,6 @@ async def test_hostile_frames_after_the_handshake_cost_a_message_or_that_connect
         assert b.stats()["decode_errors"] == 1
         assert got == [(3, Note(6))]
         assert await a.request(b.local.address, Ask(7), timeout=2) == Answer(7, 1)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-
-
-async def test_the_gateway_refuses_hostile_frames_without_its_catch_all(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async def handler(request: object) -> object:
-        return request
-
-    gateway = GatewayServer("127.0.0.1", 0, handler, ssl_context=None, max_frame_bytes=1 << 16)
-    hostile = [
-        pack([1, ["g.topology?", {b"x": 1}]]),
-        pack([1, ["t.hello", {b"protocol_version": 1}]]),
-        pack(["1", ["g.topology?", {}]]),
-        pack([1, ["e.timeout", {"key": 1, "timeout": float("nan")}]]),
-        b"\x92\x01" + b"\x91" * 3000 + b"\xc0",
-        b"\xc1",
-    ]
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(gateway.run)
-        for i, payload in enumerate(hostile):
-            stream = await trio.open_tcp_stream("127.0.0.1", port)
-            async with stream:
-                await stream.send_all(MAGIC + len(payload).to_bytes(4, "big") + payload)
-                with trio.fail_after(2):
-                    while await stream.receive_some(65536):
-                        pass
-            assert gateway.rejected == i + 1
-        # A well-behaved client is still answered.
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with stream:
-            good = codec.packb([9, codec.to_wire(TopologyRequest())])
-            await stream.send_all(MAGIC + frames.frame(good))
-            decoder = frames.FrameDecoder()
-            with trio.fail_after(2):
-                while not (answers := decoder.frames()):
-                    decoder.feed(await stream.receive_some(65536))
-            assert codec.unpackb(answers[0]) == [9, codec.to_wire(TopologyRequest())]
-        nursery.cancel_scope.cancel()
-    assert gateway.failures == 0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 

@@ -3,7 +3,7 @@
 Keys are strings, values bytes. Every value carries the position of the record that wrote it
 (its ``revision``), so clients can tell writes apart and compare-and-set on a revision as well
 as on a value. Commands and results are wire messages (tags ``"e.kv.*"``); bad commands answer
-a :class:`~.records.Rejection` like the job engine's.
+a :class:`Rejection` (a code and a message).
 """
 
 from __future__ import annotations
@@ -14,12 +14,22 @@ import attrs
 
 from .. import codec
 from ..codec import wire
-from .records import ErrorCode, Rejection
+from ..errors import ErrorCode
 
 MAX_KEY = 1024
 
 _SNAPSHOT_MAGIC = "tz.kv"
 _SNAPSHOT_VERSION = 1
+
+
+@wire("e.reject")
+@attrs.frozen
+class Rejection:
+    """The command was refused and changed nothing. ``code`` is an :class:`ErrorCode` value
+    (FAILED_PRECONDITION: a compare-and-set that did not match; INVALID_ARGUMENT)."""
+
+    code: str
+    message: str
 
 
 @wire("e.kv.put")

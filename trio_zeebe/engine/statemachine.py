@@ -1,7 +1,7 @@
 """The interface a partition's processor drives: apply committed records, snapshot, restore.
 
-The built-in :class:`~trio_zeebe.engine.jobs.JobEngine` implements it; an embedding application
-implements it to replicate its own state instead of, or beside, the job engine (see
+The process engine (:class:`~trio_zeebe.engine.engine.Engine`) implements it; an embedding
+application implements it to replicate its own state instead of the process engine (see
 :class:`~trio_zeebe.engine.kv.KVStore` for a small example).
 
 Contract (what makes leader, followers and restored replicas agree byte for byte):
@@ -83,7 +83,7 @@ class AnswersUnlogged(Protocol):
     The leader calls :meth:`answer_unlogged` before proposing a client command; when it returns
     an answer, the processor sends that instead of logging the command. Only for commands that
     would change nothing and whose answer does not depend on records still being committed (the
-    job engine: an activation that finds no activatable job).
+    process engine: an activation that finds no activatable job).
     """
 
     def answer_unlogged(self, command: bytes) -> bytes | None: ...

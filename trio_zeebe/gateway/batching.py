@@ -6,6 +6,10 @@ read from the clients in one scheduler round) go in one :class:`~.forward.Forwar
 request, answered by one :class:`~.forward.ForwardReplies`; the leader proposes each
 partition's share together. Nothing waits for a batch to fill: a broker's sender task takes
 whatever is queued each time it runs, and several batches may be in flight to one broker.
+
+A command submitted ``alone`` travels in a request of its own: its answer may take long (a
+CreateProcessInstanceWithResult waits for the instance to complete) and must not hold up the
+answers of the commands it would share a request with.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ MAX_BATCH_BYTES = 1024 * 1024  # well below network.max_message_size; a larger c
 class PendingForward:
     """One forwarded command on its way: wait for its answer in steps, then read it."""
 
-    __slots__ = ("address", "command", "done", "error", "partition", "reply", "timeout")
+    __slots__ = ("address", "alone", "command", "done", "error", "partition", "reply", "timeout")
 
-    def __init__(self, address: str, partition: int, command: bytes, timeout: float) -> None:
+    def __init__(
+        self, address: str, partition: int, command: bytes, timeout: float, alone: bool = False
+    ) -> None:
+        self.alone = alone
         self.address = address
         self.partition = partition
         self.command = command
@@ -92,6 +99,8 @@ class ForwardBatcher:
         partition: int,
         command: bytes,
         timeout: float,
+        *,
+        alone: bool = False,
     ) -> PendingForward:
         """Queue a command for the broker at ``address``; the transport gives up after
         ``timeout``. The caller waits on the returned handle (and may stop waiting earlier)."""
@@ -101,7 +110,13 @@ class ForwardBatcher:
                 raise RuntimeError("ForwardBatcher.run is not running")
             destination = self._destinations[address] = _Destination()
             self._nursery.start_soon(self._sender, address, destination)
-        item = PendingForward(address, partition, command, timeout)
+        item = PendingForward(address, partition, command, timeout, alone)
+        if alone:
+            assert self._nursery is not None
+            self.batches += 1
+            self.forwarded += 1
+            self._nursery.start_soon(self._exchange, address, [item])
+            return item
         destination.queue.append(item)
         destination.wake.set()
         return item
@@ -126,8 +141,12 @@ class ForwardBatcher:
                 self._nursery.start_soon(self._exchange, address, batch)
 
     async def _exchange(self, address: str, batch: list[PendingForward]) -> None:
-        request = ForwardCommands(tuple((item.partition, item.command) for item in batch))
         timeout = max(item.timeout for item in batch)
+        # The leader stops waiting a little before the transport does, so its TIMEOUT reply
+        # (rather than no reply at all) reaches this side.
+        request = ForwardCommands(
+            tuple((item.partition, item.command) for item in batch), max(0.0, timeout - 0.1)
+        )
         try:
             answer = await self.network.request(address, request, timeout=timeout)
         except TransportError as exc:

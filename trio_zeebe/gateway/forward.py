@@ -1,60 +1,52 @@
-"""Running a job command on a partition's leader, locally or forwarded from another broker.
+"""Running a command on a partition's leader, locally or forwarded from another broker.
 
-Every gateway routes a command to the broker leading its partition. That broker runs it through
-:meth:`PartitionProcessor.submit` behind a per-partition in-flight bound (back-pressure), and
-turns every refusal into a :class:`ForwardReply` status, so the sending gateway can tell "not
-proposed, safe to retry elsewhere" (not leader, still catching up, back-pressure) from "outcome
-unknown" (leadership lost while the command was pending).
+Every gateway routes a command (a payload: the engine's command type byte and the client's
+request bytes) to the broker leading its partition. That broker runs it through
+:meth:`PartitionProcessor.submit_many` behind a per-partition in-flight bound (back-pressure),
+and turns every refusal into a :class:`ForwardReply` status (:mod:`.refusals`), so the sending
+gateway can tell "not proposed, safe to retry elsewhere" (not leader, still catching up,
+back-pressure) from "outcome unknown" (leadership lost while the command was pending). The
+answer bytes travel back as the state machine produced them.
+
+Every forward carries a timeout: the leader stops waiting for an answer after it (an answer the
+engine defers, CreateProcessInstanceWithResult, may never come: a terminated instance sends
+none) and replies TIMEOUT, so no request outlives the gateway that asked.
 """
 
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 
 import attrs
 import trio
 
 from ..codec import wire
 from ..partitions.manager import PartitionManager
-from ..processing.processor import NotServing
-from ..raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
+from ..raft.errors import NotLeader
 from ..transport.api import Peer
+from .refusals import Status, refusal
 
 log = logging.getLogger("trio_zeebe.gateway.forward")
-
-
-class Status(StrEnum):
-    OK = "ok"
-    NOT_LEADER = "not_leader"  # not proposed; ``leader`` is the replica's hint
-    NOT_SERVING = "not_serving"  # leads but still applying its backlog; not proposed
-    DROPPED = "dropped"  # refused before proposing (e.g. leadership transfer); not proposed
-    BACKPRESSURE = "backpressure"  # Raft's uncommitted tail or our in-flight bound is full
-    LOST = "lost"  # leadership lost while pending: the command may or may not have been applied
-    NO_PARTITION = "no_partition"  # this broker has no replica of the partition
-
-
-RETRY_ELSEWHERE = frozenset({Status.NOT_LEADER, Status.NOT_SERVING, Status.DROPPED})
-"""Refusals that guarantee the command was not proposed."""
 
 
 @wire("g.fwd?")
 @attrs.frozen
 class ForwardCommands:
-    """Broker to broker: run each ``(partition, command)`` (an encoded engine record).
+    """Broker to broker: run each ``(partition, payload)`` and answer within ``timeout`` s.
 
     A gateway sends the commands for one leader's broker that are waiting at the same moment
     in one request (see :class:`~.batching.ForwardBatcher`).
     """
 
     commands: tuple[tuple[int, bytes], ...]
+    timeout: float = 15.0
 
 
 @wire("g.fwd")
 @attrs.frozen
 class ForwardReply:
     status: str
-    result: bytes = b""  # the state machine's answer when status is "ok"
+    result: bytes = b""  # the state machine's answer bytes when status is "ok"
     leader: int | None = None
     message: str = ""
 
@@ -86,18 +78,22 @@ class LeaderExecutor:
             for i, reply in zip(positions, answers, strict=True):
                 replies[i] = reply
 
-        if len(by_partition) == 1:
-            [(pid, positions)] = by_partition.items()
-            await run(pid, positions)
-        else:
-            async with trio.open_nursery() as nursery:
-                for pid, positions in by_partition.items():
-                    nursery.start_soon(run, pid, positions)
+        with trio.move_on_after(max(0.0, message.timeout)):
+            if len(by_partition) == 1:
+                [(pid, positions)] = by_partition.items()
+                await run(pid, positions)
+            else:
+                async with trio.open_nursery() as nursery:
+                    for pid, positions in by_partition.items():
+                        nursery.start_soon(run, pid, positions)
         return ForwardReplies(tuple(replies))
 
-    async def execute(self, pid: int, command: bytes) -> ForwardReply:
-        (reply,) = await self.execute_many(pid, [command])
-        return reply
+    async def execute(self, pid: int, command: bytes, timeout: float) -> ForwardReply:  # noqa: ASYNC109
+        """Run one command on a local leader; TIMEOUT when no answer came within ``timeout``."""
+        with trio.move_on_after(timeout):
+            (reply,) = await self.execute_many(pid, [command])
+            return reply
+        return _TIMED_OUT
 
     async def execute_many(self, pid: int, commands: list[bytes]) -> list[ForwardReply]:
         """Run commands on partition ``pid`` (proposed together); a reply for each."""
@@ -141,24 +137,10 @@ class LeaderExecutor:
         return replies + busy
 
 
-_NOT_RUN = ForwardReply(Status.DROPPED, message="not run")
+_NOT_RUN = ForwardReply(Status.TIMEOUT, message="no answer within the forward's timeout")
+_TIMED_OUT = _NOT_RUN
 
 
 def _refusal(exc: Exception, pid: int, node: int) -> ForwardReply:
-    if isinstance(exc, NotServing):
-        return ForwardReply(
-            Status.NOT_SERVING, message=f"partition {pid}: leader {node} is catching up"
-        )
-    if isinstance(exc, NotLeader):
-        return ForwardReply(
-            Status.NOT_LEADER,
-            leader=exc.leader,
-            message=f"node {node} does not lead partition {pid} (leader: {exc.leader})",
-        )
-    if isinstance(exc, LeadershipLost):
-        return ForwardReply(Status.LOST, message=str(exc))
-    if isinstance(exc, Backpressure):
-        return ForwardReply(Status.BACKPRESSURE, message=f"partition {pid}: {exc}")
-    if isinstance(exc, ProposalDropped):
-        return ForwardReply(Status.DROPPED, message=f"partition {pid}: {exc}")
-    raise exc
+    status, message, leader = refusal(exc, pid, node)
+    return ForwardReply(status, leader=leader, message=message)

@@ -112,7 +112,14 @@ class GrpcConnection:
         self.peer = peer
         self._peer_certificate = peer_certificate
         self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding=None)
+            h2.config.H2Configuration(
+                client_side=False,
+                header_encoding=None,
+                # Every header sent is built here, lowercase and valid: h2's checks and
+                # normalization of them cost more than the rest of a small call.
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
+            )
         )
         self._frames = FrameBoundary(
             preface=True, max_frame_size=self._h2.local_settings.max_frame_size

@@ -1,26 +1,27 @@
 """Waking long-polling ActivateJobs requests as soon as a matching job appears on any partition.
 
 Leaders tell every gateway (every broker) which job types just became activatable, in a one-way
-:class:`JobsAvailable` message sent from the processor's ``on_applied`` hook; a gateway wakes every
-activation waiting for one of those types, and each woken request tries activation again. No
-polling: a waiting request sleeps on an event until a notice or its own deadline.
+:class:`JobsAvailable` message sent from the processor's ``on_jobs_available`` listeners (a state
+machine with the :class:`~trio_zeebe.processing.sideeffects.JobNotices` capability); a gateway
+wakes every activation waiting for one of those types, and each woken request tries activation
+again. A waiting request sleeps on an event until a notice, its probe interval (a notice can be
+lost with a connection) or its own deadline.
 
-A replica that just became the serving leader announces every type it has activatable, so a
-request that could not reach the old leader learns about jobs the new one can hand out.
+A replica that just became the serving leader announces "anything" (``types`` None on the
+wire: every waiter retries), so a request that could not reach the old leader learns about jobs
+the new one can hand out.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import attrs
 import trio
 
 from ..codec import wire
 from ..partitions.manager import PartitionManager
-from ..processing.processor import PartitionProcessor
 from ..raft.driver import RaftDriver
 from ..transport.api import Network, Peer
 
@@ -32,10 +33,11 @@ COALESCE = 0.005  # seconds between two broadcasts for one partition
 @wire("g.jobs!")
 @attrs.frozen
 class JobsAvailable:
-    """Leader to gateways: jobs of these types became activatable on ``partition``."""
+    """Leader to gateways: jobs of these types became activatable on ``partition``; None: a
+    new leader, any type may have jobs."""
 
     partition: int
-    types: tuple[str, ...]
+    types: tuple[str, ...] | None
 
 
 class Waiters:
@@ -57,8 +59,14 @@ class Waiters:
             if not events:
                 del self._by_type[job_type]
 
-    def wake(self, types: Iterable[str]) -> None:
+    def wake(self, types: Iterable[str] | None) -> None:
         self.notices += 1
+        if types is None:
+            waiting, self._by_type = self._by_type, {}
+            for events in waiting.values():
+                for event in events:
+                    event.set()
+            return
         for job_type in types:
             for event in self._by_type.pop(job_type, ()):
                 event.set()
@@ -73,49 +81,36 @@ class Waiters:
 
 
 class Announcer:
-    """Hooks every local processor: after each applied entry, the leader wakes local waiters at
-    once and broadcasts the job types that became activatable to every other broker it knows,
-    coalesced to one message per partition per :data:`COALESCE` seconds under load."""
+    """Listens to every local processor: after each applied entry, the serving leader wakes
+    local waiters at once and broadcasts the job types that became activatable to every other
+    broker it knows, coalesced to one message per partition per :data:`COALESCE` seconds."""
 
     def __init__(self, partitions: PartitionManager, network: Network, waiters: Waiters) -> None:
         self.partitions = partitions
         self.network = network
         self.waiters = waiters
         self.sent = 0
-        self._pending: dict[int, set[str]] = {}
+        self._pending: dict[int, set[str] | None] = {}
         self._flush: dict[int, trio.Event] = {}
+        self.listeners: list[Callable[[int, set[str] | None], None]] = []
+        """Also told (e.g. the job pusher), with the partition id."""
 
     def partition_started(self, pid: int, driver: RaftDriver, nursery: trio.Nursery) -> None:
         processor = self.partitions.processor(pid)
         if processor is None:
             return
-        machine: Any = processor.machine
-        if not hasattr(machine, "take_newly_activatable"):
-            return  # an embedder's state machine without jobs
-        processor.on_applied.append(self._hook(processor, machine))
+        processor.on_jobs_available.append(lambda types: self.announce(pid, types))
         self._flush[pid] = trio.Event()
         nursery.start_soon(self._broadcaster, pid)
 
-    def _hook(self, processor: PartitionProcessor, machine: Any) -> Callable[[], None]:
-        announced_term = -1
-
-        def applied() -> None:
-            nonlocal announced_term
-            # Followers drain the hints too, so the set stays bounded.
-            types: set[str] = machine.take_newly_activatable()
-            if not processor.serving:
-                return
-            if processor.serving_term != announced_term:
-                announced_term = processor.serving_term
-                types |= set(machine.activatable_types())
-            if types:
-                self.announce(processor.partition, types)
-
-        return applied
-
-    def announce(self, pid: int, types: set[str]) -> None:
+    def announce(self, pid: int, types: set[str] | None) -> None:
         self.waiters.wake(types)
-        self._pending.setdefault(pid, set()).update(types)
+        for listener in self.listeners:
+            listener(pid, types)
+        if types is None or (pid in self._pending and self._pending[pid] is None):
+            self._pending[pid] = None
+        else:
+            self._pending.setdefault(pid, set()).update(types)  # type: ignore[union-attr]
         event = self._flush.get(pid)
         if event is not None:
             event.set()
@@ -124,9 +119,9 @@ class Announcer:
         while True:
             await self._flush[pid].wait()
             self._flush[pid] = trio.Event()
-            types = self._pending.pop(pid, set())
-            if types:
-                message = JobsAvailable(pid, tuple(sorted(types)))
+            if pid in self._pending:
+                types = self._pending.pop(pid)
+                message = JobsAvailable(pid, None if types is None else tuple(sorted(types)))
                 me = self.partitions.node_id
                 for node, address in list(self.partitions.addresses.items()):
                     if node != me:

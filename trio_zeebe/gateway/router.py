@@ -1,21 +1,27 @@
-"""Gateway routing of job requests to partition leaders (reference §6, Zeebe's gateway).
+"""Gateway routing of commands to partition leaders (reference zeebe-engine.md §1.7).
 
-* CreateJob: round-robin over the partitions with a known leader; a partition that refuses
-  without proposing (not leader, back-pressure, unreachable) passes the request on to the next.
-* Key-addressed commands (CompleteJob, FailJob, ThrowError, UpdateJobRetries, UpdateJobTimeout):
-  the partition in the key's top bits (``key >> 51``).
-* ActivateJobsRequest: partitions round-robin, each asked for the jobs still missing, until
-  ``max_jobs``; with none found it long-polls (see :mod:`.longpoll`).
+A command is a payload (the engine's command type byte and the client's request bytes, never
+re-encoded) for one partition; its answer is the state machine's answer bytes.
+
+* Key-addressed commands (job, incident, instance, variables): the partition in the key's top
+  bits (``key >> 51``), :meth:`CommandRouter.keyed`. Deployments go to partition 1 the same way.
+* New work (CreateJob, CreateProcessInstance): round-robin over the partitions with a known
+  leader, :meth:`CommandRouter.create`. A partition that refuses without proposing (not leader,
+  back-pressure, unreachable) passes the request on to the next. Zeebe's rule for process
+  instances: one pass over the partitions, and when every one failed, RESOURCE_EXHAUSTED
+  "Expected to execute the command on one of the partitions, but all failed; ...", with each
+  partition's status in the details. A standalone job (our extension) keeps trying passes until
+  the request's deadline.
 
 A command runs on this broker's processor when it leads the partition, else it is forwarded to
 the leader's broker (:class:`~.forward.ForwardCommands`, batched by :mod:`.batching`). On "not
 leader", an unreachable broker or a leader change the leader is re-resolved (Raft's own view
-first, then the gossiped leader table) and the command retried with back-off until the
-request's deadline (DEADLINE_EXCEEDED). A CreateJob whose outcome is unknown (leadership lost
-while pending, or no answer) is never retried: it could create a second job, so the client gets
-UNAVAILABLE saying the outcome is unknown.
+first, then the gossiped leader table) and a key-addressed command retried with back-off until
+the request's deadline (DEADLINE_EXCEEDED). A create whose outcome is unknown (leadership lost
+while pending, or no answer) is never retried: it could create a second job or instance, so the
+client gets UNAVAILABLE saying the outcome is unknown ("maybe created").
 
-Like Zeebe (which retries on ConnectException) a CreateJob the transport could not send at all
+Like Zeebe (which retries on ConnectException) a create the transport could not send at all
 (NotSent) is passed on to the next partition; a connection that broke after sending leaves the
 outcome unknown and is treated as such.
 
@@ -23,67 +29,64 @@ A forwarded attempt has its own timeout, ``attempt_timeout`` (the broker passes 
 election timeout): a leader that has not answered by then is checked, and re-checked every
 tenth of it. If another broker leads now, the leader this attempt went to was replaced (it
 stalled, died or was cut off) and will not answer: the attempt ends, and a key-addressed command
-is retried on the new leader while a CreateJob reports its outcome as unknown. If the same
+is retried on the new leader while a create reports its outcome as unknown. If the same
 broker still leads, it kept its followers and is slow, not gone: the attempt goes on waiting
 (re-sending would only duplicate the command) until the request's deadline. So a stalled leader
-costs its clients about the time to elect a new one, not the whole request timeout.
+costs its clients about the time to elect a new one, not the whole request timeout. Commands
+whose answer the engine defers (``alone``: CreateProcessInstanceWithResult) are not checked
+this way: their leader is expected to stay silent until the instance completes.
 
-CreateJob stays "maybe created" rather than idempotent: re-sending it safely would need a
-request id in the CreateJob record and, in every replica's engine state (and snapshots), the
-recent ids per partition with the key each created; that is engine and record format work, not
-routing. With the attempt timeout the unknown outcome comes after about an election timeout, and
-the client's next CreateJob goes to a partition whose leader answers.
+Creates stay "maybe created" rather than idempotent: re-sending one safely would need a request
+id in the command and, in every replica's engine state (and snapshots), the recent ids per
+partition with the key each created; that is engine work, not routing.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any
 
-import attrs
 import trio
 
-from .. import codec
-from ..engine.records import (
-    ActivatedJobs,
-    ActivateJobs,
-    CompleteJob,
-    CreateJob,
-    FailJob,
-    Job,
-    Rejection,
-    ThrowError,
-    UpdateJobRetries,
-    UpdateJobTimeout,
-)
-from ..errors import ErrorCode
-from ..keys import KEY_BITS
+from ..engine.commands import AnswerStatus
+from ..engine.rejection import decode_rejection
+from ..grpc.status import GrpcError, StatusCode
+from ..keys import partition_of
 from ..partitions.manager import PartitionManager
-from ..raft.ready import Role
+from ..proto import status_pb2
 from ..transport.api import Network, NotSent, TransportError
+from .answers import rejection_error
 from .batching import ForwardBatcher
-from .forward import RETRY_ELSEWHERE, ForwardCommands, ForwardReply, LeaderExecutor, Status
+from .forward import ForwardCommands, ForwardReply, LeaderExecutor
 from .longpoll import Announcer, JobsAvailable, Waiters
-from .messages import ActivateJobsRequest
-from .server import GatewayRequestError
+from .refusals import (
+    Status,
+    grpc_error,
+    outcome_unknown,
+    timed_out,
+    unknown_partition,
+)
 
 log = logging.getLogger("trio_zeebe.gateway.router")
 
-PARTITION_SHIFT = KEY_BITS
-KEYED = (CompleteJob, FailJob, ThrowError, UpdateJobRetries, UpdateJobTimeout)
-JOB_REQUESTS = (CreateJob, ActivateJobsRequest, *KEYED)
 RETRY_INITIAL = 0.01
 RETRY_MAX = 0.25
 MIN_LEADER_CHECK = 0.05  # seconds between leader checks of an overdue attempt, at least
-MAX_LONG_POLL = 3600.0
+
+_REJECTED = bytes((AnswerStatus.REJECTED,))
+_CODE_OF_STATUS = {
+    Status.BACKPRESSURE: StatusCode.RESOURCE_EXHAUSTED,
+    Status.TIMEOUT: StatusCode.DEADLINE_EXCEEDED,
+}
 
 
 class _Unknown(Exception):
     """The command may or may not have been applied."""
 
 
-class JobRouter:
+class CommandRouter:
+    """Routes payloads to partition leaders and returns their answer bytes (or GrpcError)."""
+
     def __init__(
         self,
         partitions: PartitionManager,
@@ -107,7 +110,6 @@ class JobRouter:
         self.waiters = Waiters()
         self.announcer = Announcer(partitions, network, self.waiters)
         self._create_rr = itertools.count()
-        self._activate_rr = itertools.count()
         network.on(ForwardCommands, self.executor.on_forward)
         network.on(JobsAvailable, self.waiters.on_notice)
         partitions.on_partition_started.append(self.announcer.partition_started)
@@ -116,48 +118,42 @@ class JobRouter:
         """The forwarding tasks; must run while the router is used."""
         await self.batcher.run(task_status=task_status)
 
-    async def handle(self, request: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
-        """Answer one client job request: the engine's result, or GatewayRequestError."""
-        deadline = trio.current_time() + (self.request_timeout if timeout is None else timeout)
-        if isinstance(request, CreateJob):
-            return await self._create(request, deadline)
-        if isinstance(request, ActivateJobsRequest):
-            return await self._activate(request)
-        if isinstance(request, KEYED):
-            return await self._keyed(request, deadline)
-        raise GatewayRequestError(ErrorCode.UNIMPLEMENTED, f"{type(request).__name__}")
-
-    # -- leader resolution ----------------------------------------------------------------
+    def deadline(self, call_deadline: float | None = None) -> float:
+        """The request's deadline: the gateway's request timeout, or the client's if sooner."""
+        own = trio.current_time() + self.request_timeout
+        return own if call_deadline is None else min(own, call_deadline)
 
     def leader_of(self, pid: int) -> int | None:
-        """Raft's own view when this broker has a replica, else (or if fresher) the table's."""
-        local_term = -1
-        driver = self.partitions.driver(pid)
-        if driver is not None:
-            soft = driver.soft_state
-            if soft.role is Role.LEADER:
-                return self.node_id
-            if soft.leader is not None:
-                return soft.leader
-            local_term = soft.term
-        known = self.partitions.leaders.leader(pid)
-        # A claim older than the local replica's term is from before an election in progress.
-        if known is None or known[1] < local_term:
-            return None
-        return known[0]
+        return self.partitions.leader_of(pid)
 
-    async def _attempt(self, pid: int, data: bytes, node: int, deadline: float) -> ForwardReply:
-        if node == self.node_id:
-            # Bounded by Raft: a local leader that loses its quorum steps down (LOST).
-            return await self.executor.execute(pid, data)
-        address = self.partitions.addresses.get(node)
-        if address is None:
-            return ForwardReply(Status.NOT_LEADER, message=f"no address for node {node}")
+    def partition_of_key(self, key: int) -> int:
+        """The partition a key names; UNAVAILABLE (Zeebe's text) if the cluster has none."""
+        pid = partition_of(key) if key > 0 else 0
+        if pid not in self.partition_ids:
+            raise unknown_partition(pid)
+        return pid
+
+    # -- one attempt ----------------------------------------------------------------------
+
+    async def attempt(
+        self, pid: int, data: bytes, node: int, deadline: float, *, alone: bool = False
+    ) -> ForwardReply:
+        """Run ``data`` on ``node`` (the believed leader of ``pid``) once.
+
+        Raises trio.TooSlowError when the deadline passed, _Unknown when the outcome is
+        unknown (the leader went silent and another took over, or the transport lost it).
+        """
         now = trio.current_time()
         if deadline <= now:
             raise trio.TooSlowError
-        pending = self.batcher.submit(address, pid, data, deadline - now)
-        check_at = now + self.attempt_timeout
+        if node == self.node_id:
+            # Bounded by Raft: a local leader that loses its quorum steps down (LOST).
+            return await self.executor.execute(pid, data, deadline - now)
+        address = self.partitions.addresses.get(node)
+        if address is None:
+            return ForwardReply(Status.NOT_LEADER, message=f"no address for node {node}")
+        pending = self.batcher.submit(address, pid, data, deadline - now, alone=alone)
+        check_at = deadline if alone else now + self.attempt_timeout
         while not await pending.wait(min(check_at, deadline)):
             now = trio.current_time()
             if now >= deadline:
@@ -170,6 +166,8 @@ class JobRouter:
                     f"{self.attempt_timeout:g}s and node {current} leads now"
                 )
             check_at = now + self.leader_check
+        if not pending.done.is_set():
+            raise trio.TooSlowError
         try:
             return pending.outcome()
         except NotSent as exc:
@@ -179,147 +177,103 @@ class JobRouter:
 
     # -- key-addressed commands -----------------------------------------------------------
 
-    async def _keyed(self, command: Any, deadline: float) -> Any:
-        key = command.key
-        if not isinstance(key, int) or key <= 0:
-            raise GatewayRequestError(ErrorCode.INVALID_ARGUMENT, f"job key {key!r} is invalid")
-        pid = key >> PARTITION_SHIFT
-        if pid not in self.partition_ids:
-            raise GatewayRequestError(
-                ErrorCode.NOT_FOUND,
-                f"job {key}: its key names partition {pid}, but the cluster has partitions "
-                f"1..{len(self.partition_ids)}",
-            )
-        data = codec.encode(command)
-        uncertain = ""
+    async def keyed(
+        self, pid: int, data: bytes, deadline: float, *, retry_unknown: bool = True
+    ) -> bytes:
+        """The answer of partition ``pid``'s leader; retried on leader changes (safe: a
+        key-addressed command applied twice is refused or changes nothing the second time).
+
+        ``retry_unknown=False`` (PublishMessage: a message without an id would be published
+        twice): an attempt whose outcome is unknown is not retried but UNAVAILABLE "maybe
+        applied"; refusals that guarantee nothing was proposed are still retried."""
         delay = RETRY_INITIAL
         hint: int | None = None
-        last = "no leader known"
+        last = f"no leader of partition {pid} is known"
+        uncertain = ""
         while True:
             node = hint if hint is not None else self.leader_of(pid)
             hint = None
             if node is not None:
                 try:
-                    reply = await self._attempt(pid, data, node, deadline)
+                    reply = await self.attempt(pid, data, node, deadline)
                 except trio.TooSlowError:
                     break
                 except _Unknown as exc:
-                    # Retrying is safe: the engine refuses a second completion/failure.
-                    uncertain = str(exc)
                     reply = ForwardReply(Status.LOST, message=str(exc))
                 if reply.status == Status.OK:
-                    return _result(reply.result, uncertain)
-                if reply.status == Status.BACKPRESSURE:
-                    raise GatewayRequestError(ErrorCode.RESOURCE_EXHAUSTED, reply.message)
-                if reply.status == Status.LOST:
+                    if uncertain and reply.result[:1] == _REJECTED:
+                        raise _noted(rejection_error(decode_rejection(reply.result[1:])), uncertain)
+                    return reply.result
+                if reply.status in (Status.LOST, Status.TIMEOUT):
+                    if not retry_unknown:
+                        raise outcome_unknown(reply.message)
                     uncertain = reply.message
+                if reply.status in (Status.BACKPRESSURE, Status.HALTED):
+                    raise grpc_error(Status(reply.status), reply.message, pid)
                 hint = reply.leader if reply.leader != node else None
                 last = reply.message
             if not await _backoff(delay, deadline):
                 break
             delay = min(delay * 2, RETRY_MAX)
-        raise GatewayRequestError(
-            ErrorCode.DEADLINE_EXCEEDED,
-            f"partition {pid}: no leader answered within the request timeout (last: {last})",
-        )
+        raise timed_out(f"no leader of partition {pid} answered in time (last: {last})")
 
-    # -- CreateJob --------------------------------------------------------------------------
+    # -- new work (round-robin) -----------------------------------------------------------
 
-    async def _create(self, command: CreateJob, deadline: float) -> Any:
-        data = codec.encode(command)
+    async def create(
+        self, data: bytes, deadline: float, *, one_pass: bool, alone: bool = False
+    ) -> bytes:
+        """The answer of the first partition that takes ``data`` (see the module docstring).
+
+        ``one_pass``: Zeebe's rule (CreateProcessInstance); else passes until the deadline.
+        """
         delay = RETRY_INITIAL
         last = "no partition has a known leader"
+        n = len(self.partition_ids)
         while True:
-            exhausted: list[str] = []
+            failures: list[tuple[int, Status, str]] = []
             start = next(self._create_rr)
-            n = len(self.partition_ids)
             for i in range(n):
                 pid = self.partition_ids[(start + i) % n]
                 node = self.leader_of(pid)
                 if node is None:
+                    failures.append((pid, Status.NOT_LEADER, f"no leader of partition {pid}"))
                     continue
                 try:
-                    reply = await self._attempt(pid, data, node, deadline)
+                    reply = await self.attempt(pid, data, node, deadline, alone=alone)
                 except trio.TooSlowError:
-                    break
+                    raise timed_out(f"no partition answered in time (last: {last})") from None
                 except _Unknown as exc:
-                    raise _outcome_unknown(str(exc)) from None
-                if reply.status == Status.OK:
-                    return _result(reply.result, "")
-                if reply.status == Status.LOST:
-                    raise _outcome_unknown(reply.message)
-                if reply.status == Status.BACKPRESSURE:
-                    exhausted.append(reply.message)
-                elif reply.status not in RETRY_ELSEWHERE and reply.status != Status.NO_PARTITION:
-                    raise GatewayRequestError(ErrorCode.INTERNAL, reply.message)
+                    raise outcome_unknown(str(exc)) from None
+                status = Status(reply.status)
+                if status is Status.OK:
+                    return reply.result
+                if status is Status.TIMEOUT and alone:  # the deferred answer did not come in time
+                    raise timed_out(reply.message)
+                if status in (Status.LOST, Status.TIMEOUT):
+                    raise outcome_unknown(reply.message)
+                failures.append((pid, status, reply.message))
                 last = reply.message
-            if exhausted and len(exhausted) == n:
-                raise GatewayRequestError(
-                    ErrorCode.RESOURCE_EXHAUSTED,
-                    "every partition refused the job (back-pressure): " + exhausted[0],
-                )
+            if one_pass:
+                raise _all_failed(failures)
+            if failures and all(s is Status.BACKPRESSURE for _, s, _ in failures):
+                raise grpc_error(Status.BACKPRESSURE, failures[0][2], failures[0][0])
             if not await _backoff(delay, deadline):
                 break
             delay = min(delay * 2, RETRY_MAX)
-        raise GatewayRequestError(
-            ErrorCode.DEADLINE_EXCEEDED,
-            f"no partition leader accepted the job within the request timeout (last: {last})",
-        )
+        raise timed_out(f"no partition leader accepted the command in time (last: {last})")
 
-    # -- ActivateJobs (long poll) -----------------------------------------------------------
-
-    async def _activate(self, request: ActivateJobsRequest) -> ActivatedJobs:
-        command = request.command
-        if command.max_jobs < 1:
-            raise GatewayRequestError(ErrorCode.INVALID_ARGUMENT, "max_jobs must be at least 1")
-        if not 0 <= request.request_timeout <= MAX_LONG_POLL:
-            raise GatewayRequestError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"request_timeout must be between 0 and {MAX_LONG_POLL:g} seconds",
-            )
-        deadline = trio.current_time() + request.request_timeout
-        while True:
-            # Registered before asking, so a notice arriving meanwhile is not lost.
-            woken = self.waiters.register(command.type)
-            try:
-                jobs = await self._activate_round(command, deadline)
-                if jobs or trio.current_time() >= deadline:
-                    return ActivatedJobs(tuple(jobs))
-                with trio.move_on_at(deadline):
-                    await woken.wait()
-                if not woken.is_set():
-                    return ActivatedJobs(())
-            finally:
-                self.waiters.unregister(command.type, woken)
-
-    async def _activate_round(self, command: ActivateJobs, deadline: float) -> list[Job]:
-        jobs: list[Job] = []
-        start = next(self._activate_rr)
-        n = len(self.partition_ids)
-        # One round must not outlive the long poll, nor hang on one unreachable partition.
-        attempt_deadline = max(deadline, trio.current_time() + 1.0)
-        for i in range(n):
-            missing = command.max_jobs - len(jobs)
-            if missing <= 0:
-                break
-            pid = self.partition_ids[(start + i) % n]
-            node = self.leader_of(pid)
-            if node is None:
-                continue
-            data = codec.encode(attrs.evolve(command, max_jobs=missing))
-            try:
-                reply = await self._attempt(pid, data, node, attempt_deadline)
-            except (trio.TooSlowError, _Unknown) as exc:
-                log.debug("activation on partition %d skipped: %r", pid, exc)
-                continue
-            if reply.status != Status.OK:
-                continue  # not leading / busy / leader lost: the next round re-resolves
-            result = codec.decode(reply.result)
-            if isinstance(result, Rejection):
-                raise GatewayRequestError(_code(result.code), result.message)
-            if isinstance(result, ActivatedJobs):
-                jobs.extend(result.jobs)
-        return jobs
+    async def on_partition(self, pid: int, data: bytes, deadline: float) -> ForwardReply:
+        """One attempt at the current leader of ``pid`` (activation rounds): the reply, with
+        a NOT_LEADER/LOST/TIMEOUT status instead of raising."""
+        node = self.leader_of(pid)
+        if node is None:
+            return ForwardReply(Status.NOT_LEADER, message=f"no leader of partition {pid}")
+        try:
+            return await self.attempt(pid, data, node, deadline)
+        except trio.TooSlowError:
+            return ForwardReply(Status.TIMEOUT, message=f"partition {pid}: no answer in time")
+        except _Unknown as exc:
+            return ForwardReply(Status.LOST, message=str(exc))
 
 
 async def _backoff(delay: float, deadline: float) -> bool:
@@ -330,33 +284,29 @@ async def _backoff(delay: float, deadline: float) -> bool:
     return True
 
 
-def _code(code: str) -> ErrorCode:
-    try:
-        return ErrorCode(code)
-    except ValueError:
-        return ErrorCode.INTERNAL
+def _noted(error: GrpcError, uncertain: str) -> GrpcError:
+    """A refusal after a retry whose earlier attempt may have been applied says so."""
+    return GrpcError(
+        error.code,
+        f"{error.message} (an earlier attempt's outcome was unknown: {uncertain}; it may have "
+        "been applied by that attempt)",
+        error.details,
+    )
 
 
-def _result(data: bytes, uncertain: str) -> Any:
-    """The engine's answer; a Rejection becomes the error with the engine's code."""
-    try:
-        result = codec.decode(data)
-    except codec.DecodeError as exc:
-        raise GatewayRequestError(ErrorCode.INTERNAL, f"undecodable engine result: {exc}") from None
-    if isinstance(result, Rejection):
-        message = result.message
-        if uncertain:
-            message += (
-                f" (an earlier attempt's outcome was unknown: {uncertain}; "
-                "it may have been applied by that attempt)"
-            )
-        raise GatewayRequestError(_code(result.code), message)
-    return result
-
-
-def _outcome_unknown(detail: str) -> GatewayRequestError:
-    return GatewayRequestError(
-        ErrorCode.UNAVAILABLE,
-        f"outcome unknown, the job may or may not have been created ({detail}); "
-        "not retried to avoid a duplicate",
+def _all_failed(failures: list[tuple[int, Status, str]]) -> GrpcError:
+    """Zeebe's RESOURCE_EXHAUSTED when every partition refused a new instance."""
+    details = [
+        status_pb2.Status(
+            code=int(_CODE_OF_STATUS.get(status, StatusCode.UNAVAILABLE)),
+            message=f"partition {pid}: {message}",
+        )
+        for pid, status, message in failures
+    ]
+    return GrpcError.with_details(
+        StatusCode.RESOURCE_EXHAUSTED,
+        "Expected to execute the command on one of the partitions, but all failed; there are no "
+        "more partitions available to retry. Please try again. If the error persists contact "
+        "your zeebe operator",
+        details,
     )

@@ -23,7 +23,8 @@ import attrs
 import trio
 
 from ..codec import DecodeError, wire
-from ..gateway.messages import BrokerInfo, Topology
+from ..partitions.topology import BrokerView as BrokerInfo
+from ..partitions.topology import ClusterView as Topology
 from ..transport.api import Network, Peer, TransportError
 from .sample import BrokerSample, PartitionSample
 

@@ -16,10 +16,11 @@ Names are Zeebe's wherever Zeebe has the same metric (``zeebe_*``, ``atomix_*``)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import trio
+from google.protobuf.message import DecodeError
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -33,19 +34,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from ..engine import KEY_BITS
-from ..engine.records import (
-    ActivatedJobs,
-    CompleteJob,
-    CreateJob,
-    FailJob,
-    Job,
-    JobKey,
-    Rejection,
-    ThrowError,
-)
-from ..gateway.messages import ActivateJobsRequest
-from ..gateway.server import GatewayRequestError
+from ..gateway.grpc_call import ServerCall
+from ..gateway.grpc_services import RpcMethod, Send, ServiceRegistry
+from ..grpc.status import GrpcError
+from ..keys import partition_of
+from ..proto import gateway_pb2 as gw
+from ..proto import trio_zeebe_pb2 as tz
 from .sample import BrokerSample
 
 R = TypeVar("R")
@@ -181,6 +175,7 @@ class BrokerMetrics:
             ["requestType", "error"],
             registry=r,
         )
+        self._job_types: dict[int, str] = {}  # job key -> type, of jobs activated lately
         self._job_events = Counter(
             "zeebe_job_events",
             "Job events, by action (created, activated, completed, failed, error thrown)",
@@ -206,16 +201,35 @@ class BrokerMetrics:
         if error is not None:
             self._failed.labels(request_type, error).inc()
 
-    def job_events(self, request: Any, answer: Any) -> None:
-        """The job events in a successful answer to a job command."""
-        action = _JOB_ACTIONS.get(type(request))
-        if isinstance(answer, JobKey) and isinstance(request, CreateJob):
-            self._job_events.labels("created", str(answer.key >> KEY_BITS), request.type).inc()
-        elif isinstance(answer, ActivatedJobs):
-            for job in answer.jobs:
-                self._job_events.labels("activated", str(job.key >> KEY_BITS), job.type).inc()
-        elif isinstance(answer, Job) and action is not None:
-            self._job_events.labels(action, str(answer.key >> KEY_BITS), answer.type).inc()
+    def job_events(self, rpc: str, request: bytes, response: bytes) -> None:
+        """The job events in a successful answer to a job command. Zeebe's CompleteJob, FailJob
+        and ThrowError name no job type: it is the one the job was activated with through this
+        gateway (remembered for the latest jobs), else empty."""
+        try:
+            if rpc == "CreateJob":
+                key = tz.CreateJobResponse.FromString(response).key
+                job_type = tz.CreateJobRequest.FromString(request).type
+                self._job_events.labels("created", str(partition_of(key)), job_type).inc()
+            elif rpc in ("ActivateJobs", "StreamActivatedJobs"):
+                jobs = (
+                    gw.ActivateJobsResponse.FromString(response).jobs
+                    if rpc == "ActivateJobs"
+                    else [gw.ActivatedJob.FromString(response)]
+                )
+                for job in jobs:
+                    self._job_types[job.key] = job.type
+                    self._job_events.labels("activated", str(partition_of(job.key)), job.type).inc()
+                while len(self._job_types) > _REMEMBERED_TYPES:
+                    del self._job_types[next(iter(self._job_types))]
+            elif (action := _JOB_ACTIONS.get(rpc)) is not None:
+                key = gw.CompleteJobRequest.FromString(request).jobKey  # jobKey is field 1 of all
+                if action == "completed":
+                    job_type = self._job_types.pop(key, "")
+                else:
+                    job_type = self._job_types.get(key, "")
+                self._job_events.labels(action, str(partition_of(key)), job_type).inc()
+        except DecodeError:
+            pass
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry as the scraper asked for it (Prometheus text or OpenMetrics)."""
@@ -223,39 +237,59 @@ class BrokerMetrics:
         return encoder(self.registry), content_type
 
 
-_JOB_ACTIONS: dict[type, str] = {
-    CompleteJob: "completed",
-    FailJob: "failed",
-    ThrowError: "error thrown",
-    ActivateJobsRequest: "activated",
+_REMEMBERED_TYPES = 10_000
+_JOB_ACTIONS: dict[str, str] = {
+    "CompleteJob": "completed",
+    "FailJob": "failed",
+    "ThrowError": "error thrown",
 }
 
 
-def instrument_requests(
-    handler: Callable[[Any], Awaitable[R]], metrics: BrokerMetrics
-) -> Callable[[Any], Awaitable[R]]:
-    """``handler`` (the gateway's request handler) timed into ``metrics`` per request type;
-    an engine rejection counts as a failed request, and answered job commands as job events."""
+def instrument_registry(registry: ServiceRegistry, metrics: BrokerMetrics) -> None:
+    """Time every RPC of ``registry``'s services into ``metrics`` (by method name); a call
+    that ends with a gRPC status other than OK counts as failed with that code's name."""
+    for service in registry.services.values():
+        for path, method in list(service.methods.items()):
+            service.methods[path] = _timed(path.rpartition("/")[2], method, metrics)
 
-    async def timed(request: Any) -> R:
-        kind = type(request).__name__.removesuffix("Request")
+
+def _timed(rpc: str, method: RpcMethod, metrics: BrokerMetrics) -> RpcMethod:
+    if method.unary is not None:
+        unary = method.unary
+
+        async def timed_unary(request: bytes, call: ServerCall) -> bytes:
+            start = trio.current_time()
+            try:
+                response = await unary(request, call)
+            except GrpcError as exc:
+                metrics.request(rpc, trio.current_time() - start, exc.code.name)
+                raise
+            except Exception as exc:
+                metrics.request(rpc, trio.current_time() - start, type(exc).__name__)
+                raise
+            metrics.request(rpc, trio.current_time() - start)
+            metrics.job_events(rpc, request, response)
+            return response
+
+        return RpcMethod(method.path, method.kind, unary=timed_unary)
+    stream = method.stream
+    assert stream is not None
+
+    async def timed_stream(request: bytes, call: ServerCall, send: Send[bytes]) -> None:
         start = trio.current_time()
-        try:
-            answer = await handler(request)
-        except GatewayRequestError as exc:
-            metrics.request(kind, trio.current_time() - start, exc.code.value)
-            raise
-        except Exception as exc:
-            metrics.request(kind, trio.current_time() - start, type(exc).__name__)
-            raise
-        if isinstance(answer, Rejection):
-            metrics.request(kind, trio.current_time() - start, answer.code)
-        else:
-            metrics.request(kind, trio.current_time() - start)
-            metrics.job_events(request, answer)
-        return answer
 
-    return timed
+        async def counted(message: bytes) -> None:
+            await send(message)
+            metrics.job_events(rpc, request, message)
+
+        try:
+            await stream(request, call, counted)
+        except GrpcError as exc:
+            metrics.request(rpc, trio.current_time() - start, exc.code.name)
+            raise
+        metrics.request(rpc, trio.current_time() - start)
+
+    return RpcMethod(method.path, method.kind, stream=timed_stream)
 
 
 class StateCollector(Collector):

@@ -25,7 +25,7 @@ from importlib import resources
 
 import trio
 
-from ..gateway.messages import Topology
+from ..partitions.topology import ClusterView as Topology
 from ..transport.api import Network
 from .cluster import ClusterView, RateSampler, ReplicasRequest, answer_replicas
 from .health import GROUPS, actuator_group, actuator_health, legacy_probe

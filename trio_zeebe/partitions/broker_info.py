@@ -27,7 +27,6 @@ from typing import Any
 
 import attrs
 
-from ..gateway.messages import PartitionInfo
 from ..transport.api import split_address
 
 GATEWAY_KEY = "gateway"
@@ -85,10 +84,6 @@ class PartitionStatus:
     role: PartitionRole = attrs.field(converter=PartitionRole)
     term: int = attrs.field(validator=_term)
     health: PartitionHealth = attrs.field(converter=PartitionHealth)
-
-    def to_info(self) -> PartitionInfo:
-        """The gateway's topology shape (``status --json``)."""
-        return PartitionInfo(self.partition_id, str(self.role), self.term, str(self.health))
 
 
 @attrs.frozen

@@ -57,6 +57,7 @@ from .broker_info import (
 from .config import DataConfig
 from .distribution import PartitionDistribution
 from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign
+from .messenger import PartitionMessenger
 
 log = logging.getLogger("trio_zeebe.partitions")
 
@@ -161,7 +162,12 @@ class PartitionManager:
         self.observers = {pid: metrics(pid) for pid in self.local} if metrics else {}
         self.on_partition_started: list[Callable[[int, RaftDriver, trio.Nursery], None]] = []
         self._publish_needed = trio.Event()
+        self.became_ready = trio.Event()
+        """Set once every local partition has had a role (see :attr:`ready`)."""
+        if not self.local:
+            self.became_ready.set()
         router.network.on(TransferLeadership, self._on_transfer_request)
+        self.messenger = PartitionMessenger(self, router.network)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -191,6 +197,24 @@ class PartitionManager:
     def processor(self, partition_id: int) -> PartitionProcessor | None:
         part = self.local.get(partition_id)
         return part.processor if part is not None else None
+
+    def leader_of(self, partition_id: int) -> int | None:
+        """Who leads the partition: Raft's own view when this broker has a replica, else (or
+        when fresher) the gossiped leader table's; None while nobody is known to."""
+        local_term = -1
+        driver = self.driver(partition_id)
+        if driver is not None:
+            soft = driver.soft_state
+            if soft.role is Role.LEADER:
+                return self.node_id
+            if soft.leader is not None:
+                return soft.leader
+            local_term = soft.term
+        known = self.leaders.leader(partition_id)
+        # A claim older than the local replica's term is from before an election in progress.
+        if known is None or known[1] < local_term:
+            return None
+        return known[0]
 
     def problems(self) -> dict[int, str]:
         """Partition id -> why it is unhealthy, for the local partitions where that is known."""
@@ -266,6 +290,7 @@ class PartitionManager:
                     snapshot_period=self.data.snapshot_period,
                     observe_processing=observers.processing_latency if observers else None,
                     observe_snapshot=observers.snapshot_duration if observers else None,
+                    messenger=self.messenger,
                 )
             part.processor = processor
             part.halted, part.problem = False, ""
@@ -379,6 +404,8 @@ class PartitionManager:
     def _on_role(self, part: LocalPartition, soft: SoftState) -> None:
         if soft.role in (Role.LEADER, Role.FOLLOWER):
             part.installed = True
+            if self.ready:
+                self.became_ready.set()
         me = PartitionStatus(part.partition_id, _published_role(soft.role), soft.term, part.health)
         self.leaders.update(self.node_id, [me])
         if soft.leader is not None and soft.leader != self.node_id:

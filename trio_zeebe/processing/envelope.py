@@ -8,13 +8,19 @@ Format version 1 (all integers big-endian)::
 
     offset  size  field
     0       1     format version: 1 (a msgpack record of an older format starts with 0x90..0x9f)
-    1       1     kind: 1 COMMAND, 2 TIME, 3 UNIT
+    1       1     kind: 1 COMMAND, 2 TIME, 3 UNIT, 4 INTER
     2       8     request id (unsigned): pairs the applied record with the leader's waiting call
     10      8     leader timestamp (IEEE 754 double, Unix seconds; always finite)
     18      ...   payload, by kind:
                   COMMAND  one opaque command: the rest of the record
                   TIME     nothing: the leader's clock passed a deadline (the timestamp is it)
                   UNIT     u32 count n (>= 1), n x u32 lengths, then the n payloads back to back
+                  INTER    one opaque command another partition's leader sent (inter-partition
+                           commands: deployment distribution, acknowledgements, ...): the rest
+
+A client's bytes only ever become a COMMAND or UNIT payload, so no client can produce an INTER
+record: what arrives as one was sent by a partition leader over the mutually authenticated peer
+transport (see :mod:`trio_zeebe.partitions.messenger`).
 
 A UNIT carries the records of one raw append call, so they reach the log in the given order and
 as one unit: one record is never split between Raft entries. Decoding is a fixed ``struct``
@@ -43,6 +49,7 @@ class Kind(IntEnum):
     COMMAND = 1  # a client command for the state machine
     TIME = 2  # a leader time record: only the timestamp, no client payload
     UNIT = 3  # the records of one raw append call
+    INTER = 4  # a command from another partition (for InterPartition.receive)
 
 
 class EnvelopeError(ValueError):
@@ -53,11 +60,15 @@ class Envelope(NamedTuple):
     kind: Kind
     request_id: int
     timestamp: float
-    payloads: tuple[bytes, ...]  # COMMAND: one; TIME: none; UNIT: one or more
+    payloads: tuple[bytes, ...]  # COMMAND, INTER: one; TIME: none; UNIT: one or more
 
 
 def command(request_id: int, timestamp: float, payload: bytes) -> bytes:
     return _header(Kind.COMMAND, request_id, timestamp) + payload
+
+
+def inter(request_id: int, timestamp: float, payload: bytes) -> bytes:
+    return _header(Kind.INTER, request_id, timestamp) + payload
 
 
 def time_record(request_id: int, timestamp: float) -> bytes:
@@ -96,6 +107,8 @@ def decode(record: object) -> Envelope:
         return _new(Envelope, (_TIME, request_id, timestamp, ()))
     if kind == 3:
         return _new(Envelope, (_UNIT, request_id, timestamp, _unit_payloads(record)))
+    if kind == 4:
+        return _new(Envelope, (_INTER, request_id, timestamp, (record[HEADER_SIZE:],)))
     raise EnvelopeError(f"unknown envelope kind {kind}")
 
 
@@ -103,7 +116,7 @@ def decode(record: object) -> Envelope:
 _unpack_header = _HEADER.unpack_from
 _isfinite = math.isfinite
 _new = tuple.__new__
-_COMMAND, _TIME, _UNIT = Kind.COMMAND, Kind.TIME, Kind.UNIT
+_COMMAND, _TIME, _UNIT, _INTER = Kind.COMMAND, Kind.TIME, Kind.UNIT, Kind.INTER
 
 
 def _unit_payloads(record: bytes) -> tuple[bytes, ...]:

@@ -10,6 +10,14 @@ same for the records of one raw append, as one envelope, so they land together a
 
 Time-driven work (a job's deadline passing) enters the log as a time record the leader appends
 when the state machine's next deadline arrives, so replay anywhere yields the same state.
+Commands another partition's leader sends (:meth:`PartitionProcessor.submit_inter`) are logged
+as INTER records and applied with the machine's ``receive``.
+
+The leader's side effects: an answer the machine defers (CreateProcessInstanceWithResult) is
+given to the waiting request when the machine hands it over (``take_answers``), matched by the
+command's position; inter-partition sends go out through a :class:`~.sideeffects.OutboxSender`;
+the job types that got work are announced to ``on_jobs_available`` listeners (long polling, job
+push).
 Snapshots are taken by entry count and by time; Raft then compacts the log behind them.
 
 If the state machine raises (it must not; see :mod:`~trio_zeebe.engine.statemachine`), the
@@ -28,7 +36,14 @@ from collections.abc import Callable, Sequence
 import attrs
 import trio
 
-from ..engine.statemachine import AnswersUnlogged, StateMachine, TimeDriven
+from ..engine.commands import DEFERRED
+from ..engine.statemachine import (
+    AnswersUnlogged,
+    DeferredAnswers,
+    InterPartition,
+    StateMachine,
+    TimeDriven,
+)
 from ..logs import ProgressReporter
 from ..raft.committed import Applied, Committed, Restore
 from ..raft.driver import RaftDriver
@@ -36,6 +51,7 @@ from ..raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from ..raft.ready import Role
 from . import envelope
 from .envelope import Envelope, EnvelopeError, Kind
+from .sideeffects import JobNotices, Messenger, OutboxSender
 
 log = logging.getLogger("trio_zeebe.processing")
 
@@ -45,7 +61,7 @@ OFFSET_BITS = 20
 MAX_SLOTS = 1 << OFFSET_BITS
 MAX_UNIT_RECORDS = 1 << 16  # records in one raw append (one unit)
 _STUCK_TICK_PAUSE = 1.0  # a machine whose deadline stays due after its tick is not spun on
-_COMMAND, _UNIT = Kind.COMMAND, Kind.UNIT
+_COMMAND, _UNIT, _INTER = Kind.COMMAND, Kind.UNIT, Kind.INTER
 
 
 def position_of(index: int, offset: int) -> int:
@@ -169,6 +185,7 @@ class PartitionProcessor:
         snapshot_period: float,
         observe_processing: Callable[[float], None] | None = None,
         observe_snapshot: Callable[[float], None] | None = None,
+        messenger: Messenger | None = None,
     ) -> None:
         self.driver = driver
         # Metrics hooks (seconds): an entry's commit until it is applied; one snapshot.
@@ -195,7 +212,19 @@ class PartitionProcessor:
         self._unlogged = machine if isinstance(machine, AnswersUnlogged) else None
         self._timed = machine if isinstance(machine, TimeDriven) else None
         self._unlogged_failed = False
-        self.on_applied: list[Callable[[], None]] = []  # e.g. wake long-polling activations
+        self._defers = machine if isinstance(machine, DeferredAnswers) else None
+        self._deferred: dict[int, int] = {}  # position of a deferred command -> request id
+        self._deferred_at: dict[int, int] = {}  # request id -> that position
+        self._inter = machine if isinstance(machine, InterPartition) else None
+        self._notices = machine if isinstance(machine, JobNotices) else None
+        self._announced_term = -1
+        self.outbox: OutboxSender | None = None
+        if self._inter is not None and messenger is not None:
+            self.outbox = OutboxSender(self.partition, messenger)
+        self.on_applied: list[Callable[[], None]] = []
+        self.on_jobs_available: list[Callable[[set[str] | None], None]] = []
+        """Called on the serving leader with the job types that got activatable work after
+        an applied entry, or with None when it starts serving (anything may be waiting)."""
         self.on_halted: list[Callable[[Halt], None]] = []  # e.g. report the partition unhealthy
         self._replay: _Replay | None = None
 
@@ -216,6 +245,8 @@ class PartitionProcessor:
             nursery.start_soon(self._watch_roles)
             if self._timed is not None:
                 nursery.start_soon(self._ticker, self._timed)
+            if self.outbox is not None and self._inter is not None:
+                await nursery.start(self.outbox.run, self._inter.outbox, self._sending_term)
             task_status.started()
             await self._apply_loop()
 
@@ -275,6 +306,25 @@ class PartitionProcessor:
         assert isinstance(result, Appended)
         return result
 
+    async def submit_inter(self, payload: bytes) -> bytes:
+        """Log a command another partition sent (an INTER record, applied with the machine's
+        ``receive``); its answer (diagnostics) once committed and applied. Raises what
+        :meth:`submit` raises."""
+        if self._inter is None:
+            raise RecordRefused("this state machine takes no inter-partition commands")
+        term = self._check_serving()
+        if self.halted is not None:
+            raise self._halted_error()
+        rid = self._request_id(term)
+        (result,) = await self._propose([rid], [envelope.inter(rid, self.clock(), payload)])
+        if isinstance(result, Exception):
+            raise result
+        assert not isinstance(result, Appended)
+        return result
+
+    def _sending_term(self) -> int | None:
+        return self.serving_term if self.serving else None
+
     def _check_serving(self) -> int:
         soft = self.driver.soft_state
         if soft.role is not Role.LEADER:
@@ -317,6 +367,9 @@ class PartitionProcessor:
             for rid in ids:
                 self._pending.pop(rid, None)
                 results.pop(rid, None)
+                position = self._deferred_at.pop(rid, None)
+                if position is not None:
+                    self._deferred.pop(position, None)
 
     # --- every replica: apply committed records ---------------------------------------------
 
@@ -375,17 +428,19 @@ class PartitionProcessor:
                 # envelopes), and every replica skips it alike.
                 skipped.append(str(exc))
                 continue
+            position = -1
             if env.kind is _UNIT:
                 answer: _Answer = self._apply_unit(env, index, slot)
                 slot += len(env.payloads)
             elif slot >= MAX_SLOTS:
                 answer = RecordRefused(f"entry {index} holds more than {MAX_SLOTS} records")
             else:
-                answer = self._apply_one(env, position_of(index, slot), index)
+                position = position_of(index, slot)
+                answer = self._apply_one(env, position, index)
                 slot += 1
             if self.halted is not None:
                 return
-            self._answer(env.request_id, answer)
+            self._answer(env.request_id, answer, position)
         if skipped:
             # Said once at WARNING (an old log may hold many), then counted.
             first = self.skipped_records == 0
@@ -402,13 +457,57 @@ class PartitionProcessor:
         self.applied_index, self.applied_term = index, item.term
         self._since_snapshot += 1
         self._wake_ticker.set()
+        self._side_effects()
         for hook in self.on_applied:
             hook()
+
+    def _side_effects(self) -> None:
+        """After an applied entry: what the machine handed over, on every replica (so its
+        hand-over lists stay bounded), acted upon by the serving leader only."""
+        serving = self.serving
+        try:
+            if self._defers is not None:
+                answers = self._defers.take_answers()
+                if answers and serving:
+                    for position, answer in answers:
+                        rid = self._deferred.pop(position, None)
+                        if rid is not None:
+                            self._deferred_at.pop(rid, None)
+                            self._answer(rid, answer, -1)
+            if self._inter is not None:
+                messages = self._inter.take_messages()
+                if self.outbox is not None:
+                    if serving:
+                        self.outbox.queue_messages(messages)
+                        self.outbox.wake()
+                    else:
+                        self.outbox.drop_messages()
+            if self._notices is not None:
+                types = self._notices.take_newly_activatable()
+                if serving and self.on_jobs_available:
+                    if self._announced_term != self.serving_term:
+                        self._announced_term = self.serving_term
+                        self._announce(None)
+                    elif types:
+                        self._announce(types)
+        except Exception as exc:
+            self._halt(-1, self.applied_index, exc)
+
+    def _announce(self, types: set[str] | None) -> None:
+        for listener in self.on_jobs_available:
+            try:
+                listener(types)
+            except Exception:  # a listener's bug must not stop the partition
+                log.exception("partition %d: a jobs-available listener failed", self.partition)
 
     def _apply_one(self, env: Envelope, position: int, index: int) -> _Answer:
         try:
             if env.kind is _COMMAND:
                 result = self.machine.apply(env.payloads[0], position, env.timestamp)
+            elif env.kind is _INTER:
+                if self._inter is None:  # the machine was replaced by one that takes none
+                    return RecordRefused("this state machine takes no inter-partition commands")
+                result = self._inter.receive(env.payloads[0], position, env.timestamp)
             elif self._timed is not None:
                 result = self._timed.tick(position, env.timestamp)
             else:  # a time record for a machine that keeps no time (it was replaced)
@@ -433,7 +532,17 @@ class PartitionProcessor:
         self.applied_records += count
         return Appended(index, slot, tuple(answers))
 
-    def _answer(self, request_id: int, answer: _Answer) -> None:
+    def _answer(self, request_id: int, answer: _Answer, position: int) -> None:
+        if (
+            answer == DEFERRED
+            and self._defers is not None
+            and position >= 0
+            and request_id in self._pending
+        ):
+            # The answer comes later (take_answers, by position); the request keeps waiting.
+            self._deferred[position] = request_id
+            self._deferred_at[request_id] = position
+            return
         waiter = self._pending.pop(request_id, None)
         if waiter is not None:
             self._results[request_id] = answer
@@ -453,6 +562,8 @@ class PartitionProcessor:
             exc_info=exc,
         )
         pending, self._pending = self._pending, {}
+        self._deferred.clear()
+        self._deferred_at.clear()
         for request_id, waiter in pending.items():
             self._results[request_id] = HaltedBeforeApplying(
                 f"{halt.describe()}; this command was not applied (if it reached the log, it "
@@ -507,6 +618,8 @@ class PartitionProcessor:
                     # Answers still pending will never come from here: fail them now rather
                     # than at the client's timeout (Zeebe #42720).
                     pending, self._pending = self._pending, {}
+                    self._deferred.clear()
+                    self._deferred_at.clear()
                     for request_id, waiter in pending.items():
                         self._results[request_id] = LeadershipLost(
                             f"partition {self.partition}: leadership lost before processing"

@@ -531,7 +531,7 @@ class SetVariablesRequest(_message.Message):
     elementInstanceKey: int
     variables: str
     local: bool
-    def __init__(self, elementInstanceKey: _Optional[int] = ..., variables: _Optional[str] = ..., local: _Optional[bool] = ...) -> None: ...
+    def __init__(self, elementInstanceKey: _Optional[int] = ..., variables: _Optional[str] = ..., local: bool = ...) -> None: ...
 
 class SetVariablesResponse(_message.Message):
     __slots__ = ("key",)

@@ -42,12 +42,14 @@ class RecordPosition(_message.Message):
     def __init__(self, index: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class AppendRecordsResponse(_message.Message):
-    __slots__ = ("partitionId", "positions")
+    __slots__ = ("partitionId", "positions", "answers")
     PARTITIONID_FIELD_NUMBER: _ClassVar[int]
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
     partitionId: int
     positions: _containers.RepeatedCompositeFieldContainer[RecordPosition]
-    def __init__(self, partitionId: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[RecordPosition, _Mapping]]] = ...) -> None: ...
+    answers: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, partitionId: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[RecordPosition, _Mapping]]] = ..., answers: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class RebalanceRequest(_message.Message):
     __slots__ = ()
@@ -110,7 +112,7 @@ class ClusterBroker(_message.Message):
     def __init__(self, nodeId: _Optional[int] = ..., internalAddress: _Optional[str] = ..., gatewayAddress: _Optional[str] = ..., state: _Optional[_Union[ClusterBroker.State, str]] = ..., partitions: _Optional[_Iterable[_Union[ClusterPartition, _Mapping]]] = ...) -> None: ...
 
 class ClusterPartition(_message.Message):
-    __slots__ = ("partitionId", "role", "term", "health")
+    __slots__ = ("partitionId", "role", "term", "health", "problem")
     class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         LEADER: _ClassVar[ClusterPartition.Role]
@@ -131,8 +133,10 @@ class ClusterPartition(_message.Message):
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
     partitionId: int
     role: ClusterPartition.Role
     term: int
     health: ClusterPartition.Health
-    def __init__(self, partitionId: _Optional[int] = ..., role: _Optional[_Union[ClusterPartition.Role, str]] = ..., term: _Optional[int] = ..., health: _Optional[_Union[ClusterPartition.Health, str]] = ...) -> None: ...
+    problem: str
+    def __init__(self, partitionId: _Optional[int] = ..., role: _Optional[_Union[ClusterPartition.Role, str]] = ..., term: _Optional[int] = ..., health: _Optional[_Union[ClusterPartition.Health, str]] = ..., problem: _Optional[str] = ...) -> None: ...

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import trio
 
-from ..client import Client, ClientError
+from ..client import Client, ClientError, Topology
 from ..config import load_config
 from ..devcluster import write_configs
-from ..gateway.messages import Topology
 
 
 def repo_root() -> Path:
@@ -45,8 +44,10 @@ class Brokers:
         partitions: int = 1,
         replication_factor: int = 1,
         env: dict[str, str] | None = None,
+        tls: bool = True,
     ) -> None:
         self.directory = directory
+        self.tls = tls
         self.size = brokers
         self.env = {**FAST_MEMBERSHIP, **(env or {})}
         self.configs = write_configs(
@@ -54,7 +55,7 @@ class Brokers:
             brokers=brokers,
             partitions=partitions,
             replication_factor=replication_factor,
-            tls=True,
+            tls=tls,
         )
         self.ca = str(directory / "certs" / "ca.pem")
         self.loaded = [load_config(p, environ={}) for p in self.configs]
@@ -85,7 +86,11 @@ class Brokers:
 
     def client(self, node_id: int, timeout: float = 2.0) -> Client:
         return Client(
-            [self.gateways[node_id]], ca=self.ca, connect_timeout=1, request_timeout=timeout
+            [self.gateways[node_id]],
+            ca=self.ca if self.tls else None,
+            insecure=not self.tls,
+            connect_timeout=1,
+            request_timeout=timeout,
         )
 
     async def topology(self, node_id: int) -> Topology | None:

@@ -26,9 +26,8 @@ import attrs
 import tomli_w
 import trio
 
-from ...client import Client, ClientError
+from ...client import Client, ClientError, Topology
 from ...devcluster import describe_exit, free_ports
-from ...gateway.messages import Topology
 from .. import clock_offset
 from ..processes import FAST_MEMBERSHIP, FAST_RAFT, repo_root
 

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 import trio
 
-from ... import client_errors as errors
+from ...client import errors
 
 FLUSH_INTERVAL = 0.5
 

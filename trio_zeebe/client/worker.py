@@ -40,18 +40,13 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 import anyio.abc
 
-from .client import (
-    ClientError,
-    DeadlineExceeded,
-    ResourceExhausted,
-    Unavailable,
-)
-from .engine.records import Job
+from .errors import ClientError, DeadlineExceeded, ResourceExhausted, Unavailable
+from .jobs import Job
 
 if TYPE_CHECKING:
     from .client import Client
 
-log = logging.getLogger("trio_zeebe.worker")
+log = logging.getLogger("trio_zeebe.client.worker")
 
 JobHandler = Callable[[Job], Awaitable[Mapping[str, Any] | None] | Mapping[str, Any] | None]
 _TRANSIENT = (Unavailable, DeadlineExceeded, ResourceExhausted)

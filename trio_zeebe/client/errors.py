@@ -1,12 +1,13 @@
 """The client's exception hierarchy: one :class:`ClientError` subclass per error kind.
 
-``error_from`` turns an error answer (a gateway ErrorResponse or an engine Rejection) into the
-matching exception. Re-exported by :mod:`trio_zeebe.client`, the place to import them from.
+Each class carries the gRPC status code name it stands for (``code``); :func:`error_from` turns
+a gRPC status from the gateway into the matching exception (an unknown code becomes a
+:class:`RequestError`).
 """
 
 from __future__ import annotations
 
-from .gateway.messages import ErrorCode
+from ..grpc.status import GrpcError
 
 __all__ = [
     "ClientError",
@@ -26,17 +27,19 @@ __all__ = [
 
 
 class ClientError(Exception):
-    """Base class of every error the client raises; ``code`` is an ErrorCode value."""
+    """Base class of every error the client raises; ``code`` is the gRPC status code name."""
 
-    code: str = ErrorCode.INTERNAL
+    code: str = "INTERNAL"
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.status: GrpcError | None = None
+        """The gateway's gRPC status, when the error is one (its rich details included)."""
 
 
 class RequestError(ClientError):
-    """The gateway answered with an error of a kind without its own class (e.g. a newer one)."""
+    """The gateway answered with an error of a kind without its own class."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -45,31 +48,32 @@ class RequestError(ClientError):
 
 
 class NotFound(ClientError):
-    code = ErrorCode.NOT_FOUND
+    code = "NOT_FOUND"
 
 
 class InvalidState(ClientError):
-    """The job is in a state the command does not apply to (FAILED_PRECONDITION)."""
+    """The job, instance or incident is in a state the command does not apply to
+    (FAILED_PRECONDITION)."""
 
-    code = ErrorCode.FAILED_PRECONDITION
+    code = "FAILED_PRECONDITION"
 
 
 class InvalidArgument(ClientError):
-    code = ErrorCode.INVALID_ARGUMENT
+    code = "INVALID_ARGUMENT"
 
 
 class DeadlineExceeded(ClientError):
-    code = ErrorCode.DEADLINE_EXCEEDED
+    code = "DEADLINE_EXCEEDED"
 
 
 class ResourceExhausted(ClientError):
     """Back-pressure: the partition's backlog is full; retry later."""
 
-    code = ErrorCode.RESOURCE_EXHAUSTED
+    code = "RESOURCE_EXHAUSTED"
 
 
 class Unavailable(ClientError):
-    code = ErrorCode.UNAVAILABLE
+    code = "UNAVAILABLE"
 
 
 class ConnectionFailed(Unavailable):
@@ -83,11 +87,11 @@ class GatewayUnreachable(ConnectionFailed):
 
 
 class Unimplemented(ClientError):
-    code = ErrorCode.UNIMPLEMENTED
+    code = "UNIMPLEMENTED"
 
 
 class Internal(ClientError):
-    code = ErrorCode.INTERNAL
+    code = "INTERNAL"
 
 
 _ERRORS: dict[str, type[ClientError]] = {
@@ -105,11 +109,14 @@ _ERRORS: dict[str, type[ClientError]] = {
 }
 
 
-def error_from(code: str, message: str) -> ClientError:
-    """The exception for an error answer (ErrorResponse or an engine Rejection)."""
-    cls = _ERRORS.get(code)
-    return RequestError(code, message) if cls is None else cls(message)
+def error_from(status: GrpcError) -> ClientError:
+    """The exception for a gRPC status the gateway sent."""
+    name = status.code.name
+    cls = _ERRORS.get(name)
+    error = RequestError(name, status.message) if cls is None else cls(status.message)
+    error.status = status
+    return error
 
 
 class _NotSent(GatewayUnreachable):
-    """The request provably never reached the gateway: always safe to retry elsewhere."""
+    """The request provably never reached a gateway: always safe to retry elsewhere."""
