@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_zeebe.testing import clock_offset
+from trio_zeebe import wallclock as clock_offset
 from trio_zeebe.testing.processes import Brokers
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -249,8 +250,8 @@ def test_zeebe_codes_and_texts(cluster: Brokers, grpc_stubs: dict[str, ModuleTyp
             error.details()
         )
         for rpc, request in (
-            ("EvaluateDecision", gw.EvaluateDecisionRequest(decisionId="d")),
             ("DeleteResource", gw.DeleteResourceRequest(resourceKey=1)),
+            ("ModifyProcessInstance", gw.ModifyProcessInstanceRequest(processInstanceKey=1)),
         ):
             error = rpc_error(
                 lambda rpc=rpc, request=request: getattr(stub, rpc)(request, timeout=10)
@@ -490,3 +491,47 @@ def test_published_messages_reach_instances_on_every_partition(
         assert all(json.loads(r.variables)["paid"] == 1 for r in results.values())
         signal = stub.BroadcastSignal(gw.BroadcastSignalRequest(signalName=f"s-{tag}"), timeout=10)
         assert signal.key > 0
+
+
+DRG = Path(__file__).parent.parent / "engine" / "dmn" / "resources" / "order_drg.dmn"
+
+
+def test_evaluate_decision_on_every_partition(
+    tls_cluster: Brokers, grpc_stubs: dict[str, ModuleType]
+) -> None:
+    """A DRG deployed once is evaluable through every gateway; EvaluateDecision goes round-robin,
+    so successive calls land on every partition (each has the distributed decisions)."""
+    with channel_to(tls_cluster, 2) as channel:
+        stub = gateway(grpc_stubs, channel)
+        deployed = stub.DeployResource(
+            gw.DeployResourceRequest(
+                resources=[gw.Resource(name="order.dmn", content=DRG.read_bytes())]
+            ),
+            timeout=20,
+        )
+        keys = {
+            d.decision.dmnDecisionId: d.decision.decisionKey
+            for d in deployed.deployments
+            if d.HasField("decision")
+        }
+        assert "shippingCost" in keys
+        variables = json.dumps({"ordersLastYear": 12, "orderSize": 100})
+        outputs = []
+        deadline = time.monotonic() + 30
+        while len(outputs) < 2 * PARTITIONS:
+            assert time.monotonic() < deadline, f"only {len(outputs)} evaluations"
+            try:
+                answer = stub.EvaluateDecision(
+                    gw.EvaluateDecisionRequest(decisionId="shippingCost", variables=variables),
+                    timeout=10,
+                )
+            except grpc.RpcError as exc:  # distribution still under way on that partition
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc
+                continue
+            outputs.append((answer.decisionKey, answer.decisionOutput))
+        assert outputs[-PARTITIONS:] == [(keys["shippingCost"], "25")] * PARTITIONS
+        error = rpc_error(
+            lambda: stub.EvaluateDecision(gw.EvaluateDecisionRequest(decisionId="nope"), timeout=10)
+        )
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "nope" in error.details()

@@ -22,7 +22,6 @@ import trio
 
 from ..codec import wire
 from ..partitions.manager import PartitionManager
-from ..raft.driver import RaftDriver
 from ..transport.api import Network, Peer
 
 log = logging.getLogger("trio_zeebe.gateway.longpoll")
@@ -95,7 +94,7 @@ class Announcer:
         self.listeners: list[Callable[[int, set[str] | None], None]] = []
         """Also told (e.g. the job pusher), with the partition id."""
 
-    def partition_started(self, pid: int, driver: RaftDriver, nursery: trio.Nursery) -> None:
+    def partition_started(self, pid: int, nursery: trio.Nursery) -> None:
         processor = self.partitions.processor(pid)
         if processor is None:
             return

@@ -15,14 +15,14 @@ CreateProcessInstance(+WithResult)                   round-robin, Zeebe's retry 
 PublishMessage                                       the correlation key's partition (Zeebe's
                                                      hash, ``keys.message_partition``)
 BroadcastSignal                                      round-robin (the engine distributes it)
+EvaluateDecision                                     round-robin (decisions are on every partition)
 ActivateJobs                                         every partition, long polling (.activation)
 StreamActivatedJobs                                  job push (.jobstream)
 Topology                                             answered here from the gossiped view
 ===============================================  ==========================================
 
-EvaluateDecision, ModifyProcessInstance, MigrateProcessInstance and DeleteResource answer
-UNIMPLEMENTED here (the engine has no DMN evaluation, modification, migration or deletion yet)
-without being forwarded.
+ModifyProcessInstance, MigrateProcessInstance and DeleteResource answer UNIMPLEMENTED here (the
+engine has no modification, migration or deletion yet) without being forwarded.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ _KEYED: dict[str, tuple[CommandType, type[Message], str]] = {
 _DEPLOYMENT_PARTITION = 1
 _DEPLOYS = {"DeployResource": _C.DEPLOY_RESOURCE, "DeployProcess": _C.DEPLOY_PROCESS}
 UNIMPLEMENTED = (
-    "EvaluateDecision",
     "ModifyProcessInstance",
     "MigrateProcessInstance",
     "DeleteResource",
@@ -119,6 +118,7 @@ class GatewayService:
         service.unary_raw("Topology", self._topology)
         service.unary_raw("PublishMessage", self._publish_message)
         service.unary_raw("BroadcastSignal", self._broadcast_signal)
+        service.unary_raw("EvaluateDecision", self._evaluate_decision)
         service.server_stream_raw("ActivateJobs", self.activator.activate)
         service.server_stream_raw("StreamActivatedJobs", self.streams.stream)
         for rpc in UNIMPLEMENTED:
@@ -191,6 +191,15 @@ class GatewayService:
         router = self.router
         answer = await router.create(
             payload(_C.BROADCAST_SIGNAL, data), router.deadline(call.deadline), one_pass=True
+        )
+        return response_bytes(answer)
+
+    async def _evaluate_decision(self, data: bytes, call: ServerCall) -> bytes:
+        # Evaluation changes no state the user sees, so Zeebe's round-robin over the partitions
+        # (every one has the deployed decisions) with a retry on the next is safe.
+        router = self.router
+        answer = await router.create(
+            payload(_C.EVALUATE_DECISION, data), router.deadline(call.deadline), one_pass=True
         )
         return response_bytes(answer)
 

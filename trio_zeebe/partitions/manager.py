@@ -120,7 +120,8 @@ class PartitionManager:
     partition roles (membership properties), the :class:`PartitionLeaderTable` of the whole
     cluster fed from gossip, and the failover loop. Others read: :meth:`driver`,
     :meth:`processor`, :meth:`statuses`, :attr:`ready`, :attr:`healthy`, :meth:`problems`;
-    ``on_partition_started`` hooks (the gateway) run when a partition's subtree is up.
+    ``on_partition_started`` hooks (the gateway) run with the partition id and its subtree's
+    nursery when a partition's subtree is up.
     Leadership moves only through Raft (:meth:`transfer_leadership`, :meth:`rebalance`).
     """
 
@@ -160,7 +161,7 @@ class PartitionManager:
             pid: LocalPartition(pid) for pid in distribution.partitions_of(node_id)
         }
         self.observers = {pid: metrics(pid) for pid in self.local} if metrics else {}
-        self.on_partition_started: list[Callable[[int, RaftDriver, trio.Nursery], None]] = []
+        self.on_partition_started: list[Callable[[int, trio.Nursery], None]] = []
         self._publish_needed = trio.Event()
         self.became_ready = trio.Event()
         """Set once every local partition has had a role (see :attr:`ready`)."""
@@ -307,7 +308,7 @@ class PartitionManager:
                     self._publish_needed.set()
                     backoff = RESTART_BACKOFF_INITIAL
                     for hook in self.on_partition_started:
-                        hook(pid, driver, nursery)
+                        hook(pid, nursery)
                     nursery.start_soon(self._watch_roles, part, driver)
             except Exception as exc:
                 corrupt = find_error(exc, LogCorruptionError) or find_error(

@@ -9,7 +9,7 @@ cluster has converged (every broker alive in every view, one leader per partitio
 healthy), and which broker processes exited without being told to.
 
 Each broker's wall clock carries the offset in its own file (the broker's test hook,
-:mod:`trio_zeebe.testing.clock_offset`), zero unless a clock fault sets it.
+:mod:`trio_zeebe.wallclock`), zero unless a clock fault sets it.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import attrs
 import tomli_w
 import trio
 
+from ... import wallclock as clock_offset
 from ...client import Client, ClientError, Topology
 from ...devcluster import describe_exit, free_ports
-from .. import clock_offset
 from ..processes import FAST_MEMBERSHIP, FAST_RAFT, repo_root
 
 CLUSTER_NAME = "chaos"
