@@ -16,6 +16,7 @@ from trio_zeebe import (
     ClientError,
     ConnectionFailed,
     DeadlineExceeded,
+    GatewayUnreachable,
     Internal,
     InvalidArgument,
     InvalidState,
@@ -230,6 +231,26 @@ def test_gateway_dying_mid_request_is_retried_on_the_next(run: Run, gateways: Fa
         (0, "CompleteJob"),
         (1, "CompleteJob"),
     ]
+
+
+def test_a_sent_copy_makes_a_later_unreachable_gateway_maybe_applied(
+    run: Run, gateways: FakeGateways
+) -> None:
+    """CompleteJob reached gateway 0, which died before answering, and gateway 1 is down too:
+    the caller must hear "maybe applied", not "nothing was delivered"."""
+
+    async def main() -> None:
+        async with client_for(gateways) as client:
+            key = await client.create_job("t")
+            await client.activate_jobs("t", worker="w")
+            await anyio.to_thread.run_sync(gateways.stop_gateway, 1)
+            gateways.handlers[0] = _dies_on("CompleteJob")
+            with pytest.raises(ConnectionFailed, match="may or may not") as info:
+                await client.complete_job(key)
+            assert not isinstance(info.value, GatewayUnreachable)
+
+    run(main)
+    assert [rpc for _, rpc, _ in gateways.requests].count("CompleteJob") == 1
 
 
 def test_create_job_is_not_retried_once_sent(run: Run, gateways: FakeGateways) -> None:

@@ -216,17 +216,28 @@ class Connections:
         timeout: float,  # noqa: ASYNC109
         idempotent: bool,
     ) -> bytes:
-        """One call, failing over between gateways; the response bytes or a ClientError."""
+        """One call, failing over between gateways; the response bytes or a ClientError.
+
+        Once a copy of the request was sent, a later failure to reach a gateway is
+        :class:`ConnectionFailed` ("maybe applied"), never :class:`GatewayUnreachable`."""
         deadline = anyio.current_time() + timeout
         attempts = len(self.targets) + 1
+        sent: ChannelError | None = None
         while True:
             attempts -= 1
-            channel, name = await self._ready_channel(deadline, timeout)
+            try:
+                channel, name = await self._ready_channel(deadline, timeout)
+            except GatewayUnreachable as exc:
+                raise _maybe_applied(sent, exc) from None
             left = deadline - anyio.current_time()
             try:
                 return await channel.unary(path, request, timeout=max(left, 0.001))
             except ChannelError as exc:
-                self._retry_or_raise(exc, name, path, idempotent, attempts)
+                sent = exc if exc.sent else sent
+                try:
+                    self._retry_or_raise(exc, name, path, idempotent, attempts)
+                except GatewayUnreachable as unreachable:
+                    raise _maybe_applied(sent, unreachable) from None
             except GrpcError as exc:
                 raise _status_error(exc, timeout) from None
 
@@ -242,9 +253,13 @@ class Connections:
         with what arrived (those were delivered)."""
         deadline = anyio.current_time() + timeout
         attempts = len(self.targets) + 1
+        sent: ChannelError | None = None
         while True:
             attempts -= 1
-            channel, name = await self._ready_channel(deadline, timeout)
+            try:
+                channel, name = await self._ready_channel(deadline, timeout)
+            except GatewayUnreachable as exc:
+                raise _maybe_applied(sent, exc) from None
             left = max(deadline - anyio.current_time(), 0.001)
             messages: list[bytes] = []
             try:
@@ -255,7 +270,11 @@ class Connections:
             except ChannelError as exc:
                 if messages:
                     return messages
-                self._retry_or_raise(exc, name, path, True, attempts)
+                sent = exc if exc.sent else sent
+                try:
+                    self._retry_or_raise(exc, name, path, True, attempts)
+                except GatewayUnreachable as unreachable:
+                    raise _maybe_applied(sent, unreachable) from None
             except GrpcError as exc:
                 if messages and exc.code == StatusCode.UNAVAILABLE:
                     return messages
@@ -291,6 +310,16 @@ class Connections:
             ) from None
         if attempts <= 0:
             raise ConnectionFailed(f"connection to gateway {name} lost: {exc.message}") from None
+
+
+def _maybe_applied(sent: ChannelError | None, exc: GatewayUnreachable) -> ClientError:
+    """``exc`` as it is when no copy of the request was sent, else ConnectionFailed."""
+    if sent is None:
+        return exc
+    return ConnectionFailed(
+        f"{exc.message}; an earlier copy of the request was sent ({sent.message}) "
+        "and may or may not have been applied"
+    )
 
 
 def _status_error(exc: GrpcError, timeout: float) -> ClientError:
