@@ -106,6 +106,7 @@ ALLOWED: dict[str, set[str]] = {
         "membership.config",
         "transport.config",
         "partitions.config",
+        "gateway.grpc_config",
         "transport.api",
         "transport.frames",
     },

@@ -328,7 +328,7 @@ class Broker:
             host=c.network.host,
             port=c.network.gateway_port,
             ssl_context=ctx,
-            max_message_bytes=c.network.max_message_size,
+            config=c.network.gateway,
             serve=self.serve_clients,
         )
 

@@ -37,6 +37,7 @@ import attrs
 import cattrs
 
 from .codec import converter
+from .gateway.grpc_config import GrpcServerConfig
 from .keys import MAX_PARTITION, PARTITION_BITS
 from .knobs import DURATION, SIZE, UNIT, KnobError, duration, non_negative, number, port, size
 from .membership.config import SwimConfig
@@ -141,6 +142,13 @@ class InternalApiConfig(TransportConfig):
 
 
 @attrs.frozen
+class GatewayApiConfig(GrpcServerConfig):
+    """The gateway (Zeebe's gRPC API for clients): its port, and the gRPC server's knobs."""
+
+    port: int = attrs.field(default=26500, validator=port)
+
+
+@attrs.frozen
 class NetworkConfig:
     """Ports as Zeebe's: 26500 gateway, 26502 internal (gossip + Raft), 9600 monitoring.
 
@@ -152,7 +160,7 @@ class NetworkConfig:
     port_offset: int = number(0, check=non_negative)
     max_message_size: int = size(DEFAULT_MAX_FRAME_BYTES)
     internal_api: InternalApiConfig = InternalApiConfig()
-    gateway: PortConfig = PortConfig(26500)
+    gateway: GatewayApiConfig = GatewayApiConfig()
     monitoring: PortConfig = PortConfig(9600)
     request_timeout: float = duration(15.0)
     """How long the gateway re-resolves and retries a job request before DEADLINE_EXCEEDED."""

@@ -43,13 +43,13 @@ class Gateway:
         host: str,
         port: int,
         ssl_context: ssl.SSLContext | None,
-        max_message_bytes: int,
+        config: GrpcServerConfig,
         serve: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
-        self.max_message_bytes = max_message_bytes
+        self.config = config
         self.serve = serve
         self.registry = ServiceRegistry()
         self.health = HealthService()
@@ -73,7 +73,7 @@ class Gateway:
             host=self.host,
             port=self.port,
             ssl_context=self.ssl_context,
-            config=GrpcServerConfig(max_message_bytes=self.max_message_bytes),
+            config=self.config,
         )
         self.port = await nursery.start(self.server.run)
 
@@ -99,7 +99,7 @@ class Gateway:
             request_timeout=request_timeout,
             attempt_timeout=attempt_timeout,
         )
-        activator = JobActivator(router, max_message_bytes=self.max_message_bytes)
+        activator = JobActivator(router, max_message_bytes=self.config.max_message_size)
         streams = JobStreams(partitions, network, activator.hand_back)
         pusher = JobPusher(partitions, network, streams)
         router.announcer.listeners.append(pusher.jobs_available)

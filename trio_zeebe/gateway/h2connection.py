@@ -156,7 +156,7 @@ class GrpcConnection:
                         ),
                         h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: self._config.stream_window,
                         h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: (
-                            self._config.max_header_list_bytes
+                            self._config.max_header_list_size
                         ),
                     }
                 )
@@ -263,7 +263,7 @@ class GrpcConnection:
         return self._done
 
     def _idle_deadline(self) -> float:
-        if self._streams or self._config.idle_timeout is None:
+        if self._streams or not self._config.idle_timeout:
             return math.inf
         return self._idle_since + self._config.idle_timeout
 
@@ -390,7 +390,7 @@ class GrpcConnection:
             deadline=deadline,
             peer_certificate=self._peer_certificate,
         )
-        st = _Stream(stream_id, rpc, call, self._config.max_message_bytes)
+        st = _Stream(stream_id, rpc, call, self._config.max_message_size)
         if event.stream_ended:
             st.remote_ended = True
             st.request_done.set()
