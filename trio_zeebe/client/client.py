@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from ..grpc.framing import MAX_MESSAGE_BYTES
 from ..proto import gateway_pb2 as gw
@@ -27,9 +27,7 @@ from .processes import (
     Resource,
     Topology,
 )
-
-if TYPE_CHECKING:
-    from .worker import Worker
+from .worker import Worker
 
 ACTIVATE_GRACE = 5.0
 """Seconds the client waits for a long poll beyond its ``request_timeout`` (network, routing)."""
@@ -196,8 +194,6 @@ class Client:
         **options: Any,
     ) -> Worker:
         """A :class:`~.worker.Worker` for ``job_type`` (see there for the options)."""
-        from .worker import Worker
-
         return Worker(self, job_type, handler, **options)
 
     # --- processes ------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Protocol, Self
 
 import anyio
 import anyio.abc
@@ -43,8 +43,40 @@ import anyio.abc
 from .errors import ClientError, DeadlineExceeded, ResourceExhausted, Unavailable
 from .jobs import Job
 
-if TYPE_CHECKING:
-    from .client import Client
+
+class JobClient(Protocol):
+    """What a worker needs of its client (:class:`~.client.Client` is one)."""
+
+    async def activate_jobs(
+        self,
+        type: str,
+        *,
+        worker: str,
+        max_jobs: int = ...,
+        timeout: float = ...,  # noqa: ASYNC109 - the jobs' lease, not this call's
+        fetch_variables: Sequence[str] = ...,
+        request_timeout: float = ...,
+    ) -> list[Job]: ...
+
+    async def complete_job(self, key: int, variables: Mapping[str, Any] | None = ...) -> None: ...
+
+    async def fail_job(
+        self,
+        key: int,
+        *,
+        retries: int,
+        error_message: str = ...,
+        retry_backoff: float = ...,
+        variables: Mapping[str, Any] | None = ...,
+    ) -> None: ...
+
+    async def throw_error(
+        self,
+        key: int,
+        error_code: str,
+        error_message: str = ...,
+        variables: Mapping[str, Any] | None = ...,
+    ) -> None: ...
 
 log = logging.getLogger("trio_zeebe.client.worker")
 
@@ -77,7 +109,7 @@ class Worker:
 
     def __init__(
         self,
-        client: Client,
+        client: JobClient,
         job_type: str,
         handler: JobHandler,
         *,

@@ -9,7 +9,7 @@ component themselves, and a component's internals can change without touching th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 import trio
@@ -17,8 +17,9 @@ import trio
 from ..raft.ready import Role
 
 if TYPE_CHECKING:
-    from ..broker import Broker
-    from ..partitions.manager import LocalPartition
+    from ..membership.driver import MembershipService
+    from ..partitions.manager import LocalPartition, PartitionManager
+    from ..transport.api import Network
 
 _ROLE_NAME = {
     Role.LEADER: "leader",
@@ -61,7 +62,25 @@ class BrokerSample:
     at: float  # trio.current_time() when taken
 
 
-def sample_broker(broker: Broker) -> BrokerSample:
+class SampledBroker(Protocol):
+    """What :func:`sample_broker` reads of a broker (:class:`trio_zeebe.broker.Broker` is one):
+    its components, each None until started."""
+
+    @property
+    def node_id(self) -> int: ...
+    @property
+    def started(self) -> bool: ...
+    @property
+    def membership(self) -> MembershipService | None: ...
+    @property
+    def partitions(self) -> PartitionManager | None: ...
+    @property
+    def network(self) -> Network | None: ...
+    def is_ready(self) -> bool: ...
+    def is_healthy(self) -> bool: ...
+
+
+def sample_broker(broker: SampledBroker) -> BrokerSample:
     members: dict[str, int] = {"alive": 0, "suspect": 0, "dead": 0}
     if broker.membership is not None:
         for member in broker.membership.members().values():
