@@ -50,6 +50,7 @@ STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/static/processes.js": ("processes.js", "text/javascript; charset=utf-8"),
     # bpmn-js's viewer, vendored from npm (see vendor/bpmn-js/VERSION and LICENSE)
     "/static/vendor/bpmn-js/bpmn-viewer.production.min.js": (
         "vendor/bpmn-js/bpmn-viewer.production.min.js",
