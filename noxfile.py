@@ -109,7 +109,9 @@ def chaos(session: nox.Session) -> None:
 def browser(session: nox.Session) -> None:
     """The monitoring page in a real headless Chromium (Debian's package, installed if missing).
 
-    ``MONITORING_SCREENSHOT=docs/monitoring-page.png nox -s browser`` refreshes the screenshot.
+    ``MONITORING_SCREENSHOT=docs/monitoring-page.png
+    MONITORING_PROCESS_SCREENSHOT=docs/monitoring-process.png nox -s browser`` refreshes the
+    screenshots.
     """
     import os
     import shutil
@@ -130,6 +132,45 @@ def browser(session: nox.Session) -> None:
         "tests/monitoring/test_page.py",
         *session.posargs,
     )
+
+
+@nox.session(venv_backend="none")
+def vendor(session: nox.Session) -> None:
+    """Refresh the vendored bpmn-js viewer of the monitoring page from npm (needs npm):
+    ``nox -s vendor`` for the latest release, ``nox -s vendor -- 18.31.1`` for one."""
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    version = session.posargs[0] if session.posargs else "latest"
+    target = Path("trio_zeebe/monitoring/static/vendor/bpmn-js")
+    with tempfile.TemporaryDirectory() as tmp:
+        session.run(
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            tmp,
+            f"bpmn-js@{version}",
+            external=True,
+        )
+        package = Path(tmp, "node_modules", "bpmn-js")
+        installed = json.loads((package / "package.json").read_text())["version"]
+        target.mkdir(parents=True, exist_ok=True)
+        for source in (
+            "dist/bpmn-viewer.production.min.js",
+            "dist/assets/diagram-js.css",
+            "dist/assets/bpmn-js.css",
+            "LICENSE",
+        ):
+            shutil.copy(package / source, target / Path(source).name)
+        (target / "VERSION").write_text(
+            f"bpmn-js {installed} (npm), dist/bpmn-viewer.production.min.js and "
+            "dist/assets/{diagram-js,bpmn-js}.css\n"
+        )
+    session.log(f"vendored bpmn-js {installed} into {target}")
 
 
 @nox.session

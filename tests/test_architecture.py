@@ -67,7 +67,7 @@ LEAVES = ("codec", "knobs", "keys", "errors", "tlsfiles", "logs", "wallclock")
 CORE_LEAVES = ("codec", "knobs", "keys", "errors")
 #: Today's client modules; after the gateway step they are trio_zeebe/client/.
 CLIENT_MODULES = ("client", "client_connection", "client_errors", "worker")
-CLI_MODULES = ("cli", "cli_job", "cli_cluster", "devcluster", "__main__")
+CLI_MODULES = ("cli", "cli_job", "cli_cluster", "cli_process", "devcluster", "__main__")
 
 
 def room(module: str) -> str:

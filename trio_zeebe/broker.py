@@ -31,6 +31,7 @@ from .membership.core import SwimCore
 from .membership.driver import MembershipService
 from .membership.topology_store import PersistedTopology, TopologyStore
 from .monitoring.metrics import BrokerMetrics, instrument_registry
+from .monitoring.processes import broker_overviews, broker_resource
 from .monitoring.sample import sample_broker
 from .monitoring.service import MonitoringService
 from .partitions.broker_info import GATEWAY_KEY
@@ -353,6 +354,9 @@ class Broker:
             topology=self.cluster_view,
             metrics=self.metrics,
             network=self.network,
+            partitions_count=c.cluster.partitions_count,
+            overviews=lambda: broker_overviews(self),
+            process_resource=lambda key: broker_resource(self, key),
         )
         await _start(
             nursery,

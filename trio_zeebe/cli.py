@@ -1,15 +1,16 @@
 """Command line: ``python -m trio_zeebe`` (or the ``trio-zeebe`` script) ``node|status|rebalance|
-job|certs|dev-cluster``.
+job|deploy|create|cancel|publish|evaluate|set|resolve|certs|dev-cluster``.
 
 Each sub-command is a thin wrapper: the broker, client and dev cluster live in their modules;
 ``status``/``rebalance`` in :mod:`trio_zeebe.cli_cluster`, ``job ...`` in
-:mod:`trio_zeebe.cli_job`, logging setup in :mod:`trio_zeebe.logs`. Flag names follow zbctl's
-where zbctl has the same thing (``--certPath``, ``--requestTimeout``, ``--errorMessage``, ...
-are accepted as aliases). Exit codes: 0 success; 1 runtime failure (a request refused or timed
-out, an unhealthy cluster in ``status``, a broker that died); 2 what the operator must fix: bad
-flags, config or certificate files, a gateway address nothing answers on or that speaks the
-other TLS mode, a data directory in use. Every error is one line on stderr (argparse adds its
-usage line), never a traceback.
+:mod:`trio_zeebe.cli_job`, the process commands (``deploy``, ``create instance``, ...) in
+:mod:`trio_zeebe.cli_process`, logging setup in :mod:`trio_zeebe.logs`. Flag names follow
+zbctl's where zbctl has the same thing (``--certPath``, ``--requestTimeout``,
+``--errorMessage``, ... are accepted as aliases). Exit codes: 0 success; 1 runtime failure (a
+request refused or timed out, an unhealthy cluster in ``status``, a broker that died); 2 what
+the operator must fix: bad flags, config or certificate files, a gateway address nothing
+answers on or that speaks the other TLS mode, a data directory in use. Every error is one line
+on stderr (argparse adds its usage line), never a traceback.
 """
 
 from __future__ import annotations
@@ -99,9 +100,11 @@ def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
 
     from .cli_cluster import add_cluster_parsers
     from .cli_job import add_job_parser
+    from .cli_process import add_process_parsers
 
     add_cluster_parsers(sub, _add_client_arguments, _client_settings, add_output_arguments)
     add_job_parser(sub, _add_client_arguments, _client_settings, add_output_arguments)
+    add_process_parsers(sub, _add_client_arguments, _client_settings, add_output_arguments)
 
     certs = sub.add_parser(
         "certs", help="write a DEVELOPMENT CA plus broker and client certificates"

@@ -187,13 +187,28 @@ def _cmd_job(
     args: argparse.Namespace,
     client_settings: Callable[[argparse.Namespace], dict[str, object]],
 ) -> int:
+    return run_request(
+        f"job {args.action}", args, client_settings, _call, lambda result: _render(args, result)
+    )
+
+
+def run_request(
+    name: str,
+    args: argparse.Namespace,
+    client_settings: Callable[[argparse.Namespace], dict[str, object]],
+    make_call: Callable[[argparse.Namespace], Callable[[Any], Any]],
+    render: Callable[[Any], str],
+) -> int:
+    """One client request from the command line: ``make_call`` checks the arguments (a
+    UsageError or ValueError is exit 2), the call runs on a Client, ``render`` prints the
+    result; a refusal is one line ``NAME: CODE: message`` and exit 1 (2 if no gateway
+    answered at all)."""
     import anyio
 
     from .client import Client, ClientError
 
-    name = f"job {args.action}"
     try:
-        call = _call(args)
+        call = make_call(args)
         settings = client_settings(args)
     except (UsageError, ValueError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
@@ -211,7 +226,7 @@ def _cmd_job(
             text = f"{code}: {text}"
         print(f"{name}: {text}{_hint(args, text)}", file=sys.stderr)
         return client_exit_code(exc)
-    print(_render(args, result))
+    print(render(result))
     return EXIT_OK
 
 
@@ -229,7 +244,7 @@ def _call(args: argparse.Namespace) -> Callable[[Any], Any]:
     if action == "create":
         if args.retries < 0:
             raise UsageError("--retries must be at least 0")
-        variables = _json_object(args.variables, "--variables")
+        variables = json_object(args.variables, "--variables")
         headers = _headers(args.headers)
         return lambda c: c.create_job(
             args.type, retries=args.retries, variables=variables, custom_headers=headers
@@ -237,10 +252,10 @@ def _call(args: argparse.Namespace) -> Callable[[Any], Any]:
     if action == "activate":
         if args.max_jobs < 1:
             raise UsageError("--max-jobs must be at least 1")
-        lease = _duration(args.timeout, "--timeout")
+        lease = duration(args.timeout, "--timeout")
         if lease <= 0:
             raise UsageError("--timeout must be greater than 0")
-        poll = _duration(args.request_timeout, "--request-timeout")
+        poll = duration(args.request_timeout, "--request-timeout")
         names = tuple(n.strip() for arg in args.fetch_variable for n in arg.split(",") if n.strip())
         return lambda c: c.activate_jobs(
             args.type,
@@ -251,13 +266,13 @@ def _call(args: argparse.Namespace) -> Callable[[Any], Any]:
             request_timeout=poll,
         )
     if action == "complete":
-        variables = _json_object(args.variables, "--variables")
+        variables = json_object(args.variables, "--variables")
         return lambda c: c.complete_job(args.key, variables)
     if action == "fail":
         if args.retries < 0:
             raise UsageError("--retries must be at least 0")
-        backoff = _duration(args.backoff, "--retry-backoff")
-        variables = _json_object(args.variables, "--variables")
+        backoff = duration(args.backoff, "--retry-backoff")
+        variables = json_object(args.variables, "--variables")
         return lambda c: c.fail_job(
             args.key,
             retries=args.retries,
@@ -268,7 +283,7 @@ def _call(args: argparse.Namespace) -> Callable[[Any], Any]:
     if action == "throw-error":
         if not args.error_code.strip():
             raise UsageError("--error-code must not be empty")
-        variables = _json_object(args.variables, "--variables")
+        variables = json_object(args.variables, "--variables")
         return lambda c: c.throw_error(args.key, args.error_code, args.error_message, variables)
     if action == "update-retries":
         if args.retries < 1:
@@ -276,7 +291,7 @@ def _call(args: argparse.Namespace) -> Callable[[Any], Any]:
             raise UsageError("--retries must be at least 1")
         return lambda c: c.update_job_retries(args.key, args.retries)
     if action == "update-timeout":
-        lease = _duration(args.lease, "--timeout")
+        lease = duration(args.lease, "--timeout")
         if lease <= 0:
             raise UsageError("--timeout must be greater than 0")
         return lambda c: c.update_job_timeout(args.key, lease)
@@ -336,7 +351,7 @@ def _job_dict(job: Job) -> dict[str, Any]:
     return data
 
 
-def _json_object(text: str, flag: str) -> dict[str, Any]:
+def json_object(text: str, flag: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -347,13 +362,13 @@ def _json_object(text: str, flag: str) -> dict[str, Any]:
 
 
 def _headers(text: str) -> dict[str, str]:
-    headers = _json_object(text, "--headers")
+    headers = json_object(text, "--headers")
     if not all(isinstance(v, str) for v in headers.values()):
         raise UsageError("--headers: every value must be a string")
     return headers
 
 
-def _duration(text: str, flag: str) -> float:
+def duration(text: str, flag: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:

@@ -169,3 +169,91 @@ async def test_the_live_page_shows_every_broker_and_every_partition_leader(
             await trio.Path(keep).write_bytes(png)
         assert browser.console == []  # no script errors
         workload.cancel_scope.cancel()
+
+
+WAIT_BPMN = Path(__file__).parent.parent / "resources" / "wait_for_work.bpmn"
+
+
+async def deploy_and_wait(brokers: Brokers, instances: int) -> int:
+    """Deploys wait-for-work, starts ``instances`` instances (each waits on the service task
+    ``work``) and fails one job with no retries left: an incident on ``work``. Its key."""
+    async with brokers.client(0, timeout=10) as client:
+        deployment = await client.deploy_resource(WAIT_BPMN)
+        (process,) = [p for p in deployment.processes if p.bpmn_process_id == "wait-for-work"]
+        for i in range(instances):
+            await client.create_process_instance("wait-for-work", variables={"i": i})
+        with trio.fail_after(20):
+            jobs = []
+            while not jobs:
+                jobs = await client.activate_jobs("work", worker="page-test", max_jobs=1)
+        await client.fail_job(jobs[0].key, retries=0, error_message="no luck")
+    return process.process_definition_key
+
+
+async def processes_document(brokers: Brokers, node: int) -> dict[str, Any]:
+    answer = await get(monitoring_port(brokers, node), "/api/processes")
+    assert answer.status == 200
+    document: dict[str, Any] = json.loads(answer.body)
+    return document
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (nox -s browser installs it)")
+async def test_the_live_page_draws_the_processes_with_their_instances(
+    cluster: Brokers, tmp_path: Path
+) -> None:
+    assert CHROMIUM is not None
+    key = await deploy_and_wait(cluster, 3)
+    # Every broker has a replica of every partition here: each counts the whole cluster.
+    with trio.fail_after(10):
+        while True:
+            document = await processes_document(cluster, 2)
+            mine = [p for p in document["processes"] if p["key"] == str(key)]
+            if mine and mine[0]["elements"].get("work") == {"active": 3, "incidents": 1}:
+                break
+            await trio.sleep(0.2)
+    assert document["missing_partitions"] == []
+    assert sorted(p["partition_id"] for p in document["counted_partitions"]) == [1, 2, 3]
+    assert mine[0]["instances"] == 3 and mine[0]["incidents"] == 1
+    xml = await get(monitoring_port(cluster, 2), f"/api/processes/xml?key={key}")
+    assert xml.status == 200 and xml.body == WAIT_BPMN.read_bytes()
+
+    url = f"http://127.0.0.1:{monitoring_port(cluster, 2)}/"
+    async with open_browser(CHROMIUM) as browser:
+        page = await browser.new_page()
+        await page.goto(url)
+        card = f"document.querySelector('.process[data-key=\"{key}\"]')"
+        drawn = f"{card} && {card}.dataset.diagram !== 'loading' && {card}.dataset.diagram"
+        assert await page.wait_for(drawn, limit=30) == "shown"
+        # bpmn-js drew the diagram: the task is an SVG shape, the counts sit on it
+        await page.wait_for(
+            f"{card}.querySelector('[data-element-id=\"work\"] rect') !== null", limit=10
+        )
+        counts = await page.wait_for(
+            f"(() => {{ const a = {card}.querySelector('.count.active[data-element=\"work\"]');"
+            f" const i = {card}.querySelector('.count.incidents[data-element=\"work\"]');"
+            " return a && i && [a.textContent, i.textContent]; })()",
+            limit=10,
+        )
+        assert counts == ["3", "1"]
+        assert await page.evaluate(f"{card}.dataset.instances") == "3"
+        # A process whose resource has no diagram for it says so instead of drawing another
+        other = "document.querySelector('.process[data-process=\"straight-through\"]')"
+        drawn = f"{other} && {other}.dataset.diagram !== 'loading' && {other}.dataset.diagram"
+        assert await page.wait_for(drawn, limit=10) == "none"
+        # Live: a new instance shows up on the diagram without reloading the page
+        async with cluster.client(0, timeout=10) as client:
+            await client.create_process_instance("wait-for-work")
+        await page.wait_for(
+            f"{card}.querySelector('.count.active[data-element=\"work\"]').textContent === '4'",
+            limit=10,
+        )
+        await page.evaluate(f"{card}.scrollIntoView()")
+        shot = trio.Path(tmp_path / "monitoring-process.png")
+        await page.screenshot(Path(shot), height=900)
+        png = await shot.read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        keep = os.environ.get("MONITORING_PROCESS_SCREENSHOT")
+        if keep:
+            await trio.Path(keep).write_bytes(png)
+        assert browser.console == []  # no script errors

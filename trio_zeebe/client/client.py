@@ -20,6 +20,7 @@ from .connection import Connections, client_ssl_context
 from .errors import Internal
 from .jobs import EXTENSION, GATEWAY, Job, check
 from .processes import (
+    DecisionResult,
     Deployment,
     ProcessInstance,
     ProcessInstanceResult,
@@ -302,6 +303,22 @@ class Client:
         )
         data = await self.call(GATEWAY + "SetVariables", request.SerializeToString())
         return int(gw.SetVariablesResponse.FromString(data).key)
+
+    async def evaluate_decision(
+        self,
+        decision_id: str | None = None,
+        *,
+        key: int | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> DecisionResult:
+        """Evaluate the latest version of decision ``decision_id`` (or the decision with
+        ``key``) with ``variables``. An evaluation that fails (a FEEL error, no matching rule
+        with a hit policy that needs one) is an answer with ``failed_decision_id`` set, not an
+        error; an unknown decision raises InvalidArgument. Retried after a lost connection
+        (an evaluation changes no state)."""
+        request = processes.evaluate_decision(decision_id, key, variables)
+        data = await self.call(GATEWAY + "EvaluateDecision", request)
+        return processes.decision_result_from(data)
 
     async def resolve_incident(self, incident_key: int) -> None:
         request = gw.ResolveIncidentRequest(incidentKey=incident_key)

@@ -3,6 +3,7 @@ views (Zeebe's topology, our cluster status, rebalancing), as requests and froze
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -40,11 +41,60 @@ class DecisionMetadata:
 
 
 @attrs.frozen
+class DecisionRequirementsMetadata:
+    decision_requirements_id: str
+    decision_requirements_name: str
+    version: int
+    decision_requirements_key: int
+    resource_name: str
+    tenant_id: str = ""
+
+
+@attrs.frozen
 class Deployment:
     key: int
     processes: tuple[ProcessMetadata, ...] = ()
     decisions: tuple[DecisionMetadata, ...] = ()
     tenant_id: str = ""
+    decision_requirements: tuple[DecisionRequirementsMetadata, ...] = ()
+
+    def to_message(self) -> gw.DeployResourceResponse:
+        """The gateway's answer this was read from (what zbctl prints)."""
+        response = gw.DeployResourceResponse(key=self.key, tenantId=self.tenant_id)
+        for p in self.processes:
+            response.deployments.add().process.CopyFrom(
+                gw.ProcessMetadata(
+                    bpmnProcessId=p.bpmn_process_id,
+                    version=p.version,
+                    processDefinitionKey=p.process_definition_key,
+                    resourceName=p.resource_name,
+                    tenantId=p.tenant_id,
+                )
+            )
+        for d in self.decisions:
+            response.deployments.add().decision.CopyFrom(
+                gw.DecisionMetadata(
+                    dmnDecisionId=d.decision_id,
+                    dmnDecisionName=d.decision_name,
+                    version=d.version,
+                    decisionKey=d.decision_key,
+                    dmnDecisionRequirementsId=d.decision_requirements_id,
+                    decisionRequirementsKey=d.decision_requirements_key,
+                    tenantId=d.tenant_id,
+                )
+            )
+        for r in self.decision_requirements:
+            response.deployments.add().decisionRequirements.CopyFrom(
+                gw.DecisionRequirementsMetadata(
+                    dmnDecisionRequirementsId=r.decision_requirements_id,
+                    dmnDecisionRequirementsName=r.decision_requirements_name,
+                    version=r.version,
+                    decisionRequirementsKey=r.decision_requirements_key,
+                    resourceName=r.resource_name,
+                    tenantId=r.tenant_id,
+                )
+            )
+        return response
 
 
 @attrs.frozen
@@ -54,6 +104,15 @@ class ProcessInstance:
     version: int
     process_definition_key: int
     tenant_id: str = ""
+
+    def to_message(self) -> gw.CreateProcessInstanceResponse:
+        return gw.CreateProcessInstanceResponse(
+            processDefinitionKey=self.process_definition_key,
+            bpmnProcessId=self.bpmn_process_id,
+            version=self.version,
+            processInstanceKey=self.process_instance_key,
+            tenantId=self.tenant_id,
+        )
 
 
 @attrs.frozen
@@ -66,6 +125,181 @@ class ProcessInstanceResult:
     process_definition_key: int
     variables: dict[str, Any] = attrs.field(factory=dict)
     tenant_id: str = ""
+
+    def to_message(self) -> gw.CreateProcessInstanceWithResultResponse:
+        return gw.CreateProcessInstanceWithResultResponse(
+            processDefinitionKey=self.process_definition_key,
+            bpmnProcessId=self.bpmn_process_id,
+            version=self.version,
+            processInstanceKey=self.process_instance_key,
+            variables=_dump(self.variables),
+            tenantId=self.tenant_id,
+        )
+
+
+@attrs.frozen
+class EvaluatedInput:
+    input_id: str
+    input_name: str
+    value: Any
+
+
+@attrs.frozen
+class EvaluatedOutput:
+    output_id: str
+    output_name: str
+    value: Any
+
+
+@attrs.frozen
+class MatchedRule:
+    rule_id: str
+    rule_index: int  # 1-based, as Zeebe counts
+    outputs: tuple[EvaluatedOutput, ...] = ()
+
+
+@attrs.frozen
+class EvaluatedDecision:
+    """One decision of the graph that was evaluated on the way (the required ones first)."""
+
+    decision_key: int
+    decision_id: str
+    decision_name: str
+    decision_version: int
+    decision_type: str  # DECISION_TABLE | LITERAL_EXPRESSION
+    output: Any
+    matched_rules: tuple[MatchedRule, ...] = ()
+    inputs: tuple[EvaluatedInput, ...] = ()
+    tenant_id: str = ""
+
+
+@attrs.frozen
+class DecisionResult:
+    """``evaluate_decision``'s answer. A failed evaluation is an answer too: then
+    ``failed_decision_id`` names the decision that failed and ``failure_message`` says why
+    (``output`` is None)."""
+
+    decision_key: int
+    decision_id: str
+    decision_name: str
+    decision_version: int
+    decision_requirements_id: str
+    decision_requirements_key: int
+    output: Any
+    evaluated_decisions: tuple[EvaluatedDecision, ...] = ()
+    failed_decision_id: str = ""
+    failure_message: str = ""
+    tenant_id: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failed_decision_id or self.failure_message)
+
+    def to_message(self) -> gw.EvaluateDecisionResponse:
+        response = gw.EvaluateDecisionResponse(
+            decisionKey=self.decision_key,
+            decisionId=self.decision_id,
+            decisionName=self.decision_name,
+            decisionVersion=self.decision_version,
+            decisionRequirementsId=self.decision_requirements_id,
+            decisionRequirementsKey=self.decision_requirements_key,
+            decisionOutput="" if self.failed else _dump(self.output),
+            failedDecisionId=self.failed_decision_id,
+            failureMessage=self.failure_message,
+            tenantId=self.tenant_id,
+        )
+        for d in self.evaluated_decisions:
+            entry = response.evaluatedDecisions.add(
+                decisionKey=d.decision_key,
+                decisionId=d.decision_id,
+                decisionName=d.decision_name,
+                decisionVersion=d.decision_version,
+                decisionType=d.decision_type,
+                decisionOutput=_dump(d.output),
+                tenantId=d.tenant_id,
+            )
+            for rule in d.matched_rules:
+                matched = entry.matchedRules.add(ruleId=rule.rule_id, ruleIndex=rule.rule_index)
+                for o in rule.outputs:
+                    matched.evaluatedOutputs.add(
+                        outputId=o.output_id, outputName=o.output_name, outputValue=_dump(o.value)
+                    )
+            for i in d.inputs:
+                entry.evaluatedInputs.add(
+                    inputId=i.input_id, inputName=i.input_name, inputValue=_dump(i.value)
+                )
+        return response
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _load(text: str) -> Any:
+    """A JSON value from the wire ("" is null: a failed evaluation has no output)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def evaluate_decision(
+    decision_id: str | None, key: int | None, variables: Mapping[str, Any] | None
+) -> bytes:
+    check(
+        bool(decision_id) or (key is not None and key > 0),
+        "give a decision id or a decision key",
+    )
+    return gw.EvaluateDecisionRequest(
+        decisionId=decision_id or "",
+        decisionKey=key if key is not None and not decision_id else 0,
+        variables=document(variables),
+    ).SerializeToString()
+
+
+def decision_result_from(data: bytes) -> DecisionResult:
+    r = gw.EvaluateDecisionResponse.FromString(data)
+    return DecisionResult(
+        r.decisionKey,
+        r.decisionId,
+        r.decisionName,
+        r.decisionVersion,
+        r.decisionRequirementsId,
+        r.decisionRequirementsKey,
+        _load(r.decisionOutput),
+        tuple(
+            EvaluatedDecision(
+                d.decisionKey,
+                d.decisionId,
+                d.decisionName,
+                d.decisionVersion,
+                d.decisionType,
+                _load(d.decisionOutput),
+                tuple(
+                    MatchedRule(
+                        m.ruleId,
+                        m.ruleIndex,
+                        tuple(
+                            EvaluatedOutput(o.outputId, o.outputName, _load(o.outputValue))
+                            for o in m.evaluatedOutputs
+                        ),
+                    )
+                    for m in d.matchedRules
+                ),
+                tuple(
+                    EvaluatedInput(i.inputId, i.inputName, _load(i.inputValue))
+                    for i in d.evaluatedInputs
+                ),
+                d.tenantId,
+            )
+            for d in r.evaluatedDecisions
+        ),
+        r.failedDecisionId,
+        r.failureMessage,
+        r.tenantId,
+    )
 
 
 def deploy_resources(resources: Sequence[Resource]) -> bytes:
@@ -89,6 +323,7 @@ def deployment_from(data: bytes) -> Deployment:
     response = gw.DeployResourceResponse.FromString(data)
     processes = []
     decisions = []
+    requirements = []
     for d in response.deployments:
         if d.HasField("process"):
             p = d.process
@@ -110,7 +345,25 @@ def deployment_from(data: bytes) -> Deployment:
                     m.tenantId,
                 )
             )
-    return Deployment(response.key, tuple(processes), tuple(decisions), response.tenantId)
+        elif d.HasField("decisionRequirements"):
+            r = d.decisionRequirements
+            requirements.append(
+                DecisionRequirementsMetadata(
+                    r.dmnDecisionRequirementsId,
+                    r.dmnDecisionRequirementsName,
+                    r.version,
+                    r.decisionRequirementsKey,
+                    r.resourceName,
+                    r.tenantId,
+                )
+            )
+    return Deployment(
+        response.key,
+        tuple(processes),
+        tuple(decisions),
+        response.tenantId,
+        tuple(requirements),
+    )
 
 
 def create_instance(

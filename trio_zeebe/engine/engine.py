@@ -35,6 +35,7 @@ from .. import codec
 from ..proto import gateway_pb2 as gw
 from .bpmn import Process
 from .commands import DEFERRED, SPECS, CommandType, ok, rejected
+from .overview import OverviewSource
 from .rejection import Rejection
 from .runtime.behaviours import behaviours
 from .runtime.decision_state import DecisionDefinition, DecisionRequirements
@@ -389,6 +390,21 @@ class Engine:
     def decisions(self) -> Mapping[int, DecisionDefinition]:
         """The deployed decisions, by key."""
         return dict(self._state.decisions)
+
+    def overview_source(self) -> OverviewSource:
+        """A consistent copy for the live page's process view (see :mod:`.overview`)."""
+        state = self._state
+        return OverviewSource(
+            state.partition_id,
+            state.position,
+            list(state.definitions.values()),
+            list(state.instances.values()),
+            list(state.incidents.values()),
+        )
+
+    def resource(self, definition_key: int) -> bytes | None:
+        definition = self._state.definitions.get(definition_key)
+        return definition.resource if definition is not None else None
 
     def decision_requirements(self) -> Mapping[int, DecisionRequirements]:
         """The deployed decision requirements graphs, by key."""

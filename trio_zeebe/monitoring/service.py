@@ -11,6 +11,9 @@
 ``/``                              the live cluster page (``static/``)
 ``/api/cluster``                   the page's data as JSON; ``/api/cluster/events`` streams it
                                    (server-sent events, one document per second)
+``/api/processes``                 deployed processes with active instances and incidents per
+                                   element (:mod:`.processes`)
+``/api/processes/xml?key=K``       the BPMN XML of process definition ``K``
 =================================  ===========================================================
 
 :class:`MonitoringService` owns the HTTP server, the rate sampler and the answer to peers'
@@ -20,7 +23,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib import resources
 
 import trio
@@ -39,6 +42,7 @@ from .http import (
     StreamingResponse,
 )
 from .metrics import BrokerMetrics
+from .processes import ProcessesView, ReplicaOverview
 from .sample import BrokerSample
 
 EVENT_INTERVAL = 1.0
@@ -46,6 +50,18 @@ STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+    "/static/processes.js": ("processes.js", "text/javascript; charset=utf-8"),
+    # bpmn-js's viewer, vendored from npm (see vendor/bpmn-js/VERSION and LICENSE)
+    "/static/vendor/bpmn-js/bpmn-viewer.production.min.js": (
+        "vendor/bpmn-js/bpmn-viewer.production.min.js",
+        "text/javascript; charset=utf-8",
+    ),
+    "/static/vendor/bpmn-js/diagram-js.css": (
+        "vendor/bpmn-js/diagram-js.css",
+        "text/css; charset=utf-8",
+    ),
+    "/static/vendor/bpmn-js/bpmn-js.css": ("vendor/bpmn-js/bpmn-js.css", "text/css; charset=utf-8"),
+    "/static/vendor/bpmn-js/LICENSE": ("vendor/bpmn-js/LICENSE", "text/plain; charset=utf-8"),
 }
 
 
@@ -64,6 +80,9 @@ class MonitoringService:
         topology: Callable[[], Topology],
         metrics: BrokerMetrics,
         network: Network | None,
+        partitions_count: int = 1,
+        overviews: Callable[[], Awaitable[Sequence[ReplicaOverview]]] | None = None,
+        process_resource: Callable[[int], bytes | None] | None = None,
         limits: HttpLimits | None = None,
         event_interval: float = EVENT_INTERVAL,
     ) -> None:
@@ -82,6 +101,12 @@ class MonitoringService:
             rates=self.rates,
             network=network,
         )
+        self.processes = ProcessesView(
+            node_id=node_id,
+            partitions_count=lambda: partitions_count,
+            overviews=overviews or _no_overviews,
+        )
+        self.process_resource = process_resource or (lambda _: None)
         self.http = HttpServer(
             host, port, self._routes(), limits=limits, server_name=f"trio_zeebe/{version}"
         )
@@ -110,6 +135,8 @@ class MonitoringService:
             "/health": Route(self._probe(lambda s: s.healthy)),
             "/api/cluster": Route(self._cluster),
             "/api/cluster/events": Route(self._cluster_events),
+            "/api/processes": Route(self._processes),
+            "/api/processes/xml": Route(self._process_xml),
             "/favicon.ico": Route(self._no_icon),
         }
         for group in GROUPS:
@@ -153,6 +180,19 @@ class MonitoringService:
             "text/event-stream", events, headers=(("X-Accel-Buffering", "no"),)
         )
 
+    async def _processes(self, _: Request) -> Response:
+        document = await self.processes.snapshot()
+        return Response(200, json.dumps(document).encode(), "application/json")
+
+    async def _process_xml(self, request: Request) -> Response:
+        raw = request.query.get("key", "")
+        if not raw.isdigit():
+            return _text(400, "give the process definition key: /api/processes/xml?key=KEY")
+        resource = self.process_resource(int(raw))
+        if resource is None:
+            return _text(404, f"no process definition with key {raw} on this broker")
+        return Response(200, resource, "application/xml; charset=utf-8")
+
     def _static(self, name: str, content_type: str) -> Handler:
         body = resources.files("trio_zeebe.monitoring").joinpath("static", name).read_bytes()
 
@@ -163,3 +203,11 @@ class MonitoringService:
 
     async def _no_icon(self, _: Request) -> Response:
         return Response(204)
+
+
+async def _no_overviews() -> list[ReplicaOverview]:
+    return []
+
+
+def _text(status: int, text: str) -> Response:
+    return Response(status, text.encode() + b"\n", "text/plain; charset=utf-8")

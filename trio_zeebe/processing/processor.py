@@ -37,6 +37,7 @@ import attrs
 import trio
 
 from ..engine.commands import DEFERRED
+from ..engine.overview import OverviewBuilder, PartitionOverview, ProcessView
 from ..engine.statemachine import (
     AnswersUnlogged,
     DeferredAnswers,
@@ -60,6 +61,7 @@ log = logging.getLogger("trio_zeebe.processing")
 OFFSET_BITS = 20
 MAX_SLOTS = 1 << OFFSET_BITS
 MAX_UNIT_RECORDS = 1 << 16  # records in one raw append (one unit)
+OVERVIEW_CHUNK = 5000  # element instances counted between two yields (process_overview)
 _STUCK_TICK_PAUSE = 1.0  # a machine whose deadline stays due after its tick is not spun on
 _COMMAND, _UNIT, _INTER = Kind.COMMAND, Kind.UNIT, Kind.INTER
 
@@ -227,6 +229,32 @@ class PartitionProcessor:
         an applied entry, or with None when it starts serving (anything may be waiting)."""
         self.on_halted: list[Callable[[Halt], None]] = []  # e.g. report the partition unhealthy
         self._replay: _Replay | None = None
+
+    async def process_overview(self) -> PartitionOverview | None:
+        """What runs on this replica's state, per process definition and element (the live
+        page's process view); None when the state machine is not a process engine.
+
+        The copy of the state is taken at once (consistent, a list copy); the counting then
+        yields to the event loop every ``OVERVIEW_CHUNK`` values, so a large state never holds
+        up the partition. A follower's picture is as current as its applied records.
+        """
+        machine = self.machine
+        if not isinstance(machine, ProcessView):
+            return None
+        source = machine.overview_source()
+        builder = OverviewBuilder(source)
+        for i in range(0, len(source.instances), OVERVIEW_CHUNK):
+            builder.add_instances(source.instances[i : i + OVERVIEW_CHUNK])
+            await trio.lowlevel.checkpoint()
+        for i in range(0, len(source.incidents), OVERVIEW_CHUNK):
+            builder.add_incidents(source.incidents[i : i + OVERVIEW_CHUNK])
+            await trio.lowlevel.checkpoint()
+        return builder.build()
+
+    def process_resource(self, definition_key: int) -> bytes | None:
+        """The BPMN XML a deployed process definition came from (None if unknown here)."""
+        machine = self.machine
+        return machine.resource(definition_key) if isinstance(machine, ProcessView) else None
 
     @property
     def serving(self) -> bool:
