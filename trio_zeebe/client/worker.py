@@ -78,6 +78,7 @@ class JobClient(Protocol):
         variables: Mapping[str, Any] | None = ...,
     ) -> None: ...
 
+
 log = logging.getLogger("trio_zeebe.client.worker")
 
 JobHandler = Callable[[Job], Awaitable[Mapping[str, Any] | None] | Mapping[str, Any] | None]
