@@ -110,6 +110,18 @@ class Broker:
             version=__version__,
             sample=lambda: sample_broker(self),
         )
+        self.metrics.engine_events.pending_incidents = self._pending_incidents
+
+    def _pending_incidents(self) -> dict[int, int]:
+        """Open incidents of each partition this broker serves as leader (for metrics)."""
+        found: dict[int, int] = {}
+        if self.partitions is not None:
+            for pid, part in self.partitions.local.items():
+                if part.processor is not None:
+                    count = part.processor.pending_incidents()
+                    if count is not None:
+                        found[pid] = count
+        return found
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -383,6 +383,10 @@ class Engine:
     def incidents(self) -> Mapping[int, Incident]:
         return dict(self._state.incidents)
 
+    def incident_count(self) -> int:
+        """How many incidents are open (not resolved)."""
+        return len(self._state.incidents)
+
     def timers(self) -> Mapping[int, Timer]:
         """The timers waiting for their due dates, by key."""
         return dict(self._state.timers)

@@ -96,6 +96,10 @@ class ProcessView(Protocol):
         """The deployed resource (BPMN XML) a process definition came from."""
         ...
 
+    def incident_count(self) -> int:
+        """How many incidents are open (not resolved)."""
+        ...
+
 
 class OverviewBuilder:
     def __init__(self, source: OverviewSource) -> None:

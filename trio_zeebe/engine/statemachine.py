@@ -39,6 +39,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from .runtime.trace import TraceListener
+
 
 @runtime_checkable
 class StateMachine(Protocol):
@@ -141,4 +143,18 @@ class DeferredAnswers(Protocol):
 
     def take_answers(self) -> list[tuple[int, bytes]]:
         """(position of the original command, answer bytes) produced since the last call."""
+        ...
+
+
+@runtime_checkable
+class Traced(Protocol):
+    """A state machine that reports its events one by one (the process engine's trace).
+
+    The listener only observes: whether one is set must not change what the machine does or
+    answers (its results and snapshots are the same with and without). The processor sets one
+    while its replica is the serving leader (metrics count where records are processed).
+    """
+
+    def set_trace(self, listener: TraceListener | None) -> None:
+        """Call ``listener`` per event from now on (None: stop)."""
         ...

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import trio
-from google.protobuf.message import DecodeError
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -34,12 +33,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from ..engine.runtime.trace import TraceListener
 from ..gateway.grpc_call import ServerCall
 from ..gateway.grpc_services import RpcMethod, Send, ServiceRegistry
 from ..grpc.status import GrpcError
-from ..keys import partition_of
-from ..proto import gateway_pb2 as gw
-from ..proto import trio_zeebe_pb2 as tz
+from .engine_events import EngineEventMetrics
 from .sample import BrokerSample
 
 R = TypeVar("R")
@@ -72,7 +70,13 @@ Observe = Callable[[float], None]
 class PartitionMetrics:
     """What one partition's components observe: plain callbacks taking seconds."""
 
-    __slots__ = ("commit_latency", "fsync_latency", "processing_latency", "snapshot_duration")
+    __slots__ = (
+        "commit_latency",
+        "engine_events",
+        "fsync_latency",
+        "processing_latency",
+        "snapshot_duration",
+    )
 
     def __init__(
         self,
@@ -81,6 +85,7 @@ class PartitionMetrics:
         fsync_latency: Observe,
         processing_latency: Observe,
         snapshot_duration: Observe,
+        engine_events: TraceListener | None = None,
     ) -> None:
         #: Raft: a proposal until its entry commits (``zeebe_log_appender_commit_latency``).
         self.commit_latency = commit_latency
@@ -90,6 +95,9 @@ class PartitionMetrics:
         self.processing_latency = processing_latency
         #: Processor: taking and persisting one snapshot (``zeebe_snapshot_duration``).
         self.snapshot_duration = snapshot_duration
+        #: Processor, on the serving leader only: the engine's events, counted into Zeebe's
+        #: process, job and incident metrics (:mod:`.engine_events`).
+        self.engine_events = engine_events
 
 
 def _ignore(_: float) -> None:
@@ -175,13 +183,8 @@ class BrokerMetrics:
             ["requestType", "error"],
             registry=r,
         )
-        self._job_types: dict[int, str] = {}  # job key -> type, of jobs activated lately
-        self._job_events = Counter(
-            "zeebe_job_events",
-            "Job events, by action (created, activated, completed, failed, error thrown)",
-            ["action", "partition", "type"],
-            registry=r,
-        )
+        self.engine_events = EngineEventMetrics()
+        r.register(self.engine_events)
         self.state = StateCollector(sample)
         r.register(self.state)
 
@@ -192,6 +195,7 @@ class BrokerMetrics:
             fsync_latency=self._fsync.labels(label).observe,
             processing_latency=self._processing.labels(label).observe,
             snapshot_duration=self._snapshot.labels(label).observe,
+            engine_events=self.engine_events.partition(partition_id),
         )
 
     def request(self, request_type: str, seconds: float, error: str | None = None) -> None:
@@ -201,48 +205,10 @@ class BrokerMetrics:
         if error is not None:
             self._failed.labels(request_type, error).inc()
 
-    def job_events(self, rpc: str, request: bytes, response: bytes) -> None:
-        """The job events in a successful answer to a job command. Zeebe's CompleteJob, FailJob
-        and ThrowError name no job type: it is the one the job was activated with through this
-        gateway (remembered for the latest jobs), else empty."""
-        try:
-            if rpc == "CreateJob":
-                key = tz.CreateJobResponse.FromString(response).key
-                job_type = tz.CreateJobRequest.FromString(request).type
-                self._job_events.labels("created", str(partition_of(key)), job_type).inc()
-            elif rpc in ("ActivateJobs", "StreamActivatedJobs"):
-                jobs = (
-                    gw.ActivateJobsResponse.FromString(response).jobs
-                    if rpc == "ActivateJobs"
-                    else [gw.ActivatedJob.FromString(response)]
-                )
-                for job in jobs:
-                    self._job_types[job.key] = job.type
-                    self._job_events.labels("activated", str(partition_of(job.key)), job.type).inc()
-                while len(self._job_types) > _REMEMBERED_TYPES:
-                    del self._job_types[next(iter(self._job_types))]
-            elif (action := _JOB_ACTIONS.get(rpc)) is not None:
-                key = gw.CompleteJobRequest.FromString(request).jobKey  # jobKey is field 1 of all
-                if action == "completed":
-                    job_type = self._job_types.pop(key, "")
-                else:
-                    job_type = self._job_types.get(key, "")
-                self._job_events.labels(action, str(partition_of(key)), job_type).inc()
-        except DecodeError:
-            pass
-
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry as the scraper asked for it (Prometheus text or OpenMetrics)."""
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
-
-
-_REMEMBERED_TYPES = 10_000
-_JOB_ACTIONS: dict[str, str] = {
-    "CompleteJob": "completed",
-    "FailJob": "failed",
-    "ThrowError": "error thrown",
-}
 
 
 def instrument_registry(registry: ServiceRegistry, metrics: BrokerMetrics) -> None:
@@ -268,7 +234,6 @@ def _timed(rpc: str, method: RpcMethod, metrics: BrokerMetrics) -> RpcMethod:
                 metrics.request(rpc, trio.current_time() - start, type(exc).__name__)
                 raise
             metrics.request(rpc, trio.current_time() - start)
-            metrics.job_events(rpc, request, response)
             return response
 
         return RpcMethod(method.path, method.kind, unary=timed_unary)
@@ -277,13 +242,8 @@ def _timed(rpc: str, method: RpcMethod, metrics: BrokerMetrics) -> RpcMethod:
 
     async def timed_stream(request: bytes, call: ServerCall, send: Send[bytes]) -> None:
         start = trio.current_time()
-
-        async def counted(message: bytes) -> None:
-            await send(message)
-            metrics.job_events(rpc, request, message)
-
         try:
-            await stream(request, call, counted)
+            await stream(request, call, send)
         except GrpcError as exc:
             metrics.request(rpc, trio.current_time() - start, exc.code.name)
             raise

@@ -26,6 +26,7 @@ import trio
 
 from ..codec import wire
 from ..disk import Disk
+from ..engine.runtime.trace import TraceListener
 from ..engine.statemachine import StateMachine
 from ..errors import find_error
 from ..log.meta import MetaCorruptionError
@@ -109,6 +110,8 @@ class PartitionObservers(Protocol):
     def processing_latency(self) -> Callable[[float], None]: ...
     @property
     def snapshot_duration(self) -> Callable[[float], None]: ...
+    @property
+    def engine_events(self) -> TraceListener | None: ...
 
 
 class PartitionManager:
@@ -291,6 +294,7 @@ class PartitionManager:
                     snapshot_period=self.data.snapshot_period,
                     observe_processing=observers.processing_latency if observers else None,
                     observe_snapshot=observers.snapshot_duration if observers else None,
+                    trace=observers.engine_events if observers else None,
                     messenger=self.messenger,
                 )
             part.processor = processor

@@ -38,12 +38,14 @@ import trio
 
 from ..engine.commands import DEFERRED
 from ..engine.overview import OverviewBuilder, PartitionOverview, ProcessView
+from ..engine.runtime.trace import TraceListener
 from ..engine.statemachine import (
     AnswersUnlogged,
     DeferredAnswers,
     InterPartition,
     StateMachine,
     TimeDriven,
+    Traced,
 )
 from ..logs import ProgressReporter
 from ..raft.committed import Applied, Committed, Restore
@@ -187,12 +189,18 @@ class PartitionProcessor:
         snapshot_period: float,
         observe_processing: Callable[[float], None] | None = None,
         observe_snapshot: Callable[[float], None] | None = None,
+        trace: TraceListener | None = None,
         messenger: Messenger | None = None,
     ) -> None:
         self.driver = driver
         # Metrics hooks (seconds): an entry's commit until it is applied; one snapshot.
         self._observe_processing = observe_processing
         self._observe_snapshot = observe_snapshot
+        # The machine's events go to ``trace`` while this replica is the serving leader only
+        # (metrics count where records are processed: a follower's replay must not count).
+        self._trace = trace
+        self._traced = machine if trace is not None and isinstance(machine, Traced) else None
+        self._tracing = False
         self.machine = machine
         self.clock = clock
         self.snapshot_every = snapshot_every
@@ -250,6 +258,14 @@ class PartitionProcessor:
             builder.add_incidents(source.incidents[i : i + OVERVIEW_CHUNK])
             await trio.lowlevel.checkpoint()
         return builder.build()
+
+    def pending_incidents(self) -> int | None:
+        """Open incidents on this partition if this replica is its serving leader and runs a
+        process engine, else None (Zeebe reports the gauge on the leader)."""
+        machine = self.machine
+        if not self.serving or not isinstance(machine, ProcessView):
+            return None
+        return machine.incident_count()
 
     def process_resource(self, definition_key: int) -> bytes | None:
         """The BPMN XML a deployed process definition came from (None if unknown here)."""
@@ -445,6 +461,9 @@ class PartitionProcessor:
                 log.info(
                     "partition %d: leader caught up, serving in term %d", self.partition, item.term
                 )
+        if self._traced is not None and self.serving != self._tracing:
+            self._tracing = not self._tracing
+            self._traced.set_trace(self._trace if self._tracing else None)
         slot = 0
         skipped: list[str] = []
         index = item.index
