@@ -268,3 +268,107 @@ async def test_cluster_events_stream_documents(broker: Broker) -> None:
     assert b"content-type: text/event-stream" in head
     first = received.split(b"\ndata: ", 2)[1].split(b"\n", 1)[0]
     assert json.loads(first)["served_by"] == 0
+
+
+WAIT_BPMN = Path(__file__).parent.parent / "resources" / "wait_for_work.bpmn"
+INSTANCES = 4
+
+
+def total(samples: list[Sample], name: str, **labels: str) -> float:
+    """The sum over the partitions (and any other label not given)."""
+    return sum(
+        s.value
+        for s in samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+async def test_process_job_and_incident_metrics_count_what_the_engine_did(
+    broker: Broker,
+) -> None:
+    """Zeebe's process metrics, counted where the records are processed: the one-task process
+    wait-for-work runs 4 times; 2 jobs complete, 1 fails without retries (an incident), and its
+    instance and one more are cancelled."""
+    gateway = broker.gateway
+    assert gateway is not None
+    async with Client(f"127.0.0.1:{gateway.port}", insecure=True) as client:
+        await client.deploy_resource(WAIT_BPMN)  # wait-for-work and straight-through
+        instances = [
+            (await client.create_process_instance("wait-for-work")).process_instance_key
+            for _ in range(INSTANCES)
+        ]
+        jobs = []
+        with trio.fail_after(10):
+            while len(jobs) < INSTANCES:
+                jobs += await client.activate_jobs("work", worker="w", max_jobs=INSTANCES)
+        by_instance = {job.process_instance_key: job.key for job in jobs}
+        for key in instances[:2]:
+            await client.complete_job(by_instance[key])
+        await client.fail_job(by_instance[instances[2]], retries=0, error_message="no luck")
+        pending = families(await get(port_of(broker), "/actuator/prometheus"))
+        for key in instances[2:]:
+            await client.cancel_process_instance(key)
+    metrics = families(await get(port_of(broker), "/actuator/prometheus"))
+    types = {name: kind for name, (kind, _) in metrics.items()}
+    for name in (
+        "zeebe_element_instance_events",
+        "zeebe_executed_instances",
+        "zeebe_process_instance_creations",
+        "zeebe_job_events",
+        "zeebe_incident_events",
+    ):
+        assert types[name] == "counter", name
+    assert types["zeebe_pending_incidents_total"] == "gauge"
+
+    _, elements = metrics["zeebe_element_instance_events"]
+    name = "zeebe_element_instance_events_total"
+    counted = {
+        (s.labels["action"], s.labels["type"]): total(
+            elements, name, action=s.labels["action"], type=s.labels["type"]
+        )
+        for s in elements
+    }
+    assert counted == {
+        ("activated", "PROCESS"): 4,
+        ("activated", "START_EVENT"): 4,
+        ("completed", "START_EVENT"): 4,
+        ("activated", "SERVICE_TASK"): 4,
+        ("completed", "SERVICE_TASK"): 2,
+        ("terminated", "SERVICE_TASK"): 2,
+        ("activated", "END_EVENT"): 2,
+        ("completed", "END_EVENT"): 2,
+        ("completed", "PROCESS"): 2,
+        ("terminated", "PROCESS"): 2,
+    }
+    assert {s.labels["partition"] for s in elements} <= {"1", "2"}
+    _, executed = metrics["zeebe_executed_instances"]
+    name = "zeebe_executed_instances_total"
+    for action, count in (("activated", 4), ("completed", 2), ("terminated", 2)):
+        assert total(executed, name, action=action, type="ROOT_PROCESS_INSTANCE") == count
+    _, created = metrics["zeebe_process_instance_creations"]
+    assert total(created, "zeebe_process_instance_creations_total") == INSTANCES
+
+    _, job_events = metrics["zeebe_job_events"]
+    name = "zeebe_job_events_total"
+    for action, count in (
+        ("created", 4),
+        ("activated", 4),
+        ("completed", 2),
+        ("failed", 1),
+        ("canceled", 2),  # the failed job too: it is cancelled with its instance
+    ):
+        assert total(job_events, name, action=action, type="work") == count, action
+    assert total(job_events, name, action="timed out") == 0
+
+    _, incident_events = metrics["zeebe_incident_events"]
+    name = "zeebe_incident_events_total"
+    assert total(incident_events, name, action="created") == 1
+    assert total(incident_events, name, action="resolved") == 1  # with its instance
+    _, open_before = pending["zeebe_pending_incidents_total"]
+    assert total(open_before, "zeebe_pending_incidents_total") == 1
+    _, open_after = metrics["zeebe_pending_incidents_total"]
+    assert total(open_after, "zeebe_pending_incidents_total") == 0
+    assert {s.labels["partition"] for s in open_after} == {"1", "2"}  # the leader reports
+    _, deployed = metrics["trio_zeebe_process_definitions_deployed"]
+    # both processes of the resource, on every partition (the deployment is distributed)
+    assert [s.value for s in deployed] == [2] * PARTITIONS
