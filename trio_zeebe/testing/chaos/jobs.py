@@ -150,6 +150,12 @@ class Jobs:
     def operations(self) -> Sequence[Operation]:
         return [CreateJob(self), WorkJobs(self)]
 
+    async def setup(self, ctx: ClientContext) -> None:
+        pass  # standalone jobs need nothing deployed
+
+    def stats(self, recorded: Recorded) -> dict[str, int]:
+        return {}
+
     async def verify(self, contexts: Sequence[ClientContext]) -> None:
         keys = sorted(self.keys)
         async with trio.open_nursery() as nursery:
@@ -292,11 +298,11 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
                 )
             )
 
-    violations.extend(_early_leases(by_kind["activate_jobs"], fails, completions, events))
+    violations.extend(early_leases(by_kind["activate_jobs"], fails, completions, events))
     return violations
 
 
-def _early_leases(
+def early_leases(
     activations: Sequence[Op],
     fails: dict[int, list[Op]],
     completions: dict[int, list[Op]],
