@@ -263,3 +263,14 @@ def test_the_correlation_key_routes_to_another_partition(partitions: int) -> Non
         assert key == correlation_key(instance, partitions)  # a retried completion agrees
         if partitions > 1:
             assert message_partition(key, partitions) != partition_of(instance)
+
+
+async def test_an_instance_answered_as_completed_stays_completed(story: Story) -> None:
+    op_id = "wr-1"
+    story.payloads[op_id] = {"op": op_id, "n": 0, "pad": ""}
+    args = {"process": TASK, "op": op_id, "digest": digest(story.payloads[op_id])}
+    result = {"key": I1, "process": TASK, "version": 1, "definition": DEFS[TASK], "op": op_id}
+    story.op("create_instance_with_result", OK, args, result, op_id=op_id, end=story.t + 3)
+    story.inspect(I1, active=True)
+    # still active, and nobody completed its task
+    assert rules(story.report()) == ["completed-by-nobody", "completed-instance-back"]

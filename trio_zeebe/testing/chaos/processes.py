@@ -13,6 +13,8 @@ Operations (public gRPC client only):
 
 * ``create_instance``: CreateProcessInstance of one of them; the variables carry the id of the
   request (``op``), so every job of the instance names its creator, and a digest of them;
+* ``create_instance_with_result``: CreateProcessInstanceWithResult of ``chaos-task`` (a few
+  seconds' wait; other loops' workers complete its task): an answer says it completed;
 * ``work_instances``: ActivateJobs of ``chaos-prep`` or ``chaos-final`` jobs, then for each job
   CompleteJob (mostly; ``prep`` with its ``corr``), FailJob with retries left (sometimes), or
   nothing (rarely: the lease runs out). Recorded as ``activate_instance_jobs``,
@@ -33,7 +35,9 @@ is active and NotFound once it is gone (recorded as ``inspect_instance``).
 
 * every acknowledged instance is active at the end, or completed by a completion of its
   ``final`` job that was acknowledged or may have been applied (else: lost); none whose
-  ``final`` completion was acknowledged is still active or has a job activated afterwards;
+  ``final`` completion was acknowledged (or whose create with result answered) is still
+  active or has a job activated afterwards; an instance answered as completed had a
+  completion of its last task that was not refused;
 * no instance key maps to two creates, no create to two instances, no instance to another
   process definition than its create was answered with (or was deployed) or to variables
   other than its create sent; no instance exists for a create that was refused or never sent;
@@ -149,6 +153,39 @@ class CreateInstance:
         outcome, answer, _ = await ctx.call(self.name, args, request, result=result, op_id=op_id)
         if outcome is Outcome.OK and answer is not None:
             self.part.instances.add(answer.process_instance_key)
+
+
+class CreateInstanceWithResult:
+    name = "create_instance_with_result"
+    weight = 0.15
+    wait = 4.0
+
+    def __init__(self, part: Processes) -> None:
+        self.part = part
+
+    async def __call__(self, ctx: ClientContext) -> None:
+        op_id = ctx.new_id()
+        variables = {"op": op_id, "n": ctx.rng.randrange(10**6), "pad": ""}
+
+        async def request() -> Any:
+            return await ctx.client.create_process_instance_with_result(
+                TASK, variables=variables, request_timeout=self.wait
+            )
+
+        def result(answer: Any) -> dict[str, Any]:
+            return {
+                "key": answer.process_instance_key,
+                "process": answer.bpmn_process_id,
+                "version": answer.version,
+                "definition": answer.process_definition_key,
+                "op": answer.variables.get("op"),
+            }
+
+        args = {"process": TASK, "op": op_id, "digest": digest(variables)}
+        outcome, answer, _ = await ctx.call(self.name, args, request, result=result, op_id=op_id)
+        if outcome is Outcome.OK and answer is not None:
+            self.part.instances.add(answer.process_instance_key)
+            self.part.finished.add(answer.process_instance_key)
 
 
 class WorkInstances:
@@ -270,7 +307,12 @@ class Processes:
         self.finished: set[int] = set()  # instances whose final completion was acknowledged
 
     def operations(self) -> Sequence[Operation]:
-        return [CreateInstance(self), WorkInstances(self), PublishMessage(self)]
+        return [
+            CreateInstance(self),
+            CreateInstanceWithResult(self),
+            WorkInstances(self),
+            PublishMessage(self),
+        ]
 
     async def setup(self, ctx: ClientContext) -> None:
         resources = definitions()
@@ -332,7 +374,8 @@ def check_instances(recorded: Recorded) -> list[Violation]:
     by_kind: dict[str, list[Op]] = defaultdict(list)
     for op in ops:
         by_kind[op.kind].append(op)
-    creates = {op.id: op for op in by_kind["create_instance"]}
+    with_result = by_kind["create_instance_with_result"]
+    creates = {op.id: op for op in by_kind["create_instance"] + with_result}
     deployed: dict[str, set[int]] = defaultdict(set)
     for op in by_kind["deploy"]:
         if op.outcome is Outcome.OK:
@@ -471,6 +514,27 @@ def check_instances(recorded: Recorded) -> list[Violation]:
                     )
                 )
 
+    answered: dict[int, Op] = {}  # instance -> the create that was answered with its result
+    for op in with_result:
+        if op.outcome is Outcome.OK:
+            key = int(op.result["key"])
+            answered[key] = op
+            if op.result.get("op") != op.args["op"]:
+                violations.append(
+                    Violation(
+                        "payload-changed",
+                        f"instance {key} of {op.id} completed with op {op.result.get('op')!r}",
+                    )
+                )
+            if not any(c.outcome is not Outcome.REFUSED for c in finals.get(key, [])):
+                violations.append(
+                    Violation(
+                        "completed-by-nobody",
+                        f"instance {key} of {op.id} was answered as completed at {op.end}s, but "
+                        "no completion of its last task was acknowledged or unknown",
+                    )
+                )
+
     # every known instance is active at the end or completed
     final: dict[int, Op] = {}
     for op in by_kind["inspect_instance"]:
@@ -488,13 +552,15 @@ def check_instances(recorded: Recorded) -> list[Violation]:
             )
             continue
         acked = [c for c in finals.get(key, []) if c.outcome is Outcome.OK]
+        if key in answered:
+            acked.append(answered[key])
         if inspected.outcome is Outcome.OK:
             if acked:
                 violations.append(
                     Violation(
                         "completed-instance-back",
-                        f"instance {key} (create {creator}) is active at the end, but the "
-                        f"completion {acked[0].id} of its last task was acknowledged",
+                        f"instance {key} (create {creator}) is active at the end, but "
+                        f"{acked[0].id} acknowledged its completion",
                     )
                 )
             continue
