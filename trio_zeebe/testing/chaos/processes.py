@@ -514,11 +514,11 @@ def check_instances(recorded: Recorded) -> list[Violation]:
                     )
                 )
 
-    answered: dict[int, Op] = {}  # instance -> the create that was answered with its result
+    answered_done: dict[int, Op] = {}  # instance -> its create, answered with its result
     for op in with_result:
         if op.outcome is Outcome.OK:
             key = int(op.result["key"])
-            answered[key] = op
+            answered_done[key] = op
             if op.result.get("op") != op.args["op"]:
                 violations.append(
                     Violation(
@@ -552,8 +552,8 @@ def check_instances(recorded: Recorded) -> list[Violation]:
             )
             continue
         acked = [c for c in finals.get(key, []) if c.outcome is Outcome.OK]
-        if key in answered:
-            acked.append(answered[key])
+        if key in answered_done:
+            acked.append(answered_done[key])
         if inspected.outcome is Outcome.OK:
             if acked:
                 violations.append(
