@@ -274,3 +274,20 @@ async def test_an_instance_answered_as_completed_stays_completed(story: Story) -
     story.inspect(I1, active=True)
     # still active, and nobody completed its task
     assert rules(story.report()) == ["completed-by-nobody", "completed-instance-back"]
+
+
+async def test_a_not_found_after_a_retried_inspection_says_the_instance_is_gone(
+    story: Story,
+) -> None:
+    """As for jobs (seed 17017): SetVariables cannot end an instance, so a NotFound after a
+    gateway retry says it is gone (here: completed)."""
+    a = story.create(TASK, OK, I1)
+    final = story.job(I1, a, "final")
+    story.activate(final)
+    story.complete(final)
+    note = "(an earlier attempt's outcome was unknown: it may have been applied by that attempt)"
+    story.op("inspect_instance", UNKNOWN, {"key": I1}, error=f"NotFound: no such element {note}")
+    story.op("inspect_instance", REFUSED, {"key": I1}, error="GatewayUnreachable: refused")
+    report = story.report()
+    assert report.ok, report.violations
+    assert report.stats == {"instances_active": 0, "instances_completed": 1}

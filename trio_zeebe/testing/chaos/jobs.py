@@ -35,7 +35,7 @@ from typing import Any
 import trio
 
 from ...client import Job, NotFound
-from .history import Event, Op, Outcome, Recorded, Violation
+from .history import Event, Op, Outcome, Recorded, Violation, inspections
 from .workload import ClientContext, Operation
 
 JOB_TYPES = ("chaos-a", "chaos-b")
@@ -270,13 +270,10 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
                 )
 
     # every known job is present at the end or completed
-    final: dict[int, Op] = {}
-    for op in by_kind["inspect_job"]:
-        if op.outcome is not Outcome.UNKNOWN:
-            final[op.args["key"]] = op
+    final = inspections(by_kind["inspect_job"])
     for key in sorted(key_to_op):
-        inspected = final.get(key)
-        if inspected is None:
+        present = final.get(key)
+        if present is None:
             violations.append(
                 Violation(
                     "unverified",
@@ -284,8 +281,8 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
                 )
             )
             continue
-        if inspected.outcome is Outcome.OK:
-            continue  # present (completion checked above)
+        if present:
+            continue  # (completion checked above)
         applied = [c for c in completions.get(key, []) if c.outcome is not Outcome.REFUSED]
         if not applied:
             refused = ", ".join(f"{c.id}: {c.error}" for c in completions.get(key, []))

@@ -60,7 +60,7 @@ import trio
 from ...client import Job, NotFound
 from ...keys import message_partition, partition_of
 from ..bpmn import ProcessBuilder
-from .history import Op, Outcome, Recorded, Violation
+from .history import Op, Outcome, Recorded, Violation, inspections
 from .jobs import LEASE, digest, early_leases
 from .workload import ClientContext, Operation
 
@@ -355,13 +355,10 @@ class Processes:
         return check_instances(recorded)
 
     def stats(self, recorded: Recorded) -> dict[str, int]:
-        final: dict[int, Op] = {}
-        for op in recorded.ops:
-            if op.kind == "inspect_instance" and op.outcome is not Outcome.UNKNOWN:
-                final[op.args["key"]] = op
+        final = inspections([op for op in recorded.ops if op.kind == "inspect_instance"])
         return {
-            "instances_active": sum(1 for op in final.values() if op.outcome is Outcome.OK),
-            "instances_completed": sum(1 for op in final.values() if op.outcome is not Outcome.OK),
+            "instances_active": sum(1 for present in final.values() if present),
+            "instances_completed": sum(1 for present in final.values() if not present),
         }
 
 
@@ -536,14 +533,11 @@ def check_instances(recorded: Recorded) -> list[Violation]:
                 )
 
     # every known instance is active at the end or completed
-    final: dict[int, Op] = {}
-    for op in by_kind["inspect_instance"]:
-        if op.outcome is not Outcome.UNKNOWN:
-            final[op.args["key"]] = op
+    final = inspections(by_kind["inspect_instance"])
     for key in sorted(key_to_op):
         creator = key_to_op[key]
-        inspected = final.get(key)
-        if inspected is None:
+        present = final.get(key)
+        if present is None:
             violations.append(
                 Violation(
                     "unverified",
@@ -554,7 +548,7 @@ def check_instances(recorded: Recorded) -> list[Violation]:
         acked = [c for c in finals.get(key, []) if c.outcome is Outcome.OK]
         if key in answered_done:
             acked.append(answered_done[key])
-        if inspected.outcome is Outcome.OK:
+        if present:
             if acked:
                 violations.append(
                     Violation(
