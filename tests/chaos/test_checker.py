@@ -318,3 +318,28 @@ async def test_history_records_survive_a_round_trip(tmp_path: Path) -> None:
     assert recorded.meta == {"seed": 7, "brokers": 3}
     assert recorded.ops == [Op("c0-1", "c0", "create_job", 1.0, 1.5, OK, {"op": "c0-1"}, K1)]
     assert [(e.kind, e.fields["nodes"]) for e in recorded.events] == [("fault", [2])]
+
+
+async def test_a_not_found_after_a_retried_inspection_says_gone(story: Story) -> None:
+    """Found by ``nox -s chaos -- --minutes 30 --seed 17017``: the gateway retried an
+    inspection after an attempt with an unknown outcome and then answered NotFound; the request
+    is recorded ``unknown``, and the checker took that for no answer (7 jobs "unverified").
+    An inspection cannot remove the job, so the NotFound says it is gone."""
+    a = story.create(OK, K1)
+    story.activate([story.seen(K1, a)])
+    story.complete(K1)
+    story.create(OK, K2)
+    story.converged()
+    note = "(an earlier attempt's outcome was unknown: it may have been applied by that attempt)"
+    for key in (K1, K2):
+        story.op("inspect_job", UNKNOWN, {"key": key}, error=f"NotFound: no such job {note}")
+    assert rules(story.report()) == ["lost"]  # K2: gone with no completion; K1: completed
+
+
+async def test_only_ok_and_not_found_answer_an_inspection(story: Story) -> None:
+    a = story.create(OK, K1)
+    story.converged()
+    story.inspect(K1, story.seen(K1, a))
+    story.op("inspect_job", REFUSED, {"key": K1}, error="GatewayUnreachable: refused")
+    story.op("inspect_job", REFUSED, {"key": K1}, error="ResourceExhausted: busy")
+    assert story.report().ok  # present; the refusals after it say nothing

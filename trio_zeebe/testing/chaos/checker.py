@@ -9,8 +9,8 @@ Cluster-wide rules come from the events the runner and the injectors recorded:
   leader per partition with every broker alive and every replica healthy within the bound;
 * ``fault-error``: an injector failed (the fault may not have happened as planned).
 
-Each workload part (:mod:`.jobs`, later process instances and messages) adds its own
-invariants over the requests and their outcomes.
+Each workload part (:mod:`.jobs`; :mod:`.processes`: process instances and messages) adds its
+own invariants over the requests and their outcomes, and its own figures to the summary.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import attrs
 from .history import Outcome, Recorded, Violation
 from .workload import Part
 
-INSPECTION_KINDS = ("inspect_job",)
+INSPECTION_KINDS = ("inspect_job", "inspect_instance")
 _NAMES = {Outcome.OK: "acknowledged", Outcome.REFUSED: "refused", Outcome.UNKNOWN: "unknown"}
 
 
@@ -33,15 +33,22 @@ class Report:
     skipped: dict[str, int]
     outcomes: dict[str, int]
     violations: list[Violation]
+    acknowledged: dict[str, int] = attrs.field(factory=dict)  # by operation kind
+    stats: dict[str, int] = attrs.field(factory=dict)  # the parts' figures
 
     @property
     def ok(self) -> bool:
         return not self.violations
 
     def summary(self, seed: object) -> str:
-        """ONE line: faults by kind, operations by outcome, violations, the seed."""
+        """ONE line: faults by kind, operations by outcome, acknowledged ones by kind, the
+        parts' figures, violations, the seed."""
         faults = ", ".join(f"{k}={n}" for k, n in sorted(self.faults.items())) or "none"
         ops = " ".join(f"{_NAMES[o]}={self.outcomes.get(o.value, 0)}" for o in Outcome)
+        if self.acknowledged:
+            ops += " (" + " ".join(f"{k}={n}" for k, n in sorted(self.acknowledged.items())) + ")"
+        if self.stats:
+            ops += "; " + " ".join(f"{k}={n}" for k, n in sorted(self.stats.items()))
         rules = Counter(v.rule for v in self.violations)
         broken = ", ".join(f"{r}={n}" for r, n in sorted(rules.items()))
         line = (
@@ -89,7 +96,13 @@ def check(recorded: Recorded, parts: Sequence[Part]) -> Report:
                 )
     if not any(e.kind == "converged" for e in recorded.events):
         violations.append(Violation("no-convergence", "the run ended before the convergence check"))
+    stats: dict[str, int] = {}
     for part in parts:
         violations.extend(part.check(recorded))
-    outcomes = Counter(op.outcome.value for op in recorded.ops if op.kind not in INSPECTION_KINDS)
-    return Report(dict(faults), dict(skipped), dict(outcomes), violations)
+        stats.update(part.stats(recorded))
+    load = [op for op in recorded.ops if op.kind not in INSPECTION_KINDS]
+    outcomes = Counter(op.outcome.value for op in load)
+    acknowledged = Counter(op.kind for op in load if op.outcome is Outcome.OK)
+    return Report(
+        dict(faults), dict(skipped), dict(outcomes), violations, dict(acknowledged), stats
+    )

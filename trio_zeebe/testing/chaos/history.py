@@ -18,7 +18,7 @@ HISTORY`` re-checks a saved run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,25 @@ def classify(exc: BaseException, *, resent: bool, keyed: bool = False) -> Outcom
     if isinstance(exc, _REFUSED):
         return Outcome.REFUSED
     return Outcome.UNKNOWN
+
+
+def inspections(ops: Sequence[Op]) -> dict[int, bool]:
+    """The last answer of the final inspections among ``ops``, by the key inspected: True when
+    the thing is there, False when it is gone.
+
+    An inspection answers only OK (there) or NotFound (gone). A NotFound counts even when the
+    gateway had retried after an attempt with an unknown outcome (the request is then recorded
+    ``unknown``): an inspection (UpdateJobRetries, SetVariables) cannot remove what it asks
+    about, so whatever that attempt did, the thing was gone. Any other failure, refused or
+    unknown, answers nothing.
+    """
+    answers: dict[int, bool] = {}
+    for op in ops:
+        if op.outcome is Outcome.OK:
+            answers[op.args["key"]] = True
+        elif op.error.startswith(f"{errors.NotFound.__name__}:"):
+            answers[op.args["key"]] = False
+    return answers
 
 
 def describe(exc: BaseException) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 import trio
 
 from ...client import Job, NotFound
-from .history import Event, Op, Outcome, Recorded, Violation
+from .history import Event, Op, Outcome, Recorded, Violation, inspections
 from .workload import ClientContext, Operation
 
 JOB_TYPES = ("chaos-a", "chaos-b")
@@ -149,6 +149,12 @@ class Jobs:
 
     def operations(self) -> Sequence[Operation]:
         return [CreateJob(self), WorkJobs(self)]
+
+    async def setup(self, ctx: ClientContext) -> None:
+        pass  # standalone jobs need nothing deployed
+
+    def stats(self, recorded: Recorded) -> dict[str, int]:
+        return {}
 
     async def verify(self, contexts: Sequence[ClientContext]) -> None:
         keys = sorted(self.keys)
@@ -264,13 +270,10 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
                 )
 
     # every known job is present at the end or completed
-    final: dict[int, Op] = {}
-    for op in by_kind["inspect_job"]:
-        if op.outcome is not Outcome.UNKNOWN:
-            final[op.args["key"]] = op
+    final = inspections(by_kind["inspect_job"])
     for key in sorted(key_to_op):
-        inspected = final.get(key)
-        if inspected is None:
+        present = final.get(key)
+        if present is None:
             violations.append(
                 Violation(
                     "unverified",
@@ -278,8 +281,8 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
                 )
             )
             continue
-        if inspected.outcome is Outcome.OK:
-            continue  # present (completion checked above)
+        if present:
+            continue  # (completion checked above)
         applied = [c for c in completions.get(key, []) if c.outcome is not Outcome.REFUSED]
         if not applied:
             refused = ", ".join(f"{c.id}: {c.error}" for c in completions.get(key, []))
@@ -292,11 +295,11 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
                 )
             )
 
-    violations.extend(_early_leases(by_kind["activate_jobs"], fails, completions, events))
+    violations.extend(early_leases(by_kind["activate_jobs"], fails, completions, events))
     return violations
 
 
-def _early_leases(
+def early_leases(
     activations: Sequence[Op],
     fails: dict[int, list[Op]],
     completions: dict[int, list[Op]],

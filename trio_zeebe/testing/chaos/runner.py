@@ -33,6 +33,7 @@ from .cluster import ELECTION_TIMEOUT, ChaosCluster
 from .faults import Lab, inject
 from .history import History, describe, read_history
 from .jobs import Jobs
+from .processes import Processes
 from .schedule import KINDS, PlannedFault, plan
 from .workload import Part, Workload
 
@@ -60,8 +61,9 @@ class ChaosOptions:
 
 
 def make_parts() -> list[Part]:
-    """The workload parts of a run (add process instances and messages here)."""
-    return [Jobs()]
+    """The workload parts of a run: standalone jobs; process instances with their jobs and
+    messages."""
+    return [Jobs(), Processes()]
 
 
 @attrs.frozen

@@ -1,12 +1,13 @@
 """The chaos workload: several clients, each through its own first gateway, running operations.
 
-The workload is generic; what it runs comes from *parts* (:class:`Part`): today the job part
-(:mod:`.jobs`), later process instances and messages. A part offers weighted operations, each
+The workload is generic; what it runs comes from *parts* (:class:`Part`): the job part
+(:mod:`.jobs`) and the process part (:mod:`.processes`: instances, their jobs, messages). A part
+has a ``setup`` step run once before the load (deployments), offers weighted operations, each
 one step of client work that records every request it makes through :meth:`ClientContext.call`
 (one history line with its outcome), and a ``verify`` step run once the faults have healed
 (final inspection requests, recorded the same way). Each part brings its own invariants for the
-checker (``check``). Adding an operation kind means adding a part or an operation to one;
-nothing here changes.
+checker (``check``) and the figures it adds to the summary line (``stats``). Adding an
+operation kind means adding a part or an operation to one; nothing here changes.
 
 Stopping is graceful: each loop finishes the operation it is in, so no request goes unrecorded;
 one still running when the grace period ends is cancelled and recorded as ``unknown``.
@@ -46,11 +47,18 @@ class Part(Protocol):
 
     def operations(self) -> Sequence[Operation]: ...
 
+    async def setup(self, ctx: ClientContext) -> None:
+        """Before the load, while the cluster is up and no fault is planned yet."""
+
     async def verify(self, contexts: Sequence[ClientContext]) -> None:
         """After the faults healed and the load stopped: inspect what the history claims."""
 
     def check(self, recorded: Recorded) -> list[Violation]:
         """The part's invariants over a whole history (a pure function of it)."""
+        ...
+
+    def stats(self, recorded: Recorded) -> dict[str, int]:
+        """Figures for the summary line (e.g. instances completed), from the history alone."""
         ...
 
 
@@ -142,7 +150,12 @@ class Workload:
         self._stopping.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Until :meth:`stop` (then at most ``STOP_GRACE`` seconds more)."""
+        """Every part's setup, then the load until :meth:`stop` (then at most ``STOP_GRACE``
+        seconds more); started once the setup is done."""
+        async with self.make_client(0) as client:
+            ctx = ClientContext("setup", client, self.history, random.Random(self.seed))
+            for part in self.parts:
+                await part.setup(ctx)
         async with trio.open_nursery() as nursery:
             for c in range(self.clients):
                 nursery.start_soon(self._client, c)
