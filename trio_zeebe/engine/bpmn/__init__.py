@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 
+from ..safexml import MAX_SIZE
 from .model import (
     ACTIVITY_TYPES,
     FLOW_SCOPE_TYPES,
@@ -43,7 +44,7 @@ from .model import (
     VariableMapping,
     feel_source,
 )
-from .parser import BPMN_NS, MAX_SIZE, ZEEBE_NS, BpmnDeploymentError, Definitions, parse_definitions
+from .parser import BPMN_NS, ZEEBE_NS, BpmnDeploymentError, Definitions, parse_definitions
 from .transform import transform
 from .validation import (
     CheckExpression,

@@ -9,7 +9,7 @@ that fills Zeebe's ``EvaluateDecisionResponse`` field by field; failures are res
 exceptions. :func:`deployment_conflicts` gives Zeebe's rejections for DMN resources of one
 deployment that reuse an earlier resource's ids.
 
-Modules: ``safexml`` (bytes -> element tree, defused, bounded), ``parser`` (element tree ->
+Modules: ``parser`` (bytes -> element tree through :mod:`trio_zeebe.engine.safexml`, then ->
 model, per-element checks), ``validation`` (document-wide checks), ``model`` (the frozen
 classes), ``hit_policy`` (matched rules -> result), ``evaluate`` (a decision and its
 requirements -> result and audit trail).
@@ -17,6 +17,7 @@ requirements -> result and audit trail).
 
 from __future__ import annotations
 
+from ..safexml import MAX_SIZE
 from .evaluate import (
     DecisionEvaluation,
     EvaluatedDecision,
@@ -40,7 +41,6 @@ from .model import (
     Rule,
 )
 from .parser import DMN_NAMESPACES, parse_dmn
-from .safexml import MAX_SIZE
 from .validation import deployment_conflicts
 
 __all__ = [
