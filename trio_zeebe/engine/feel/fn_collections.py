@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -138,10 +139,12 @@ def _three_valued(values: list[Any], deciding: bool) -> Any:
     return result
 
 
+def _three_valued_builtin(deciding: bool) -> Callable[[Env, list[Any]], Any]:
+    return lambda env, args: _three_valued(items(args[0]), deciding)
+
+
 for _name, _deciding in (("and", False), ("all", False), ("or", True), ("any", True)):
-    builtin(_name, "list", varargs=True)(
-        lambda env, args, deciding=_deciding: _three_valued(items(args[0]), deciding)
-    )
+    builtin(_name, "list", varargs=True)(_three_valued_builtin(_deciding))
 
 
 def _position(values: list[Any], position: int) -> int:
