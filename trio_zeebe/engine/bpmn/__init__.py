@@ -16,34 +16,9 @@ from __future__ import annotations
 import hashlib
 
 from ..safexml import MAX_SIZE
-from .model import (
-    ACTIVITY_TYPES,
-    FLOW_SCOPE_TYPES,
-    GATEWAY_TYPES,
-    JOB_USER_TASK_TYPE,
-    USER_TASK_FORM_KEY_HEADER,
-    BpmnElementType,
-    BpmnEventType,
-    CalledDecision,
-    CalledElement,
-    CompensationDefinition,
-    Element,
-    ErrorDefinition,
-    EscalationDefinition,
-    ExecutionListener,
-    JobDefinition,
-    MessageDefinition,
-    MultiInstance,
-    Process,
-    Script,
-    SequenceFlow,
-    SignalDefinition,
-    TimerDefinition,
-    TimerKind,
-    UserTaskDefinition,
-    VariableMapping,
-    feel_source,
-)
+from . import model
+from .model import *  # noqa: F403 -- the model's names, listed once in model.__all__
+from .model import Process
 from .parser import BPMN_NS, ZEEBE_NS, BpmnDeploymentError, Definitions, parse_definitions
 from .transform import transform
 from .validation import (
@@ -55,47 +30,22 @@ from .validation import (
 )
 
 __all__ = [
-    "ACTIVITY_TYPES",
     "BPMN_NS",
-    "FLOW_SCOPE_TYPES",
-    "GATEWAY_TYPES",
-    "JOB_USER_TASK_TYPE",
     "MAX_SIZE",
-    "USER_TASK_FORM_KEY_HEADER",
     "ZEEBE_NS",
     "BpmnDeploymentError",
-    "BpmnElementType",
-    "BpmnEventType",
-    "CalledDecision",
-    "CalledElement",
     "CheckExpression",
-    "CompensationDefinition",
     "Definitions",
-    "Element",
-    "ErrorDefinition",
-    "EscalationDefinition",
-    "ExecutionListener",
-    "JobDefinition",
-    "MessageDefinition",
-    "MultiInstance",
-    "Process",
-    "Script",
-    "SequenceFlow",
-    "SignalDefinition",
-    "TimerDefinition",
-    "TimerKind",
-    "UserTaskDefinition",
     "ValidationError",
-    "VariableMapping",
     "accept_every_expression",
     "checksum",
-    "feel_source",
     "format_errors",
     "parse_bpmn",
     "parse_definitions",
     "transform",
     "validate",
 ]
+__all__ += model.__all__
 
 
 def parse_bpmn(

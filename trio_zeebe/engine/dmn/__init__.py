@@ -18,6 +18,7 @@ requirements -> result and audit trail).
 from __future__ import annotations
 
 from ..safexml import MAX_SIZE
+from . import model
 from .evaluate import (
     DecisionEvaluation,
     EvaluatedDecision,
@@ -26,44 +27,20 @@ from .evaluate import (
     MatchedRule,
     evaluate_decision,
 )
-from .model import (
-    Aggregation,
-    Decision,
-    DecisionLogic,
-    DecisionRequirementsGraph,
-    DecisionTable,
-    DecisionType,
-    DmnDeploymentError,
-    HitPolicy,
-    Input,
-    LiteralExpression,
-    Output,
-    Rule,
-)
+from .model import *  # noqa: F403 -- listed once in model.__all__
 from .parser import DMN_NAMESPACES, parse_dmn
 from .validation import deployment_conflicts
 
 __all__ = [
     "DMN_NAMESPACES",
     "MAX_SIZE",
-    "Aggregation",
-    "Decision",
     "DecisionEvaluation",
-    "DecisionLogic",
-    "DecisionRequirementsGraph",
-    "DecisionTable",
-    "DecisionType",
-    "DmnDeploymentError",
     "EvaluatedDecision",
     "EvaluatedInput",
     "EvaluatedOutput",
-    "HitPolicy",
-    "Input",
-    "LiteralExpression",
     "MatchedRule",
-    "Output",
-    "Rule",
     "deployment_conflicts",
     "evaluate_decision",
     "parse_dmn",
 ]
+__all__ += model.__all__
