@@ -548,11 +548,18 @@ class RaftCore:
 
     # ------------------------------------------------------- leader handlers
 
+    def _answered_by(self, node: int) -> Progress | None:
+        """The progress of the follower ``node`` that answered, marked recently active; None
+        if this node is no longer leader (a late answer) or does not track ``node``."""
+        pr = self.tracker.progress.get(node) if self.role is Role.LEADER else None
+        if pr is not None:
+            pr.recent_active = True
+        return pr
+
     def _on_append_response(self, m: AppendResponse) -> None:
-        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        pr = self._answered_by(m.src)
         if pr is None:
             return
-        pr.recent_active = True
         if m.success:
             was = pr.state
             if pr.update(m.index):
@@ -591,10 +598,9 @@ class RaftCore:
             self._send_append(m.src, pr)
 
     def _on_install_snapshot_response(self, m: InstallSnapshotResponse) -> None:
-        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        pr = self._answered_by(m.src)
         if pr is None:
             return
-        pr.recent_active = True
         if m.success:
             pr.update(m.index)
             pr.become_replicate()
