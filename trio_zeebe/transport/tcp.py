@@ -45,7 +45,6 @@ from trio_zeebe.transport.api import (
     NotSent,
     Peer,
     PeerUnavailable,
-    RequestTimeout,
     join_address,
     split_address,
 )
@@ -148,14 +147,7 @@ class TcpTransport:
             self._stats["requests"] += 1
             if not self._enqueue(link, frame):
                 raise NotSent(self._why_unavailable(link))
-            with trio.move_on_after(timeout):
-                await pending.done.wait()
-            if not pending.done.is_set():
-                self._stats["requests_timed_out"] += 1
-                raise RequestTimeout(f"no response from {address} within {timeout:g}s")
-            if pending.error is not None:
-                raise pending.error
-            return pending.value
+            return await pending.outcome(timeout, self._stats)
         finally:
             self._dispatcher.forget(corr)
 
