@@ -118,26 +118,17 @@ class TcpTransport:
             self._stats["dropped_too_large"] += 1
             log.warning("not sending %s to %s: %s", type(message).__name__, address, exc)
             return
-        link = self._links.get(address)
-        if link is None:
-            try:
-                link = self._new_link(address)
-            except ValueError as exc:
-                self._stats["dropped_bad_address"] += 1
-                log.debug("not sending %s: %s", type(message).__name__, exc)
-                return
+        try:
+            link = self._link_to(address)
+        except NotSent as exc:
+            log.debug("not sending %s: %s", type(message).__name__, exc)
+            return
         self._enqueue(link, frame)
 
     async def request(self, address: str, message: Any, *, timeout: float) -> Any:  # noqa: ASYNC109
         if address == self.local.address:
             return await self._dispatcher.request_loopback(self.local, message, timeout)
-        link = self._links.get(address)
-        if link is None:
-            try:
-                link = self._new_link(address)
-            except ValueError as exc:
-                self._stats["dropped_bad_address"] += 1
-                raise NotSent(str(exc)) from None
+        link = self._link_to(address)
         corr, pending = self._dispatcher.expect(address)
         try:
             try:
@@ -207,6 +198,17 @@ class TcpTransport:
             self._dispatcher.fail_requests(None, PeerUnavailable("transport stopped"))
 
     # ---- links: queueing and dialling --------------------------------------------------
+
+    def _link_to(self, address: str) -> Link:
+        """The link to ``address``, made on first use; NotSent (counted) for a bad address."""
+        link = self._links.get(address)
+        if link is None:
+            try:
+                link = self._new_link(address)
+            except ValueError as exc:
+                self._stats["dropped_bad_address"] += 1
+                raise NotSent(str(exc)) from None
+        return link
 
     def _new_link(self, address: str) -> Link:
         """The link to a new address; ValueError (and no link) for a malformed address."""
