@@ -6,7 +6,8 @@ executable processes, or raises :class:`BpmnDeploymentError` whose ``message`` i
 ``str()`` is the ``'<resource>': <message>`` line of a deployment rejection. :func:`checksum` is
 Zeebe's duplicate detection digest (MD5 of the resource bytes).
 
-Modules: ``parser`` (bytes -> :class:`Definitions`, defused XML with size/depth limits),
+Modules: ``parser`` (bytes -> :class:`Definitions`, through the defused, bounded XML reader
+of :mod:`trio_zeebe.engine.safexml` shared with DMN),
 ``validation`` (Zeebe's rules, :func:`validate` / :func:`format_errors`), ``transform``
 (validated document -> :class:`Process`), ``model`` (the frozen classes the engine executes).
 """
