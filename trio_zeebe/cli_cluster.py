@@ -13,11 +13,16 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from .config import parse_duration
+
+if TYPE_CHECKING:
+    from .client import Client
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 REBALANCE_WAIT = 30.0
@@ -76,24 +81,12 @@ def add_cluster_parsers(
 def _cmd_status(
     args: argparse.Namespace, client_settings: Callable[[argparse.Namespace], dict[str, object]]
 ) -> int:
-    import anyio
+    async def fetch(client: Client) -> dict[str, object]:
+        return (await client.topology()).to_json()
 
-    from .cli_job import client_exit_code, one_line
-    from .client import Client, ClientError
-
-    async def fetch() -> dict[str, object]:
-        async with Client(**settings) as client:  # type: ignore[arg-type]
-            return (await client.topology()).to_json()
-
-    try:
-        settings = client_settings(args)
-        topology = anyio.run(fetch)
-    except ClientError as exc:
-        print(f"status: {one_line(str(exc))}", file=sys.stderr)
-        return client_exit_code(exc)
-    except ValueError as exc:
-        print(f"status: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    code, topology = _with_client("status", args, client_settings, fetch)
+    if topology is None:
+        return code
     problems = mark_stale_leaders(topology)
     if args.json:
         print(json.dumps({**topology, "problems": problems}))
@@ -108,39 +101,31 @@ def _cmd_status(
 def _cmd_rebalance(
     args: argparse.Namespace, client_settings: Callable[[argparse.Namespace], dict[str, object]]
 ) -> int:
-    import anyio
-
-    from .cli_job import client_exit_code, one_line
-    from .client import Client, ClientError
-
     def say(line: str) -> None:
         if not args.json:
             print(line, flush=True)
 
-    async def run() -> list[Move]:
-        async with Client(**settings) as client:  # type: ignore[arg-type]
-            response = await client.rebalance()
-            moves = [Move(m.partition_id, m.from_node, m.to_node) for m in response.moves]
-            if args.json:
-                print(json.dumps({"moves": [m.to_json() for m in moves]}), flush=True)
-            elif not moves:
-                say("leaders are already on their primaries")
-            else:
-                say(f"requested {len(moves)} leadership transfer(s):")
-                for m in moves:
-                    say(
-                        f"  partition {m.partition_id}: leader {m.from_node} -> primary {m.to_node}"
-                    )
-            if args.no_wait or not moves:
-                return []
+    async def run(client: Client) -> list[Move]:
+        response = await client.rebalance()
+        moves = [Move(m.partition_id, m.from_node, m.to_node) for m in response.moves]
+        if args.json:
+            print(json.dumps({"moves": [m.to_json() for m in moves]}), flush=True)
+        elif not moves:
+            say("leaders are already on their primaries")
+        else:
+            say(f"requested {len(moves)} leadership transfer(s):")
+            for m in moves:
+                say(f"  partition {m.partition_id}: leader {m.from_node} -> primary {m.to_node}")
+        if args.no_wait or not moves:
+            return []
 
-            async def topology() -> dict[str, Any]:
-                return (await client.topology()).to_json()
+        async def topology() -> dict[str, Any]:
+            return (await client.topology()).to_json()
 
-            left = await follow_moves(moves, topology, timeout=wait, report=say)
-            if not left:
-                say("rebalanced: every partition is led by its primary")
-            return left
+        left = await follow_moves(moves, topology, timeout=wait, report=say)
+        if not left:
+            say("rebalanced: every partition is led by its primary")
+        return left
 
     try:
         wait = parse_duration(args.wait_timeout)
@@ -149,15 +134,9 @@ def _cmd_rebalance(
     except ValueError as exc:
         print(f"rebalance: --wait-timeout: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        settings = client_settings(args)
-        left = anyio.run(run)
-    except ClientError as exc:
-        print(f"rebalance: {one_line(str(exc))}", file=sys.stderr)
-        return client_exit_code(exc)
-    except ValueError as exc:
-        print(f"rebalance: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    code, left = _with_client("rebalance", args, client_settings, run)
+    if left is None:
+        return code
     if left:
         pending = "; ".join(
             f"partition {m.partition_id} is not yet led by broker {m.to_node}" for m in left
@@ -168,6 +147,34 @@ def _cmd_rebalance(
         )
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _with_client(
+    name: str,
+    args: argparse.Namespace,
+    client_settings: Callable[[argparse.Namespace], dict[str, object]],
+    use: Callable[[Client], Awaitable[T]],
+) -> tuple[int, T | None]:
+    """``(EXIT_OK, await use(client))`` on a client made from the flags; a client error or a
+    bad setting is printed as ``<name>: ...`` and gives ``(its exit code, None)``."""
+    import anyio
+
+    from .cli_job import client_exit_code, one_line
+    from .client import Client, ClientError
+
+    async def run() -> T:
+        async with Client(**settings) as client:  # type: ignore[arg-type]
+            return await use(client)
+
+    try:
+        settings = client_settings(args)
+        return EXIT_OK, anyio.run(run)
+    except ClientError as exc:
+        print(f"{name}: {one_line(str(exc))}", file=sys.stderr)
+        return client_exit_code(exc), None
+    except ValueError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE, None
 
 
 async def follow_moves(

@@ -43,26 +43,26 @@ def _readable(role: str, path: str) -> None:
         raise TlsFileError(role, path, _os_reason(exc)) from None
 
 
-def check_ca(path: str | Path) -> None:
-    """Raise :class:`TlsFileError` unless ``path`` holds at least one PEM certificate."""
-    name = str(path)
-    _readable("ca", name)
+def _certificates(role: str, name: str) -> None:
+    """TlsFileError for ``role`` unless the file ``name`` is readable and every certificate in
+    it parses (and only that is checked: a failure is this file's)."""
+    _readable(role, name)
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=name)
     except (ssl.SSLError, ValueError):
-        raise TlsFileError("ca", name, "not a PEM certificate file") from None
+        raise TlsFileError(role, name, "not a PEM certificate file") from None
+
+
+def check_ca(path: str | Path) -> None:
+    """Raise :class:`TlsFileError` unless ``path`` holds at least one PEM certificate."""
+    _certificates("ca", str(path))
 
 
 def check_chain_and_key(chain: str | Path, key: str | Path | None) -> None:
     """Raise :class:`TlsFileError` unless ``chain`` is a PEM certificate chain and ``key`` (or,
     without one, the chain file itself) holds the matching private key."""
     chain_name = str(chain)
-    _readable("chain", chain_name)
-    try:
-        # Parses every certificate in the file, and only that: a failure is the chain's.
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=chain_name)
-    except (ssl.SSLError, ValueError):
-        raise TlsFileError("chain", chain_name, "not a PEM certificate file") from None
+    _certificates("chain", chain_name)
     key_name = str(key) if key else chain_name
     if key:
         _readable("key", key_name)

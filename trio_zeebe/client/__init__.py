@@ -32,23 +32,10 @@ name): :class:`NotFound`, :class:`InvalidState` (FAILED_PRECONDITION), :class:`I
 This package imports neither trio nor anything of the broker side.
 """
 
+from . import errors
 from .client import Client
 from .connection import client_ssl_context
-from .errors import (
-    ClientError,
-    ConnectionFailed,
-    DeadlineExceeded,
-    GatewayUnreachable,
-    Internal,
-    InvalidArgument,
-    InvalidState,
-    NotFound,
-    RequestError,
-    ResourceExhausted,
-    Unavailable,
-    Unimplemented,
-    error_from,
-)
+from .errors import *  # noqa: F403 -- listed once in errors.__all__
 from .jobs import Job
 from .processes import (
     BrokerInfo,
@@ -70,33 +57,21 @@ from .worker import JobError, Worker
 __all__ = [
     "BrokerInfo",
     "Client",
-    "ClientError",
-    "ConnectionFailed",
-    "DeadlineExceeded",
     "DecisionMetadata",
     "DecisionRequirementsMetadata",
     "DecisionResult",
     "Deployment",
     "EvaluatedDecision",
-    "GatewayUnreachable",
-    "Internal",
-    "InvalidArgument",
-    "InvalidState",
     "Job",
     "JobError",
     "LeaderMove",
-    "NotFound",
     "PartitionInfo",
     "ProcessInstance",
     "ProcessInstanceResult",
     "ProcessMetadata",
     "RebalanceResponse",
-    "RequestError",
-    "ResourceExhausted",
     "Topology",
-    "Unavailable",
-    "Unimplemented",
     "Worker",
     "client_ssl_context",
-    "error_from",
 ]
+__all__ += errors.__all__

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Self
 
 from ..grpc.framing import MAX_MESSAGE_BYTES
@@ -78,14 +77,8 @@ class Client:
         await self._conns.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._conns.close()
-        return None
 
     @property
     def failovers(self) -> int:

@@ -24,16 +24,16 @@ import itertools
 import logging
 
 import trio
-from google.protobuf.message import DecodeError
 
 from ..engine.commands import CommandType
 from ..grpc.status import GrpcError, StatusCode
 from ..proto import gateway_pb2 as gw
 from .answers import payload, response_bytes
 from .grpc_call import ServerCall
-from .grpc_services import Send
+from .grpc_services import Send, parse_request
 from .refusals import Status
 from .router import CommandRouter
+from .tasks import CallTasks
 
 log = logging.getLogger("trio_zeebe.gateway.activation")
 
@@ -61,21 +61,13 @@ class JobActivator:
         self.max_message_bytes = max_message_bytes
         self.handed_back = 0
         self._rotation: dict[str, itertools.count[int]] = {}
-        self._nursery: trio.Nursery | None = None
+        self._tasks = CallTasks()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started()
-            await trio.sleep_forever()
+        await self._tasks.run(task_status=task_status)
 
     async def activate(self, data: bytes, call: ServerCall, send: Send[bytes]) -> None:
-        try:
-            request = gw.ActivateJobsRequest.FromString(data)
-        except DecodeError as exc:
-            raise GrpcError(
-                StatusCode.INVALID_ARGUMENT, f"Failed to parse the ActivateJobsRequest: {exc}"
-            ) from None
+        request = parse_request(gw.ActivateJobsRequest, data, "ActivateJobs")
         if request.requestTimeout == 0:
             poll: float | None = self.long_poll
         elif request.requestTimeout < 0:
@@ -200,13 +192,13 @@ class JobActivator:
 
     def hand_back(self, jobs: object, reason: str) -> None:
         """FailJob each job with its retries and no back-off: activatable again at once."""
-        if self._nursery is None:
+        if self._tasks.nursery is None:
             return
         for job in jobs:  # type: ignore[attr-defined]
             fail = gw.FailJobRequest(
                 jobKey=job.key, retries=job.retries, errorMessage=reason, retryBackOff=0
             )
-            self._nursery.start_soon(self._fail, job.key, fail.SerializeToString())
+            self._tasks.nursery.start_soon(self._fail, job.key, fail.SerializeToString())
 
     async def _fail(self, key: int, request: bytes) -> None:
         self.handed_back += 1

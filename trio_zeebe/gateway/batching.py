@@ -20,6 +20,7 @@ import trio
 
 from ..transport.api import Network, RequestTimeout, TransportError
 from .forward import ForwardCommands, ForwardReplies, ForwardReply
+from .tasks import CallTasks
 
 log = logging.getLogger("trio_zeebe.gateway.batching")
 
@@ -73,13 +74,10 @@ class ForwardBatcher:
         self.batches = 0
         self.forwarded = 0
         self._destinations: dict[str, _Destination] = {}
-        self._nursery: trio.Nursery | None = None
+        self._tasks = CallTasks()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started()
-            await trio.sleep_forever()
+        await self._tasks.run(task_status=task_status)
 
     async def forward(
         self,
@@ -106,23 +104,23 @@ class ForwardBatcher:
         ``timeout``. The caller waits on the returned handle (and may stop waiting earlier)."""
         destination = self._destinations.get(address)
         if destination is None:
-            if self._nursery is None:
+            if self._tasks.nursery is None:
                 raise RuntimeError("ForwardBatcher.run is not running")
             destination = self._destinations[address] = _Destination()
-            self._nursery.start_soon(self._sender, address, destination)
+            self._tasks.nursery.start_soon(self._sender, address, destination)
         item = PendingForward(address, partition, command, timeout, alone)
         if alone:
-            assert self._nursery is not None
+            assert self._tasks.nursery is not None
             self.batches += 1
             self.forwarded += 1
-            self._nursery.start_soon(self._exchange, address, [item])
+            self._tasks.nursery.start_soon(self._exchange, address, [item])
             return item
         destination.queue.append(item)
         destination.wake.set()
         return item
 
     async def _sender(self, address: str, destination: _Destination) -> None:
-        assert self._nursery is not None
+        assert self._tasks.nursery is not None
         while True:
             await destination.wake.wait()
             destination.wake = trio.Event()
@@ -138,7 +136,7 @@ class ForwardBatcher:
                 del queue[:end]
                 self.batches += 1
                 self.forwarded += len(batch)
-                self._nursery.start_soon(self._exchange, address, batch)
+                self._tasks.nursery.start_soon(self._exchange, address, batch)
 
     async def _exchange(self, address: str, batch: list[PendingForward]) -> None:
         timeout = max(item.timeout for item in batch)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from google.protobuf.message import DecodeError
-
 from .. import __version__
 from ..engine.commands import CommandType
 from ..engine.engine import Engine
@@ -27,9 +25,8 @@ from ..partitions.topology import ClusterView
 from ..processing.processor import MAX_UNIT_RECORDS
 from ..proto import trio_zeebe_pb2 as tz
 from ..raft.errors import LeadershipLost, NotLeader, ProposalDropped
-from .answers import payload, response_bytes
 from .grpc_call import ServerCall
-from .grpc_services import Service
+from .grpc_services import Service, parse_request
 from .refusals import Status, grpc_error, refusal
 from .router import CommandRouter
 
@@ -65,26 +62,14 @@ class ExtensionService:
 
     def service(self) -> Service:
         service = Service(SERVICE_NAME)
-        service.unary_raw("CreateJob", self._create_job)
+        service.unary_raw("CreateJob", self.router.new_work(CommandType.CREATE_JOB, one_pass=False))
         service.unary_raw("AppendRecords", self._append)
         service.unary_raw("Rebalance", self._rebalance)
         service.unary_raw("ClusterStatus", self._status)
         return service
 
-    async def _create_job(self, data: bytes, call: ServerCall) -> bytes:
-        router = self.router
-        answer = await router.create(
-            payload(CommandType.CREATE_JOB, data), router.deadline(call.deadline), one_pass=False
-        )
-        return response_bytes(answer)
-
     async def _append(self, data: bytes, call: ServerCall) -> bytes:
-        try:
-            request = tz.AppendRecordsRequest.FromString(data)
-        except DecodeError as exc:
-            raise GrpcError(
-                StatusCode.INVALID_ARGUMENT, f"malformed AppendRecords: {exc}"
-            ) from None
+        request = parse_request(tz.AppendRecordsRequest, data, "AppendRecords")
         pid = request.partitionId
         count = len(request.records)
         if not 1 <= count <= MAX_UNIT_RECORDS:

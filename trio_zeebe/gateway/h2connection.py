@@ -18,7 +18,6 @@ import logging
 import math
 from collections.abc import Callable
 
-import h2.config
 import h2.connection
 import h2.errors
 import h2.events
@@ -28,7 +27,7 @@ import trio
 from hyperframe.frame import GoAwayFrame
 
 from ..grpc.framing import CompressedMessage, MessageDecoder, MessageTooLarge, encode_message
-from ..grpc.h2frames import FrameBoundary, FrameTooLarge
+from ..grpc.h2frames import FrameTooLarge, h2_connection
 from ..grpc.metadata import (
     MalformedHeader,
     decode_metadata,
@@ -111,19 +110,7 @@ class GrpcConnection:
         self._config = config
         self.peer = peer
         self._peer_certificate = peer_certificate
-        self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(
-                client_side=False,
-                header_encoding=None,
-                # Every header sent is built here, lowercase and valid: h2's checks and
-                # normalization of them cost more than the rest of a small call.
-                validate_outbound_headers=False,
-                normalize_outbound_headers=False,
-            )
-        )
-        self._frames = FrameBoundary(
-            preface=True, max_frame_size=self._h2.local_settings.max_frame_size
-        )
+        self._h2, self._frames = h2_connection(client_side=False)
         self._streams: dict[int, _Stream] = {}
         self._nursery: trio.Nursery | None = None
         self._out = bytearray()

@@ -27,7 +27,6 @@ from collections.abc import Callable
 
 import attrs
 import trio
-from google.protobuf.message import DecodeError
 
 from ..codec import wire
 from ..engine.commands import CommandType
@@ -37,7 +36,8 @@ from ..proto import gateway_pb2 as gw
 from ..transport.api import Network, Peer, TransportError
 from .answers import payload, response_bytes
 from .grpc_call import ServerCall
-from .grpc_services import Send
+from .grpc_services import Send, parse_request
+from .tasks import CallTasks
 
 log = logging.getLogger("trio_zeebe.gateway.jobstream")
 
@@ -131,12 +131,7 @@ class JobStreams:
                 self.network.send(address, update)
 
     async def stream(self, data: bytes, call: ServerCall, send: Send[bytes]) -> None:
-        try:
-            request = gw.StreamActivatedJobsRequest.FromString(data)
-        except DecodeError as exc:
-            raise GrpcError(
-                StatusCode.INVALID_ARGUMENT, f"Failed to parse the request: {exc}"
-            ) from None
+        request = parse_request(gw.StreamActivatedJobsRequest, data, "StreamActivatedJobs")
         text = "Expected to stream activated jobs with {} to be {}, but it was {}"
         if not request.type:
             raise GrpcError(StatusCode.INVALID_ARGUMENT, text.format("type", "present", "''"))
@@ -212,14 +207,11 @@ class JobPusher:
         self._busy: set[tuple[int, str]] = set()
         self._again: set[tuple[int, str]] = set()
         self._cooling: dict[tuple[int, int], float] = {}
-        self._nursery: trio.Nursery | None = None
+        self._tasks = CallTasks()
         network.on(StreamsUpdate, self._on_update)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started()
-            await trio.sleep_forever()
+        await self._tasks.run(task_status=task_status)
 
     def update(self, message: StreamsUpdate) -> None:
         self._by_node[message.node] = (trio.current_time(), message.streams)
@@ -243,7 +235,7 @@ class JobPusher:
 
     def jobs_available(self, pid: int, types: set[str] | None) -> None:
         """The announcer's listener: jobs of ``types`` (None: any) are activatable on ``pid``."""
-        if self._nursery is None or not self._by_node:
+        if self._tasks.nursery is None or not self._by_node:
             return
         if types is None:
             types = {s.type for _, streams in self._by_node.values() for s in streams}
@@ -255,7 +247,7 @@ class JobPusher:
                 self._again.add(key)
             else:
                 self._busy.add(key)
-                self._nursery.start_soon(self._push, pid, job_type)
+                self._tasks.nursery.start_soon(self._push, pid, job_type)
 
     async def _push(self, pid: int, job_type: str) -> None:
         key = (pid, job_type)

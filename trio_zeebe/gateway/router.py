@@ -48,16 +48,18 @@ import logging
 
 import trio
 
-from ..engine.commands import AnswerStatus
+from ..engine.commands import AnswerStatus, CommandType
 from ..engine.rejection import decode_rejection
 from ..grpc.status import GrpcError, StatusCode
 from ..keys import partition_of
 from ..partitions.manager import PartitionManager
 from ..proto import status_pb2
 from ..transport.api import Network, NotSent, TransportError
-from .answers import rejection_error
+from .answers import payload, rejection_error, response_bytes
 from .batching import ForwardBatcher
 from .forward import ForwardCommands, ForwardReply, LeaderExecutor
+from .grpc_call import ServerCall
+from .grpc_services import RawUnaryHandler
 from .longpoll import Announcer, JobsAvailable, Waiters
 from .refusals import (
     Status,
@@ -125,6 +127,18 @@ class CommandRouter:
 
     def leader_of(self, pid: int) -> int | None:
         return self.partitions.leader_of(pid)
+
+    def new_work(self, kind: CommandType, *, one_pass: bool) -> RawUnaryHandler:
+        """A raw unary handler that sends each request as a ``kind`` command to :meth:`create`
+        (round-robin over the partitions) within the call's deadline."""
+
+        async def handle(data: bytes, call: ServerCall) -> bytes:
+            answer = await self.create(
+                payload(kind, data), self.deadline(call.deadline), one_pass=one_pass
+            )
+            return response_bytes(answer)
+
+        return handle
 
     def partition_of_key(self, key: int) -> int:
         """The partition a key names; UNAVAILABLE (Zeebe's text) if the cluster has none."""

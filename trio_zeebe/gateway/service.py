@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import trio
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from .. import __version__
 from ..engine.commands import CommandType
@@ -42,7 +42,7 @@ from ..transport.api import split_address
 from .activation import JobActivator
 from .answers import payload, response_bytes
 from .grpc_call import ServerCall
-from .grpc_services import RawUnaryHandler, Service
+from .grpc_services import RawUnaryHandler, Service, parse_request
 from .jobstream import JobStreams
 from .router import CommandRouter
 
@@ -83,15 +83,6 @@ _HEALTH = {
 }
 
 
-def parse(message: type[Message], data: bytes, rpc: str) -> Message:
-    try:
-        return message.FromString(data)
-    except DecodeError as exc:
-        raise GrpcError(
-            StatusCode.INVALID_ARGUMENT, f"Failed to parse the request of {rpc}: {exc}"
-        ) from None
-
-
 class GatewayService:
     """The Gateway RPCs of one broker's gateway."""
 
@@ -113,12 +104,17 @@ class GatewayService:
             service.unary_raw(rpc, self._keyed(rpc, kind, message, field))
         for rpc, kind in _DEPLOYS.items():
             service.unary_raw(rpc, self._deploy(kind))
-        service.unary_raw("CreateProcessInstance", self._create_instance)
+        new_work = self.router.new_work
+        service.unary_raw(
+            "CreateProcessInstance", new_work(_C.CREATE_PROCESS_INSTANCE, one_pass=True)
+        )
         service.unary_raw("CreateProcessInstanceWithResult", self._create_with_result)
         service.unary_raw("Topology", self._topology)
         service.unary_raw("PublishMessage", self._publish_message)
-        service.unary_raw("BroadcastSignal", self._broadcast_signal)
-        service.unary_raw("EvaluateDecision", self._evaluate_decision)
+        service.unary_raw("BroadcastSignal", new_work(_C.BROADCAST_SIGNAL, one_pass=True))
+        # Evaluation changes no state the user sees, so Zeebe's round-robin over the partitions
+        # (every one has the deployed decisions) with a retry on the next is safe.
+        service.unary_raw("EvaluateDecision", new_work(_C.EVALUATE_DECISION, one_pass=True))
         service.server_stream_raw("ActivateJobs", self.activator.activate)
         service.server_stream_raw("StreamActivatedJobs", self.streams.stream)
         for rpc in UNIMPLEMENTED:
@@ -131,7 +127,7 @@ class GatewayService:
         router = self.router
 
         async def handle(data: bytes, call: ServerCall) -> bytes:
-            key = getattr(parse(message, data, rpc), field)
+            key = getattr(parse_request(message, data, rpc), field)
             pid = router.partition_of_key(key)
             answer = await router.keyed(pid, payload(kind, data), router.deadline(call.deadline))
             return response_bytes(answer)
@@ -151,16 +147,10 @@ class GatewayService:
 
         return handle
 
-    async def _create_instance(self, data: bytes, call: ServerCall) -> bytes:
-        router = self.router
-        answer = await router.create(
-            payload(_C.CREATE_PROCESS_INSTANCE, data), router.deadline(call.deadline), one_pass=True
-        )
-        return response_bytes(answer)
-
     async def _create_with_result(self, data: bytes, call: ServerCall) -> bytes:
-        request = parse(gw.CreateProcessInstanceWithResultRequest, data, "WithResult")
-        assert isinstance(request, gw.CreateProcessInstanceWithResultRequest)
+        request = parse_request(
+            gw.CreateProcessInstanceWithResultRequest, data, "CreateProcessInstanceWithResult"
+        )
         wait = request.requestTimeout / 1000 if request.requestTimeout > 0 else None
         timeout = self.router.request_timeout if wait is None else wait
         deadline = trio.current_time() + timeout
@@ -175,8 +165,7 @@ class GatewayService:
         return response_bytes(answer)
 
     async def _publish_message(self, data: bytes, call: ServerCall) -> bytes:
-        request = parse(gw.PublishMessageRequest, data, "PublishMessage")
-        assert isinstance(request, gw.PublishMessageRequest)
+        request = parse_request(gw.PublishMessageRequest, data, "PublishMessage")
         router = self.router
         pid = message_partition(request.correlationKey, len(router.partition_ids))
         answer = await router.keyed(
@@ -184,22 +173,6 @@ class GatewayService:
             payload(_C.PUBLISH_MESSAGE, data),
             router.deadline(call.deadline),
             retry_unknown=False,
-        )
-        return response_bytes(answer)
-
-    async def _broadcast_signal(self, data: bytes, call: ServerCall) -> bytes:
-        router = self.router
-        answer = await router.create(
-            payload(_C.BROADCAST_SIGNAL, data), router.deadline(call.deadline), one_pass=True
-        )
-        return response_bytes(answer)
-
-    async def _evaluate_decision(self, data: bytes, call: ServerCall) -> bytes:
-        # Evaluation changes no state the user sees, so Zeebe's round-robin over the partitions
-        # (every one has the deployed decisions) with a retry on the next is safe.
-        router = self.router
-        answer = await router.create(
-            payload(_C.EVALUATE_DECISION, data), router.deadline(call.deadline), one_pass=True
         )
         return response_bytes(answer)
 

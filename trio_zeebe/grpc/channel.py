@@ -28,13 +28,10 @@ import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 
 import anyio
 import anyio.abc
 import anyio.streams.tls
-import h2.config
-import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
@@ -47,7 +44,7 @@ from .framing import (
     MessageTooLarge,
     encode_message,
 )
-from .h2frames import FrameBoundary, FrameTooLarge, GoAway
+from .h2frames import FrameTooLarge, GoAway, h2_connection
 from .metadata import (
     MetadataValue,
     b64decode_lenient,
@@ -212,21 +209,7 @@ class Channel:
         self._authority = authority
         self._scheme = scheme
         self._max_size = max_size
-        self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(
-                client_side=True,
-                header_encoding=None,
-                # Every header sent is built here, lowercase and valid: h2's checks and
-                # normalization of them cost more than the rest of a small call.
-                validate_outbound_headers=False,
-                normalize_outbound_headers=False,
-            )
-        )
-        self._frames = FrameBoundary(
-            preface=False,
-            extract_goaway=True,
-            max_frame_size=self._h2.local_settings.max_frame_size,
-        )
+        self._h2, self._frames = h2_connection(client_side=True)
         self._calls: dict[int, _Call] = {}
         self._out = bytearray()
         self._queued_total = 0  # bytes ever queued for the socket
@@ -644,12 +627,7 @@ class ServerStream:
         await self._start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

@@ -13,6 +13,8 @@ The client channel handles GOAWAY itself for that reason.
 from __future__ import annotations
 
 import attrs
+import h2.config
+import h2.connection
 
 CLIENT_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER_BYTES = 9
@@ -114,3 +116,24 @@ class FrameBoundary:
             return
         last = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
         self.goaways.append(GoAway(last, int.from_bytes(payload[4:8], "big"), bytes(payload[8:])))
+
+
+def h2_connection(*, client_side: bool) -> tuple[h2.connection.H2Connection, FrameBoundary]:
+    """An h2 connection configured as both gRPC ends use it, and the boundary tracker for the
+    bytes it receives (a server's expects the client preface; a client's takes GOAWAY out)."""
+    connection = h2.connection.H2Connection(
+        h2.config.H2Configuration(
+            client_side=client_side,
+            header_encoding=None,
+            # Every header sent is built here, lowercase and valid: h2's checks and
+            # normalization of them cost more than the rest of a small call.
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+    )
+    frames = FrameBoundary(
+        preface=not client_side,
+        extract_goaway=client_side,
+        max_frame_size=connection.local_settings.max_frame_size,
+    )
+    return connection, frames

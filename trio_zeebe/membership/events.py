@@ -6,6 +6,17 @@ import attrs
 
 from trio_zeebe.membership.messages import Member, Message
 
+__all__ = [
+    "Event",
+    "MemberAdded",
+    "MemberAlive",
+    "MemberRemoved",
+    "MemberSuspect",
+    "Outputs",
+    "PropertiesChanged",
+    "Send",
+]
+
 
 @attrs.frozen
 class MemberAdded:

@@ -4,14 +4,8 @@ The pure building blocks live here (``distribution``, ``broker_info``, ``leaders
 partition manager that runs one supervised Raft group per local partition uses them.
 """
 
-from .broker_info import (
-    BrokerInfoProps,
-    PartitionHealth,
-    PartitionRole,
-    PartitionStatus,
-    decode_broker_info,
-    encode_broker_info,
-)
+from . import broker_info
+from .broker_info import *  # noqa: F403 -- listed once in broker_info.__all__
 from .distribution import (
     PartitionDistribution,
     PartitionReplica,
@@ -22,17 +16,12 @@ from .distribution import (
 from .leaders import PartitionLeaderTable, rebalance_plan
 
 __all__ = [
-    "BrokerInfoProps",
     "PartitionDistribution",
-    "PartitionHealth",
     "PartitionLeaderTable",
     "PartitionReplica",
-    "PartitionRole",
-    "PartitionStatus",
     "check_compatible",
-    "decode_broker_info",
-    "encode_broker_info",
     "rebalance_plan",
     "round_robin",
     "should_campaign",
 ]
+__all__ += broker_info.__all__

@@ -29,6 +29,15 @@ import attrs
 
 from ..transport.api import split_address
 
+__all__ = [
+    "BrokerInfoProps",
+    "PartitionHealth",
+    "PartitionRole",
+    "PartitionStatus",
+    "decode_broker_info",
+    "encode_broker_info",
+]
+
 GATEWAY_KEY = "gateway"
 PARTITIONS_KEY = "partitions"
 MAX_PARTITION_ID = 8192  # 13 key bits, as cluster.partitions_count allows

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Set
 
 from .broker_info import PartitionRole, PartitionStatus
-from .distribution import PartitionDistribution, should_campaign
+from .distribution import PartitionDistribution
 
-__all__ = ["PartitionLeaderTable", "rebalance_plan", "should_campaign"]
+__all__ = ["PartitionLeaderTable", "rebalance_plan"]
 
 
 class PartitionLeaderTable:

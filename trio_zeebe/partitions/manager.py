@@ -56,8 +56,8 @@ from .broker_info import (
     encode_broker_info,
 )
 from .config import DataConfig
-from .distribution import PartitionDistribution
-from .leaders import PartitionLeaderTable, rebalance_plan, should_campaign
+from .distribution import PartitionDistribution, should_campaign
+from .leaders import PartitionLeaderTable, rebalance_plan
 from .messenger import PartitionMessenger
 
 log = logging.getLogger("trio_zeebe.partitions")

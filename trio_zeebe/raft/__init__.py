@@ -8,43 +8,17 @@ Sans-IO modules (no trio, sockets, files or clock): ``config``, ``core``, ``elec
 ``errors``, ``messages``, ``progress``, ``raftlog``, ``ready``, ``status``, ``voting``.
 """
 
+from trio_zeebe.raft import messages
 from trio_zeebe.raft.config import RaftConfig
 from trio_zeebe.raft.core import RaftCore
 from trio_zeebe.raft.election import PriorityElectionTimer, RandomizedElectionTimer
 from trio_zeebe.raft.errors import Backpressure, NotLeader, ProposalDropped, RaftError
-from trio_zeebe.raft.messages import (
-    NOOP,
-    NORMAL,
-    AppendEntries,
-    AppendResponse,
-    Entry,
-    HardState,
-    Heartbeat,
-    HeartbeatResponse,
-    InstallSnapshot,
-    InstallSnapshotResponse,
-    Message,
-    SnapshotMeta,
-    TimeoutNow,
-    VoteRequest,
-    VoteResponse,
-)
+from trio_zeebe.raft.messages import *  # noqa: F403 -- listed once in messages.__all__
 from trio_zeebe.raft.progress import ProgressState
 from trio_zeebe.raft.ready import Ready, Role
 
 __all__ = [
-    "NOOP",
-    "NORMAL",
-    "AppendEntries",
-    "AppendResponse",
     "Backpressure",
-    "Entry",
-    "HardState",
-    "Heartbeat",
-    "HeartbeatResponse",
-    "InstallSnapshot",
-    "InstallSnapshotResponse",
-    "Message",
     "NotLeader",
     "PriorityElectionTimer",
     "ProgressState",
@@ -55,8 +29,5 @@ __all__ = [
     "RandomizedElectionTimer",
     "Ready",
     "Role",
-    "SnapshotMeta",
-    "TimeoutNow",
-    "VoteRequest",
-    "VoteResponse",
 ]
+__all__ += messages.__all__

@@ -548,11 +548,42 @@ class RaftCore:
 
     # ------------------------------------------------------- leader handlers
 
+    def _append_to(
+        self,
+        peer: int,
+        prev_index: int,
+        prev_term: int,
+        commit: int,
+        entries: tuple[Entry, ...] = (),
+        *,
+        commit_only: bool = False,
+    ) -> None:
+        self._msgs.append(
+            AppendEntries(
+                self.partition,
+                self.id,
+                peer,
+                self.term,
+                prev_index,
+                prev_term,
+                commit,
+                entries,
+                commit_only,
+            )
+        )
+
+    def _answered_by(self, node: int) -> Progress | None:
+        """The progress of the follower ``node`` that answered, marked recently active; None
+        if this node is no longer leader (a late answer) or does not track ``node``."""
+        pr = self.tracker.progress.get(node) if self.role is Role.LEADER else None
+        if pr is not None:
+            pr.recent_active = True
+        return pr
+
     def _on_append_response(self, m: AppendResponse) -> None:
-        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        pr = self._answered_by(m.src)
         if pr is None:
             return
-        pr.recent_active = True
         if m.success:
             was = pr.state
             if pr.update(m.index):
@@ -582,19 +613,14 @@ class RaftCore:
             # follower acknowledge what it holds, or reject it and so start a probe.
             prev_term = log.term(last)
             if prev_term is not None:
-                self._msgs.append(
-                    AppendEntries(
-                        self.partition, self.id, m.src, self.term, last, prev_term, log.commit
-                    )
-                )
+                self._append_to(m.src, last, prev_term, log.commit)
         elif pr.match < last or pr.state is ProgressState.PROBE:
             self._send_append(m.src, pr)
 
     def _on_install_snapshot_response(self, m: InstallSnapshotResponse) -> None:
-        pr = self.tracker.progress.get(m.src) if self.role is Role.LEADER else None
+        pr = self._answered_by(m.src)
         if pr is None:
             return
-        pr.recent_active = True
         if m.success:
             pr.update(m.index)
             pr.become_replicate()
@@ -653,11 +679,7 @@ class RaftCore:
                 return
             if nxt > log.last_index:
                 if pr.state is ProgressState.PROBE:
-                    self._msgs.append(
-                        AppendEntries(
-                            self.partition, self.id, peer, self.term, nxt - 1, prev_term, commit
-                        )
-                    )
+                    self._append_to(peer, nxt - 1, prev_term, commit)
                     pr.paused = True
                 elif send_commit:
                     # Idle follower, commit moved: anchor at ``match`` (known to match, unlike
@@ -665,32 +687,10 @@ class RaftCore:
                     match_term = log.term(pr.match)
                     if match_term is not None:
                         pr.commit_sent = min(commit, pr.match)
-                        self._msgs.append(
-                            AppendEntries(
-                                self.partition,
-                                self.id,
-                                peer,
-                                self.term,
-                                pr.match,
-                                match_term,
-                                commit,
-                                commit_only=True,
-                            )
-                        )
+                        self._append_to(peer, pr.match, match_term, commit, commit_only=True)
                 return
             hi = log.batch_end(nxt, cfg.max_append_batch_size)
-            self._msgs.append(
-                AppendEntries(
-                    self.partition,
-                    self.id,
-                    peer,
-                    self.term,
-                    nxt - 1,
-                    prev_term,
-                    commit,
-                    tuple(log.slice(nxt, hi)),
-                )
-            )
+            self._append_to(peer, nxt - 1, prev_term, commit, tuple(log.slice(nxt, hi)))
             pr.sent(hi - 1)
             pr.commit_sent = min(commit, hi - 1)
             send_commit = False  # the message just sent carried the commit index

@@ -12,6 +12,25 @@ import attrs
 
 from trio_zeebe.codec import wire
 
+__all__ = [
+    "CONFIG",
+    "NOOP",
+    "NORMAL",
+    "AppendEntries",
+    "AppendResponse",
+    "Entry",
+    "HardState",
+    "Heartbeat",
+    "HeartbeatResponse",
+    "InstallSnapshot",
+    "InstallSnapshotResponse",
+    "Message",
+    "SnapshotMeta",
+    "TimeoutNow",
+    "VoteRequest",
+    "VoteResponse",
+]
+
 #: Entry kinds.  NOOP is the entry a new leader appends at the start of its term; NORMAL carries
 #: opaque application bytes (the layer above packs many commands into one entry).  CONFIG is
 #: reserved for membership changes.

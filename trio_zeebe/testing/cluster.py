@@ -9,7 +9,7 @@ every random choice, including trio's scheduling order.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -20,8 +20,7 @@ from ..engine.statemachine import StateMachine
 from ..raft.ready import Role
 from ..transport.api import Peer
 from .disk import SimDisk
-from .network import SimNetwork
-from .raft_group import seed_trio_scheduler
+from .raft_group import SimNodes
 
 
 def sim_config(
@@ -55,7 +54,7 @@ def sim_config(
     return config_from_dict(raw)
 
 
-class SimCluster:
+class SimCluster(SimNodes):
     """``brokers`` real :class:`Broker` objects on one :class:`SimNetwork`, each with its own
     :class:`SimDisk`; ``crash``/``start``/``partition`` are the faults, ``leaders`` the view."""
 
@@ -69,81 +68,48 @@ class SimCluster:
         overrides: dict[str, Any] | None = None,
         state_machine: Callable[[int], StateMachine] | None = None,
     ) -> None:
-        self.seed = seed
+        super().__init__(seed, brokers)
         self.state_machine = state_machine
-        self.size = brokers
-        self.rng = random.Random(seed)
-        self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
         self.configs = {
             i: sim_config(i, brokers, partitions, replication_factor, overrides)
             for i in range(brokers)
         }
         self.disks = {i: SimDisk() for i in range(brokers)}
         self.brokers: dict[int, Broker] = {}
-        self.running: set[int] = set()
         self.starts = 0
-        self._scopes: dict[int, trio.CancelScope] = {}
-        self._nursery: trio.Nursery | None = None
 
     def address(self, node: int) -> str:
         return self.configs[node].internal_address
 
-    async def run(
-        self, *, task_status: trio.TaskStatus[SimCluster] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        seed_trio_scheduler(self.seed)
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            for node in range(self.size):
-                await self.start(node)
-            task_status.started(self)
-            await trio.sleep_forever()
-
-    async def start(self, node: int) -> None:
-        assert self._nursery is not None
-        self.net.restart(self.address(node))
-        await self._nursery.start(self._broker, node)
-        self.running.add(node)
-
-    async def _broker(self, node: int, *, task_status: trio.TaskStatus[None]) -> None:
+    async def _run_node(self, node: int, task_status: trio.TaskStatus[None]) -> None:
         self.starts += 1
-        with trio.CancelScope() as scope:
-            self._scopes[node] = scope
-            endpoint = self.net.endpoint(Peer(node, self.address(node)))
-            broker = Broker(
-                self.configs[node],
-                disk=self.disks[node],
-                network=endpoint,
-                serve_clients=False,
-                rng=random.Random(self.rng.getrandbits(64)),
-                # Monotonic across restarts, like the wall clock a real broker uses.
-                incarnation=self.starts * 1_000_000,
-                state_machine=self.state_machine,
-                clock=trio.current_time,
-            )
-            self.brokers[node] = broker
-            async with trio.open_nursery() as nursery:
-                await nursery.start(broker.run)
-                task_status.started()
+        endpoint = self.net.endpoint(Peer(node, self.address(node)))
+        broker = Broker(
+            self.configs[node],
+            disk=self.disks[node],
+            network=endpoint,
+            serve_clients=False,
+            rng=random.Random(self.rng.getrandbits(64)),
+            # Monotonic across restarts, like the wall clock a real broker uses.
+            incarnation=self.starts * 1_000_000,
+            state_machine=self.state_machine,
+            clock=trio.current_time,
+        )
+        self.brokers[node] = broker
+        async with trio.open_nursery() as nursery:
+            await nursery.start(broker.run)
+            task_status.started()
 
     def crash(self, node: int, *, power_loss: bool = True) -> None:
-        self._scopes[node].cancel()
-        self.net.crash(self.address(node))
+        self._kill(node)
         # A killed process loses its data-directory lock at once, before its tasks unwind.
         self.disks[node].release_locks()
-        self.running.discard(node)
         if power_loss:
             self.disks[node].crash(random.Random(self.rng.getrandbits(64)), tear=True)
 
     async def stop_gracefully(self, node: int) -> None:
         await self.brokers[node].shutdown()
         self.crash(node, power_loss=False)
-
-    def partition(self, *groups: Iterable[int]) -> None:
-        self.net.partition(*[[self.address(n) for n in g] for g in groups])
-
-    def heal(self) -> None:
-        self.net.heal()
 
     # -- queries --------------------------------------------------------------------------
 

@@ -207,14 +207,7 @@ class SimEndpoint:
         self._stats["requests"] += 1
         try:
             sim._transmit(self, address, (_REQUEST, corr, self.local, self._wire(message)))
-            with trio.move_on_after(timeout):
-                await pending.done.wait()
-            if not pending.done.is_set():
-                self._stats["requests_timed_out"] += 1
-                raise RequestTimeout(f"no response from {address} within {timeout:g}s")
-            if pending.error is not None:
-                raise pending.error
-            return self._unwire(pending.value)
+            return self._unwire(await pending.outcome(timeout, self._stats))
         finally:
             del self._pending[corr]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import trio
@@ -33,6 +34,21 @@ FAST_RAFT = {
     "TRIO_ZEEBE_BROKER_CLUSTER__RAFT__HEARTBEAT_INTERVAL": "100ms",
     "TRIO_ZEEBE_BROKER_CLUSTER__RAFT__ELECTION_TIMEOUT": "1s",
 }
+
+
+def terminate(procs: Iterable[subprocess.Popen[bytes]], timeout: float) -> None:
+    """SIGTERM (graceful) to every process still running, then wait for each; one that has
+    not exited ``timeout`` seconds into its wait gets SIGKILL."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Brokers:
@@ -130,15 +146,7 @@ class Brokers:
 
     def terminate_all(self, timeout: float = 15) -> None:
         """SIGTERM (graceful) and wait; the exit codes are returned by ``procs``."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(self.procs.values(), timeout)
 
     def stop_all(self) -> None:
         for proc in self.procs.values():

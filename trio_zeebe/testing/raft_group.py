@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Self
 
 import trio
 
@@ -159,7 +159,67 @@ class ListMachine:
             await self.driver.take_snapshot(index, term, codec.packb(self.records))
 
 
-class SimRaftGroup:
+class SimNodes:
+    """What both in-process simulators share: one seed, ``size`` nodes on one
+    :class:`SimNetwork`, each node's tasks in its own cancel scope inside :meth:`run`'s nursery.
+
+    A subclass names a node's address (:meth:`address`) and runs its tasks
+    (:meth:`_run_node`, which calls ``task_status.started()`` once the node is up).
+    """
+
+    def __init__(self, seed: int, size: int) -> None:
+        self.seed = seed
+        self.size = size
+        self.rng = random.Random(seed)
+        self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
+        self.running: set[int] = set()
+        self._scopes: dict[int, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+
+    def address(self, node: int) -> str:
+        raise NotImplementedError
+
+    async def run(self, *, task_status: trio.TaskStatus[Self] = trio.TASK_STATUS_IGNORED) -> None:
+        seed_trio_scheduler(self.seed)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for node in range(self.size):
+                await self.start(node)
+            task_status.started(self)
+            await trio.sleep_forever()
+
+    async def start(self, node: int) -> None:
+        assert self._nursery is not None
+        self.net.restart(self.address(node))
+        self._restarting(node)
+        await self._nursery.start(self._node, node)
+        self.running.add(node)
+
+    def _restarting(self, node: int) -> None:
+        """Called just before the node's tasks start again."""
+
+    async def _node(self, node: int, *, task_status: trio.TaskStatus[None]) -> None:
+        with trio.CancelScope() as scope:
+            self._scopes[node] = scope
+            await self._run_node(node, task_status)
+
+    async def _run_node(self, node: int, task_status: trio.TaskStatus[None]) -> None:
+        raise NotImplementedError
+
+    def _kill(self, node: int) -> None:
+        """Cancel the node's tasks and cut it off the network, as a crash does."""
+        self._scopes[node].cancel()
+        self.net.crash(self.address(node))
+        self.running.discard(node)
+
+    def partition(self, *groups: Iterable[int]) -> None:
+        self.net.partition(*[[self.address(n) for n in g] for g in groups])
+
+    def heal(self) -> None:
+        self.net.heal()
+
+
+class SimRaftGroup(SimNodes):
     """``size`` RaftDrivers for one partition, each on its own SimDisk and network endpoint."""
 
     def __init__(
@@ -173,90 +233,60 @@ class SimRaftGroup:
         on_start: Callable[[int, RaftDriver, trio.Nursery], None] | None = None,
         machines: bool = False,
     ) -> None:
-        self.seed = seed
-        self.size = size
-        self.rng = random.Random(seed)
+        super().__init__(seed, size)
         self.config = config or RaftConfig()
         self.segment_bytes = segment_bytes
         self.timers = timers or {}
         self.on_start = on_start
         self.with_machines = machines
         self.machines: dict[int, ListMachine] = {}
-        self.net = SimNetwork(random.Random(self.rng.getrandbits(64)))
         self.addresses = {i: f"node-{i}:26502" for i in range(size)}
         self.disks: dict[int, Disk] = {i: SimDisk() for i in range(size)}
         self.drivers: dict[int, RaftDriver] = {}
-        self.running: set[int] = set()
         self.checker = RaftChecker()
-        self._scopes: dict[int, trio.CancelScope] = {}
-        self._nursery: trio.Nursery | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def run(
-        self, *, task_status: trio.TaskStatus[SimRaftGroup] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        seed_trio_scheduler(self.seed)
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            for node in range(self.size):
-                await self.start(node)
-            task_status.started(self)
-            await trio.sleep_forever()
+    def address(self, node: int) -> str:
+        return self.addresses[node]
 
-    async def start(self, node: int) -> None:
-        assert self._nursery is not None
-        self.net.restart(self.addresses[node])
+    def _restarting(self, node: int) -> None:
         self.checker.restarted(node)
-        await self._nursery.start(self._node, node)
-        self.running.add(node)
 
-    async def _node(self, node: int, *, task_status: trio.TaskStatus[None]) -> None:
-        with trio.CancelScope() as scope:
-            self._scopes[node] = scope
-            async with trio.open_nursery() as nursery:
-                endpoint = self.net.endpoint(Peer(node, self.addresses[node]))
-                await nursery.start(endpoint.run)
-                driver = RaftDriver(
-                    partition=PARTITION,
-                    config=self.config,
-                    node_id=node,
-                    voters=range(self.size),
-                    addresses=self.addresses,
-                    router=RaftRouter(endpoint),
-                    disk=self.disks[node],
-                    directory=f"/data/node-{node}/partition-{PARTITION}",
-                    rng=random.Random(self.rng.getrandbits(64)),
-                    segment_bytes=self.segment_bytes,
-                    timer=self.timers.get(node),
-                    on_ready=lambda n, r: self.checker.on_ready(self, n, r),
-                )
-                self.drivers[node] = driver
-                if self.with_machines:
-                    machine = self.machines[node] = ListMachine(driver)
-                    nursery.start_soon(machine.run)
-                if self.on_start is not None:
-                    self.on_start(node, driver, nursery)
-                await nursery.start(driver.run)
-                task_status.started()
+    async def _run_node(self, node: int, task_status: trio.TaskStatus[None]) -> None:
+        async with trio.open_nursery() as nursery:
+            endpoint = self.net.endpoint(Peer(node, self.addresses[node]))
+            await nursery.start(endpoint.run)
+            driver = RaftDriver(
+                partition=PARTITION,
+                config=self.config,
+                node_id=node,
+                voters=range(self.size),
+                addresses=self.addresses,
+                router=RaftRouter(endpoint),
+                disk=self.disks[node],
+                directory=f"/data/node-{node}/partition-{PARTITION}",
+                rng=random.Random(self.rng.getrandbits(64)),
+                segment_bytes=self.segment_bytes,
+                timer=self.timers.get(node),
+                on_ready=lambda n, r: self.checker.on_ready(self, n, r),
+            )
+            self.drivers[node] = driver
+            if self.with_machines:
+                machine = self.machines[node] = ListMachine(driver)
+                nursery.start_soon(machine.run)
+            if self.on_start is not None:
+                self.on_start(node, driver, nursery)
+            await nursery.start(driver.run)
+            task_status.started()
 
     def crash(self, node: int, *, power_loss: bool = True) -> None:
         """Kill the node's tasks; with ``power_loss`` its disk also loses unsynced writes."""
-        self._scopes[node].cancel()
-        self.net.crash(self.addresses[node])
-        self.running.discard(node)
+        self._kill(node)
         if power_loss:
             disk = self.disks[node]
             assert isinstance(disk, SimDisk)
             disk.crash(random.Random(self.rng.getrandbits(64)), tear=True)
-
-    # -- network faults -------------------------------------------------------------------
-
-    def partition(self, *groups: Iterable[int]) -> None:
-        self.net.partition(*[[self.addresses[n] for n in g] for g in groups])
-
-    def heal(self) -> None:
-        self.net.heal()
 
     # -- queries --------------------------------------------------------------------------
 

@@ -45,7 +45,6 @@ from trio_zeebe.transport.api import (
     NotSent,
     Peer,
     PeerUnavailable,
-    RequestTimeout,
     join_address,
     split_address,
 )
@@ -119,26 +118,17 @@ class TcpTransport:
             self._stats["dropped_too_large"] += 1
             log.warning("not sending %s to %s: %s", type(message).__name__, address, exc)
             return
-        link = self._links.get(address)
-        if link is None:
-            try:
-                link = self._new_link(address)
-            except ValueError as exc:
-                self._stats["dropped_bad_address"] += 1
-                log.debug("not sending %s: %s", type(message).__name__, exc)
-                return
+        try:
+            link = self._link_to(address)
+        except NotSent as exc:
+            log.debug("not sending %s: %s", type(message).__name__, exc)
+            return
         self._enqueue(link, frame)
 
     async def request(self, address: str, message: Any, *, timeout: float) -> Any:  # noqa: ASYNC109
         if address == self.local.address:
             return await self._dispatcher.request_loopback(self.local, message, timeout)
-        link = self._links.get(address)
-        if link is None:
-            try:
-                link = self._new_link(address)
-            except ValueError as exc:
-                self._stats["dropped_bad_address"] += 1
-                raise NotSent(str(exc)) from None
+        link = self._link_to(address)
         corr, pending = self._dispatcher.expect(address)
         try:
             try:
@@ -148,14 +138,7 @@ class TcpTransport:
             self._stats["requests"] += 1
             if not self._enqueue(link, frame):
                 raise NotSent(self._why_unavailable(link))
-            with trio.move_on_after(timeout):
-                await pending.done.wait()
-            if not pending.done.is_set():
-                self._stats["requests_timed_out"] += 1
-                raise RequestTimeout(f"no response from {address} within {timeout:g}s")
-            if pending.error is not None:
-                raise pending.error
-            return pending.value
+            return await pending.outcome(timeout, self._stats)
         finally:
             self._dispatcher.forget(corr)
 
@@ -215,6 +198,17 @@ class TcpTransport:
             self._dispatcher.fail_requests(None, PeerUnavailable("transport stopped"))
 
     # ---- links: queueing and dialling --------------------------------------------------
+
+    def _link_to(self, address: str) -> Link:
+        """The link to ``address``, made on first use; NotSent (counted) for a bad address."""
+        link = self._links.get(address)
+        if link is None:
+            try:
+                link = self._new_link(address)
+            except ValueError as exc:
+                self._stats["dropped_bad_address"] += 1
+                raise NotSent(str(exc)) from None
+        return link
 
     def _new_link(self, address: str) -> Link:
         """The link to a new address; ValueError (and no link) for a malformed address."""

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trio_zeebe.engine.bpmn import MAX_SIZE, BpmnDeploymentError, parse_bpmn
-from trio_zeebe.engine.bpmn.parser import MAX_DEPTH
+from trio_zeebe.engine.safexml import MAX_DEPTH
 
 from .support import RESOURCES, document, rejection, resource
 

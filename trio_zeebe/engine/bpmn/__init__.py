@@ -6,7 +6,8 @@ executable processes, or raises :class:`BpmnDeploymentError` whose ``message`` i
 ``str()`` is the ``'<resource>': <message>`` line of a deployment rejection. :func:`checksum` is
 Zeebe's duplicate detection digest (MD5 of the resource bytes).
 
-Modules: ``parser`` (bytes -> :class:`Definitions`, defused XML with size/depth limits),
+Modules: ``parser`` (bytes -> :class:`Definitions`, through the defused, bounded XML reader
+of :mod:`trio_zeebe.engine.safexml` shared with DMN),
 ``validation`` (Zeebe's rules, :func:`validate` / :func:`format_errors`), ``transform``
 (validated document -> :class:`Process`), ``model`` (the frozen classes the engine executes).
 """
@@ -15,35 +16,11 @@ from __future__ import annotations
 
 import hashlib
 
-from .model import (
-    ACTIVITY_TYPES,
-    FLOW_SCOPE_TYPES,
-    GATEWAY_TYPES,
-    JOB_USER_TASK_TYPE,
-    USER_TASK_FORM_KEY_HEADER,
-    BpmnElementType,
-    BpmnEventType,
-    CalledDecision,
-    CalledElement,
-    CompensationDefinition,
-    Element,
-    ErrorDefinition,
-    EscalationDefinition,
-    ExecutionListener,
-    JobDefinition,
-    MessageDefinition,
-    MultiInstance,
-    Process,
-    Script,
-    SequenceFlow,
-    SignalDefinition,
-    TimerDefinition,
-    TimerKind,
-    UserTaskDefinition,
-    VariableMapping,
-    feel_source,
-)
-from .parser import BPMN_NS, MAX_SIZE, ZEEBE_NS, BpmnDeploymentError, Definitions, parse_definitions
+from ..safexml import MAX_SIZE
+from . import model
+from .model import *  # noqa: F403 -- the model's names, listed once in model.__all__
+from .model import Process
+from .parser import BPMN_NS, ZEEBE_NS, BpmnDeploymentError, Definitions, parse_definitions
 from .transform import transform
 from .validation import (
     CheckExpression,
@@ -54,47 +31,22 @@ from .validation import (
 )
 
 __all__ = [
-    "ACTIVITY_TYPES",
     "BPMN_NS",
-    "FLOW_SCOPE_TYPES",
-    "GATEWAY_TYPES",
-    "JOB_USER_TASK_TYPE",
     "MAX_SIZE",
-    "USER_TASK_FORM_KEY_HEADER",
     "ZEEBE_NS",
     "BpmnDeploymentError",
-    "BpmnElementType",
-    "BpmnEventType",
-    "CalledDecision",
-    "CalledElement",
     "CheckExpression",
-    "CompensationDefinition",
     "Definitions",
-    "Element",
-    "ErrorDefinition",
-    "EscalationDefinition",
-    "ExecutionListener",
-    "JobDefinition",
-    "MessageDefinition",
-    "MultiInstance",
-    "Process",
-    "Script",
-    "SequenceFlow",
-    "SignalDefinition",
-    "TimerDefinition",
-    "TimerKind",
-    "UserTaskDefinition",
     "ValidationError",
-    "VariableMapping",
     "accept_every_expression",
     "checksum",
-    "feel_source",
     "format_errors",
     "parse_bpmn",
     "parse_definitions",
     "transform",
     "validate",
 ]
+__all__ += model.__all__
 
 
 def parse_bpmn(

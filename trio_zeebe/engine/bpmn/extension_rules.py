@@ -19,9 +19,10 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from ..safexml import text_content
 from . import timer_syntax
 from .model import feel_source
-from .parser import bpmn_children, text_content, zeebe_children, zeebe_extension, zeebe_extensions
+from .parser import bpmn_children, zeebe_children, zeebe_extension, zeebe_extensions
 
 __all__ = [
     "DUPLICATE_EXTENSION",

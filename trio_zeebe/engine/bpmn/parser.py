@@ -19,16 +19,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import attrs
-from defusedxml import DefusedXmlException, DTDForbidden  # type: ignore[import-untyped]
-from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped]
 
+from ..safexml import MAX_SIZE, ResourceError, read_xml
 from .model import BpmnEventType
 
 __all__ = [
     "BPMN_NS",
-    "MAX_DEPTH",
-    "MAX_ELEMENTS",
-    "MAX_SIZE",
     "ZEEBE_NS",
     "BpmnDeploymentError",
     "Definitions",
@@ -37,18 +33,12 @@ __all__ = [
     "event_definitions",
     "event_kind",
     "parse_definitions",
-    "text_content",
     "zeebe_children",
     "zeebe_extensions",
 ]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-
-#: Largest accepted resource (Zeebe's default maximum message size is 4 MB).
-MAX_SIZE = 4 * 1024 * 1024
-MAX_DEPTH = 200
-MAX_ELEMENTS = 200_000
 
 _BPMN = "{" + BPMN_NS + "}"
 _ZEEBE = "{" + ZEEBE_NS + "}"
@@ -89,47 +79,13 @@ FLOW_NODE_NAMES = frozenset(
 SCOPE_NAMES = frozenset({"process", "subProcess", "transaction", "adHocSubProcess"})
 
 
-class BpmnDeploymentError(Exception):
+class BpmnDeploymentError(ResourceError):
     """A BPMN resource that cannot be deployed.
 
     ``message`` is Zeebe's text for the failure (the parser's message, or the formatted list of
     validation errors); ``str(error)`` is ``'<resource name>': <message>``, the line Zeebe puts
     into a deployment rejection.
     """
-
-    def __init__(self, resource_name: str, message: str) -> None:
-        super().__init__(resource_name, message)
-        self.resource_name = resource_name
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"'{self.resource_name}': {self.message}"
-
-
-class _Limit(Exception):
-    pass
-
-
-class _BoundedTreeBuilder(ET.TreeBuilder):
-    """A TreeBuilder that stops deep or huge documents while they are being parsed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._depth = 0
-        self._count = 0
-
-    def start(self, tag: str, attrs: dict[str, str], /) -> ET.Element:
-        self._depth += 1
-        self._count += 1
-        if self._depth > MAX_DEPTH:
-            raise _Limit(f"XML elements are nested deeper than {MAX_DEPTH} levels")
-        if self._count > MAX_ELEMENTS:
-            raise _Limit(f"XML document has more than {MAX_ELEMENTS} elements")
-        return super().start(tag, attrs)
-
-    def end(self, tag: str, /) -> ET.Element:
-        self._depth -= 1
-        return super().end(tag)
 
 
 def bpmn_name(element: ET.Element) -> str | None:
@@ -210,11 +166,6 @@ def event_kind(definition: ET.Element) -> BpmnEventType | None:
     """The event type of a supported event definition element, None for unsupported ones."""
     local = bpmn_name(definition)
     return _EVENT_KINDS.get(local) if local is not None else None
-
-
-def text_content(element: ET.Element) -> str:
-    """All text inside ``element`` (like the DOM's textContent)."""
-    return "".join(element.itertext())
 
 
 @attrs.define
@@ -344,40 +295,7 @@ class Definitions:
 def parse_definitions(resource_name: str, data: bytes, *, max_size: int = MAX_SIZE) -> Definitions:
     """Parse BPMN XML safely; :class:`BpmnDeploymentError` for anything that is not a
     well-formed, DTD-free BPMN 2.0 ``definitions`` document within the limits."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise BpmnDeploymentError(resource_name, "Expected the resource content as bytes")
-    data = bytes(data)
-    if len(data) > max_size:
-        raise BpmnDeploymentError(
-            resource_name,
-            f"Resource of {len(data)} bytes exceeds the maximum BPMN resource size of "
-            f"{max_size} bytes",
-        )
-    if not data.strip():
-        raise BpmnDeploymentError(resource_name, "Expected a BPMN XML document, but it is empty")
-    parser = DefusedXMLParser(
-        target=_BoundedTreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
-    )
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except DTDForbidden:
-        raise BpmnDeploymentError(
-            resource_name,
-            "DOCTYPE declarations are not allowed: DTDs, entity declarations and external "
-            "references are refused",
-        ) from None
-    except DefusedXmlException as error:
-        raise BpmnDeploymentError(
-            resource_name, f"Refused unsafe XML construct: {type(error).__name__}"
-        ) from None
-    except _Limit as error:
-        raise BpmnDeploymentError(resource_name, str(error)) from None
-    except ET.ParseError as error:
-        raise BpmnDeploymentError(resource_name, f"XML is not well-formed: {error}") from None
-    except (ValueError, LookupError, UnicodeError, RecursionError) as error:
-        # e.g. an encoding declaration naming an unknown codec
-        raise BpmnDeploymentError(resource_name, f"XML could not be read: {error}") from None
+    root = read_xml(resource_name, data, kind="BPMN", error=BpmnDeploymentError, max_size=max_size)
     if root.tag != _BPMN + "definitions":
         raise BpmnDeploymentError(
             resource_name,

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import attrs
 
+from ..safexml import text_content
 from .model import (
     JOB_USER_TASK_TYPE,
     USER_TASK_FORM_KEY_HEADER,
@@ -41,7 +42,6 @@ from .parser import (
     bpmn_name,
     event_definitions,
     event_kind,
-    text_content,
     zeebe_children,
     zeebe_extension,
     zeebe_extensions,

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
+from ..safexml import text_content
 from . import timer_syntax
 from .extension_rules import (
     EXACTLY_ONE_EXTENSION,
@@ -52,7 +53,6 @@ from .parser import (
     bpmn_name,
     event_definitions,
     event_kind,
-    text_content,
     zeebe_extensions,
     zeebe_name,
 )

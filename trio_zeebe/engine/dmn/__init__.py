@@ -9,7 +9,7 @@ that fills Zeebe's ``EvaluateDecisionResponse`` field by field; failures are res
 exceptions. :func:`deployment_conflicts` gives Zeebe's rejections for DMN resources of one
 deployment that reuse an earlier resource's ids.
 
-Modules: ``safexml`` (bytes -> element tree, defused, bounded), ``parser`` (element tree ->
+Modules: ``parser`` (bytes -> element tree through :mod:`trio_zeebe.engine.safexml`, then ->
 model, per-element checks), ``validation`` (document-wide checks), ``model`` (the frozen
 classes), ``hit_policy`` (matched rules -> result), ``evaluate`` (a decision and its
 requirements -> result and audit trail).
@@ -17,6 +17,8 @@ requirements -> result and audit trail).
 
 from __future__ import annotations
 
+from ..safexml import MAX_SIZE
+from . import model
 from .evaluate import (
     DecisionEvaluation,
     EvaluatedDecision,
@@ -25,45 +27,20 @@ from .evaluate import (
     MatchedRule,
     evaluate_decision,
 )
-from .model import (
-    Aggregation,
-    Decision,
-    DecisionLogic,
-    DecisionRequirementsGraph,
-    DecisionTable,
-    DecisionType,
-    DmnDeploymentError,
-    HitPolicy,
-    Input,
-    LiteralExpression,
-    Output,
-    Rule,
-)
+from .model import *  # noqa: F403 -- listed once in model.__all__
 from .parser import DMN_NAMESPACES, parse_dmn
-from .safexml import MAX_SIZE
 from .validation import deployment_conflicts
 
 __all__ = [
     "DMN_NAMESPACES",
     "MAX_SIZE",
-    "Aggregation",
-    "Decision",
     "DecisionEvaluation",
-    "DecisionLogic",
-    "DecisionRequirementsGraph",
-    "DecisionTable",
-    "DecisionType",
-    "DmnDeploymentError",
     "EvaluatedDecision",
     "EvaluatedInput",
     "EvaluatedOutput",
-    "HitPolicy",
-    "Input",
-    "LiteralExpression",
     "MatchedRule",
-    "Output",
-    "Rule",
     "deployment_conflicts",
     "evaluate_decision",
     "parse_dmn",
 ]
+__all__ += model.__all__

@@ -16,6 +16,8 @@ import attrs
 
 from trio_zeebe.engine.feel import Expression, UnaryTests
 
+from ..safexml import ResourceError
+
 __all__ = [
     "Aggregation",
     "Decision",
@@ -36,21 +38,13 @@ __all__ = [
 INPUT_NAME_LENGTH = 30
 
 
-class DmnDeploymentError(Exception):
+class DmnDeploymentError(ResourceError):
     """A DMN resource that cannot be deployed.
 
     ``message`` names every problem, one per line, each with the element it concerns;
     ``str(error)`` is ``'<resource name>': <message>``, the line Zeebe puts into a deployment
     rejection (``Expected to deploy new resources, but encountered the following errors: ...``).
     """
-
-    def __init__(self, resource_name: str, message: str) -> None:
-        super().__init__(resource_name, message)
-        self.resource_name = resource_name
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"'{self.resource_name}': {self.message}"
 
 
 class DecisionType(enum.StrEnum):

@@ -25,6 +25,7 @@ from trio_zeebe.engine.feel import (
     compile_unary_tests,
 )
 
+from ..safexml import MAX_SIZE, read_xml, text_content
 from .model import (
     Aggregation,
     Decision,
@@ -38,7 +39,6 @@ from .model import (
     Output,
     Rule,
 )
-from .safexml import MAX_SIZE, read_xml, text_content
 from .validation import duplicate_ids, local_name, requirement_cycles, unknown_requirements
 
 __all__ = ["DMN_NAMESPACES", "ZEEBE_NS", "parse_dmn"]
@@ -91,7 +91,7 @@ def parse_dmn(
     Raises :class:`DmnDeploymentError` (and nothing else, whatever the bytes) for unreadable or
     unsafe XML and for every validation error, all of them in one message, one per line.
     """
-    root = read_xml(resource_name, data, max_size=max_size)
+    root = read_xml(resource_name, data, kind="DMN", error=DmnDeploymentError, max_size=max_size)
     try:
         return _Reader(resource_name, root).graph(hashlib.md5(data, usedforsecurity=False).digest())
     except DmnDeploymentError:

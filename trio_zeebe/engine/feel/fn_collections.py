@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -126,30 +127,24 @@ def mode(env: Env, args: list[Any]) -> Any:
     return sorted(v for v, c in counts.items() if c == top)
 
 
-def _all(values: list[Any]) -> Any:
-    result: Any = True
+def _three_valued(values: list[Any], deciding: bool) -> Any:
+    """FEEL's ``all`` (``deciding=False``) or ``any`` (``deciding=True``) of a list: the first
+    ``deciding`` boolean decides; else null if any item is not a boolean, else ``not deciding``."""
+    result: Any = not deciding
     for v in values:
-        if v is False:
-            return False
-        if v is not True:
+        if v is deciding:
+            return deciding
+        if v is not (not deciding):
             result = None
     return result
 
 
-def _any(values: list[Any]) -> Any:
-    result: Any = False
-    for v in values:
-        if v is True:
-            return True
-        if v is not False:
-            result = None
-    return result
+def _three_valued_builtin(deciding: bool) -> Callable[[Env, list[Any]], Any]:
+    return lambda env, args: _three_valued(items(args[0]), deciding)
 
 
-for _name in ("and", "all"):
-    builtin(_name, "list", varargs=True)(lambda env, args: _all(items(args[0])))
-for _name in ("or", "any"):
-    builtin(_name, "list", varargs=True)(lambda env, args: _any(items(args[0])))
+for _name, _deciding in (("and", False), ("all", False), ("or", True), ("any", True)):
+    builtin(_name, "list", varargs=True)(_three_valued_builtin(_deciding))
 
 
 def _position(values: list[Any], position: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import decimal
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,71 +17,53 @@ _ARITH_ERRORS = (decimal.DecimalException, OverflowError, ValueError, Arithmetic
 
 
 def add(env: Env, x: Any, y: Any) -> Any:
-    kx = type(x)
-    if kx is Decimal and type(y) is Decimal:
-        try:
-            return CTX.add(x, y)
-        except _ARITH_ERRORS:
-            return _overflow(env, x, y, "add")
-    if kx is str and type(y) is str:
+    if type(x) is str and type(y) is str:
         return check_string(x + y)
-    try:
-        result = temporal.add(x, y)
-    except _ARITH_ERRORS:
-        result = NotImplemented
-    if result is NotImplemented:
-        env.warn("INVALID_TYPE", f"Can't add {_q(y)} to {_q(x)}")
-        return None
-    return result
+    return _arithmetic(env, x, y, CTX.add, temporal.add, "add", "Can't add {y} to {x}")
 
 
 def subtract(env: Env, x: Any, y: Any) -> Any:
-    if type(x) is Decimal and type(y) is Decimal:
-        try:
-            return CTX.subtract(x, y)
-        except _ARITH_ERRORS:
-            return _overflow(env, x, y, "subtract")
-    try:
-        result = temporal.subtract(x, y)
-    except _ARITH_ERRORS:
-        result = NotImplemented
-    if result is NotImplemented:
-        env.warn("INVALID_TYPE", f"Can't subtract {_q(y)} from {_q(x)}")
-        return None
-    return result
+    return _arithmetic(
+        env, x, y, CTX.subtract, temporal.subtract, "subtract", "Can't subtract {y} from {x}"
+    )
 
 
 def multiply(env: Env, x: Any, y: Any) -> Any:
-    if type(x) is Decimal and type(y) is Decimal:
-        try:
-            return CTX.multiply(x, y)
-        except _ARITH_ERRORS:
-            return _overflow(env, x, y, "multiply")
-    try:
-        result = temporal.multiply(x, y)
-    except _ARITH_ERRORS:
-        result = NotImplemented
-    if result is NotImplemented:
-        env.warn("INVALID_TYPE", f"Can't multiply {_q(x)} by {_q(y)}")
-        return None
-    return result
+    return _arithmetic(
+        env, x, y, CTX.multiply, temporal.multiply, "multiply", "Can't multiply {x} by {y}"
+    )
 
 
 def divide(env: Env, x: Any, y: Any) -> Any:
+    if type(x) is Decimal and type(y) is Decimal and not y:
+        env.warn("INVALID_TYPE", f"Can't divide {_q(x)} by {_q(y)}")
+        return None
+    return _arithmetic(env, x, y, CTX.divide, temporal.divide, "divide", "Can't divide {x} by {y}")
+
+
+def _arithmetic(
+    env: Env,
+    x: Any,
+    y: Any,
+    on_numbers: Callable[[Decimal, Decimal], Decimal],
+    on_temporal: Callable[[Any, Any], Any],
+    verb: str,
+    refusal: str,
+) -> Any:
+    """``on_numbers`` for two numbers, else ``on_temporal`` (NotImplemented when it does not
+    apply); None with the ``refusal`` warning (``{x}``/``{y}`` are the quoted operands) or the
+    overflow warning when neither gives a value."""
     if type(x) is Decimal and type(y) is Decimal:
-        if not y:
-            env.warn("INVALID_TYPE", f"Can't divide {_q(x)} by {_q(y)}")
-            return None
         try:
-            return CTX.divide(x, y)
+            return on_numbers(x, y)
         except _ARITH_ERRORS:
-            return _overflow(env, x, y, "divide")
+            return _overflow(env, x, y, verb)
     try:
-        result = temporal.divide(x, y)
+        result = on_temporal(x, y)
     except _ARITH_ERRORS:
         result = NotImplemented
     if result is NotImplemented:
-        env.warn("INVALID_TYPE", f"Can't divide {_q(x)} by {_q(y)}")
+        env.warn("INVALID_TYPE", refusal.format(x=_q(x), y=_q(y)))
         return None
     return result
 

@@ -326,9 +326,7 @@ class Deployments:
         for process in command.processes:
             if process.key in state.definitions:
                 continue
-            if not 0 <= process.resource < len(command.resources):
-                raise invalid_argument("resource index out of range")
-            resource = command.resources[process.resource]
+            resource = _shipped(command, process.resource)
             try:
                 models = parse_resource(resource.name, resource.content)
             except BpmnDeploymentError as error:
@@ -348,9 +346,7 @@ class Deployments:
             state.add_definition(definition, model)
             self._trace(definition)
         for drg in command.decision_requirements:
-            if not 0 <= drg.resource < len(command.resources):
-                raise invalid_argument("resource index out of range")
-            resource = command.resources[drg.resource]
+            resource = _shipped(command, drg.resource)
             receive_dmn(state, drg, resource.name, resource.content, command.deployment_key)
         state.messages.append(
             (command.source, codec.encode(Acknowledge(command.send_id, state.partition_id)))
@@ -358,6 +354,13 @@ class Deployments:
 
     def receive_acknowledgement(self, command: Acknowledge) -> None:
         self.state.outbox.pop(command.send_id, None)
+
+
+def _shipped(command: DistributeDeployment, index: int) -> DistributedResource:
+    """The resource a distributed definition names by its index in the command."""
+    if not 0 <= index < len(command.resources):
+        raise invalid_argument("resource index out of range")
+    return command.resources[index]
 
 
 def _metadata(definition: Definition) -> gw.ProcessMetadata:

@@ -11,7 +11,7 @@ event-based gateway completes towards the event that happened first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..bpmn import BpmnElementType, Element
@@ -143,27 +143,39 @@ def activate_pending_event_subprocess(machine: Machine, scope: Instance) -> bool
     return True
 
 
-def _error_events(machine: Machine, instance: Instance) -> list[tuple[str, Element]]:
-    """(error code, catch event) of the error catch events in this instance's scope."""
+def _catch_events(
+    machine: Machine, instance: Instance, code_of: Callable[[Element], str | None]
+) -> list[tuple[str, Element]]:
+    """(code, catch event) of the catch events in this instance's scope for which ``code_of``
+    gives a code (its boundary events, the start events of its event subprocesses); an exact
+    code beats the catch-all (""), which sorts last."""
     model = machine.model(instance)
     elements = model.elements
     found: list[tuple[str, Element]] = []
+    candidates: list[Element] = []
     is_body = instance.element_type == _T.MULTI_INSTANCE_BODY.value
     element = elements[instance.element_id]
     if is_body or (element.is_activity and not machine.is_inner_instance(instance)):
-        for event_id in model.boundary_events.get(element.id, ()):
-            event = elements[event_id]
-            if event.error is not None:
-                found.append((event.error.error_code or "", event))
+        candidates.extend(
+            elements[event_id] for event_id in model.boundary_events.get(element.id, ())
+        )
     if instance.element_type in _SCOPES:
         for sub_id in model.event_subprocesses.get(element.id, ()):
-            for start_id in model.start_events.get(sub_id, ()):
-                start = elements[start_id]
-                if start.error is not None:
-                    found.append((start.error.error_code or "", start))
-    # an exact code beats the catch-all (""), which sorts last
+            candidates.extend(elements[id_] for id_ in model.start_events.get(sub_id, ()))
+    for candidate in candidates:
+        code = code_of(candidate)
+        if code is not None:
+            found.append((code, candidate))
     found.sort(key=lambda item: item[0], reverse=True)
     return found
+
+
+def _error_code(event: Element) -> str | None:
+    return None if event.error is None else event.error.error_code or ""
+
+
+def _escalation_code(event: Element) -> str | None:
+    return None if event.escalation is None else event.escalation.escalation_code or ""
 
 
 def find_error_catch(
@@ -177,7 +189,7 @@ def find_error_catch(
     while current is not None and current.state in _ACTIVE:
         scope: Instance | None = current
         while scope is not None and scope.state in _ACTIVE and not scope.interrupted_by:
-            for event_code, event in _error_events(machine, scope):
+            for event_code, event in _catch_events(machine, scope, _error_code):
                 available.append(event_code)
                 if event_code == "" or event_code == code:
                     return scope, event
@@ -197,28 +209,6 @@ def find_error_catch(
     )
 
 
-def _escalation_events(machine: Machine, instance: Instance) -> list[tuple[str, Element]]:
-    """(escalation code, catch event) in this instance's scope, exact codes first."""
-    model = machine.model(instance)
-    elements = model.elements
-    found: list[tuple[str, Element]] = []
-    is_body = instance.element_type == _T.MULTI_INSTANCE_BODY.value
-    element = elements[instance.element_id]
-    if is_body or (element.is_activity and not machine.is_inner_instance(instance)):
-        for event_id in model.boundary_events.get(element.id, ()):
-            event = elements[event_id]
-            if event.escalation is not None:
-                found.append((event.escalation.escalation_code or "", event))
-    if instance.element_type in _SCOPES:
-        for sub_id in model.event_subprocesses.get(element.id, ()):
-            for start_id in model.start_events.get(sub_id, ()):
-                start = elements[start_id]
-                if start.escalation is not None:
-                    found.append((start.escalation.escalation_code or "", start))
-    found.sort(key=lambda item: item[0], reverse=True)
-    return found
-
-
 def find_escalation_catch(
     machine: Machine, thrower: Instance, code: str
 ) -> tuple[Instance, Element] | None:
@@ -228,7 +218,7 @@ def find_escalation_catch(
     while current is not None:
         scope: Instance | None = current
         while scope is not None and scope.state in _ACTIVE and not scope.interrupted_by:
-            for event_code, event in _escalation_events(machine, scope):
+            for event_code, event in _catch_events(machine, scope, _escalation_code):
                 if event_code == "" or event_code == code:
                     return scope, event
             scope = machine.get(scope.flow_scope_key) if scope.flow_scope_key >= 0 else None

@@ -6,38 +6,9 @@ expressions) and computing due dates from them, deterministically in UTC.
 and how the timer repeats); :mod:`.cron` is the cron dialect.
 """
 
+from . import schedule
 from .cron import Cron, CronError, parse_cron
-from .schedule import (
-    INFINITE,
-    MIN_REPEAT_MS,
-    Interval,
-    Schedule,
-    TimerError,
-    add_interval,
-    cycle_schedule,
-    date_schedule,
-    duration_schedule,
-    next_due,
-    parse_date_time,
-    parse_interval,
-    parse_repeating,
-)
+from .schedule import *  # noqa: F403 -- listed once in schedule.__all__
 
-__all__ = [
-    "INFINITE",
-    "MIN_REPEAT_MS",
-    "Cron",
-    "CronError",
-    "Interval",
-    "Schedule",
-    "TimerError",
-    "add_interval",
-    "cycle_schedule",
-    "date_schedule",
-    "duration_schedule",
-    "next_due",
-    "parse_cron",
-    "parse_date_time",
-    "parse_interval",
-    "parse_repeating",
-]
+__all__ = ["Cron", "CronError", "parse_cron"]
+__all__ += schedule.__all__

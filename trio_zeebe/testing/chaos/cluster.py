@@ -29,7 +29,7 @@ import trio
 from ... import wallclock as clock_offset
 from ...client import Client, ClientError, Topology
 from ...devcluster import describe_exit, free_ports
-from ..processes import FAST_MEMBERSHIP, FAST_RAFT, repo_root
+from ..processes import FAST_MEMBERSHIP, FAST_RAFT, repo_root, terminate
 
 CLUSTER_NAME = "chaos"
 GATEWAY_PORT, INTERNAL_PORT, MONITORING_PORT = 26500, 26502, 9600
@@ -253,15 +253,7 @@ class ChaosCluster:
         """SIGCONT, then SIGTERM (graceful), SIGKILL after ``timeout``."""
         for i in list(self.paused):
             self.resume(i)
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(self.procs.values(), timeout)
 
     def set_clock_offset(self, i: int, seconds: float) -> None:
         clock_offset.write_offset(self.nodes[i].clock_file, seconds)

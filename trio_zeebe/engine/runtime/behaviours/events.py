@@ -58,7 +58,10 @@ def escalate(m: Machine, instance: Instance, element: Element) -> None:
     m.complete_element(instance)
 
 
-class EndEvent(Behaviour):
+class _Throw:
+    """How an end event or an intermediate throw event is activated: a job-based one creates
+    its job; an escalation escalates, a signal is broadcast; any other passes through."""
+
     def __init__(self) -> None:
         self._job = JobTask()
         self._pass = PassThrough()
@@ -66,14 +69,23 @@ class EndEvent(Behaviour):
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
         if element.job is not None:
             self._job.activate(m, instance, element)
-        elif element.event_type is _E.ERROR and element.error is not None:
-            self._throw_error(m, instance, element)
         elif element.event_type is _E.ESCALATION and element.escalation is not None:
             escalate(m, instance, element)
         elif element.event_type is _E.SIGNAL and element.signal is not None:
             m.signals.throw(m, instance, element)
         else:
             self._pass.activate(m, instance, element)
+
+
+class EndEvent(Behaviour):
+    def __init__(self) -> None:
+        self._throw = _Throw()
+
+    def activate(self, m: Machine, instance: Instance, element: Element) -> None:
+        if element.job is None and element.event_type is _E.ERROR and element.error is not None:
+            self._throw_error(m, instance, element)
+        else:
+            self._throw.activate(m, instance, element)
 
     def _throw_error(self, m: Machine, instance: Instance, element: Element) -> None:
         assert element.error is not None
@@ -106,18 +118,10 @@ class ThrowEvent(Behaviour):
     """Intermediate throw events."""
 
     def __init__(self) -> None:
-        self._job = JobTask()
-        self._pass = PassThrough()
+        self._throw = _Throw()
 
     def activate(self, m: Machine, instance: Instance, element: Element) -> None:
-        if element.job is not None:
-            self._job.activate(m, instance, element)
-        elif element.event_type is _E.ESCALATION and element.escalation is not None:
-            escalate(m, instance, element)
-        elif element.event_type is _E.SIGNAL and element.signal is not None:
-            m.signals.throw(m, instance, element)
-        else:
-            self._pass.activate(m, instance, element)
+        self._throw.activate(m, instance, element)
 
     def complete(self, m: Machine, instance: Instance, element: Element) -> None:
         if element.link_name is None:

@@ -45,40 +45,38 @@ class _Gateway(Behaviour):
 
 class ExclusiveGateway(_Gateway):
     def choose(self, m: Machine, instance: Instance, element: Element) -> list[str]:
-        model = m.model(instance)
-        flows = [model.sequence_flows[f] for f in element.outgoing]
-        if not flows:
-            return []
-        if len(flows) == 1 and flows[0].condition is None:
-            return [flows[0].id]
-        view = m.variables.view(instance.key)
-        for flow in _with_condition(flows, element):
-            if evaluate_boolean(flow.condition or "", view, m.now):
-                return [flow.id]
-        if element.default_flow is not None:
-            return [element.default_flow]
-        raise Fail(CONDITION_ERROR, NO_FLOW)
+        return _by_condition(m, instance, element, first_only=True)
 
 
 class InclusiveGateway(_Gateway):
     def choose(self, m: Machine, instance: Instance, element: Element) -> list[str]:
-        model = m.model(instance)
-        flows = [model.sequence_flows[f] for f in element.outgoing]
-        if not flows:
-            return []
-        if len(flows) == 1 and flows[0].condition is None:
-            return [flows[0].id]
-        view = m.variables.view(instance.key)
-        chosen = [
-            flow.id
-            for flow in _with_condition(flows, element)
-            if evaluate_boolean(flow.condition or "", view, m.now)
-        ]
-        if chosen:
-            return chosen
-        if element.default_flow is not None:
-            return [element.default_flow]
-        raise Fail(CONDITION_ERROR, NO_FLOW)
+        return _by_condition(m, instance, element, first_only=False)
+
+
+def _by_condition(
+    m: Machine, instance: Instance, element: Element, *, first_only: bool
+) -> list[str]:
+    """The outgoing flows whose condition holds (``first_only``: the first one, evaluating no
+    further), else the default flow; a single flow without condition is taken as is; a
+    CONDITION_ERROR incident when nothing can be taken."""
+    model = m.model(instance)
+    flows = [model.sequence_flows[f] for f in element.outgoing]
+    if not flows:
+        return []
+    if len(flows) == 1 and flows[0].condition is None:
+        return [flows[0].id]
+    view = m.variables.view(instance.key)
+    chosen: list[str] = []
+    for flow in _with_condition(flows, element):
+        if evaluate_boolean(flow.condition or "", view, m.now):
+            chosen.append(flow.id)
+            if first_only:
+                break
+    if chosen:
+        return chosen
+    if element.default_flow is not None:
+        return [element.default_flow]
+    raise Fail(CONDITION_ERROR, NO_FLOW)
 
 
 def _with_condition(flows: list[SequenceFlow], element: Element) -> list[SequenceFlow]:

@@ -26,9 +26,8 @@ from ..refusal import DEFAULT_TENANT, check_tenant, invalid_argument
 from ..values import Instance
 from ..variables import InvalidDocument, dumps, parse_document
 from .catch import catch_events, is_interrupting_catch
-from .links import Links
 from .starts import SIGNAL, latest_start_events, start_instance
-from .triggers import can_fire
+from .triggers import CatchHandler, can_fire
 from .values import SignalSubscription, record_value
 from .wire import SignalBroadcast, variables_of
 
@@ -37,18 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Signals"]
 
-Fire = Callable[[Instance, Element, Mapping[str, Any]], None]
 
-
-class Signals:
+class Signals(CatchHandler):
     """:class:`~..events.EventSubscriptions` for signal catch events, and broadcasting."""
-
-    def __init__(self, machine: Machine, links: Links, fire: Fire) -> None:
-        self.machine = machine
-        self.state = machine.state
-        self.messaging = machine.state.messaging
-        self.links = links
-        self.fire = fire
 
     def _trace(self, subscription: SignalSubscription, intent: str) -> None:
         if self.state.trace is not None:

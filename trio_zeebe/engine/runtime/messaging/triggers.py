@@ -19,8 +19,9 @@ from ..values import ACTIVATED, Instance
 
 if TYPE_CHECKING:
     from ..machine import Machine
+    from .links import Links
 
-__all__ = ["Triggers", "can_fire"]
+__all__ = ["CatchHandler", "Fire", "Triggers", "can_fire"]
 
 _T = BpmnElementType
 
@@ -34,6 +35,22 @@ def can_fire(scope: Instance, catch: Element) -> bool:
 def _is_event_subprocess_start(catch: Element) -> bool:
     # the only start events an element instance subscribes to are its event subprocesses'
     return catch.element_type is _T.START_EVENT
+
+
+Fire = Callable[[Instance, Element, Mapping[str, Any]], None]
+"""Triggers a catch event of a scope with the event's variables."""
+
+
+class CatchHandler:
+    """What the handlers of a kind of catch event (signals, messages) work with: the machine
+    and its state, the messaging state, the links to other partitions and ``fire``."""
+
+    def __init__(self, machine: Machine, links: Links, fire: Fire) -> None:
+        self.machine = machine
+        self.state = machine.state
+        self.messaging = machine.state.messaging
+        self.links = links
+        self.fire = fire
 
 
 CloseStarts = Callable[[int, Callable[[str], bool]], None]

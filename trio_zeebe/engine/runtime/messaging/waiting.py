@@ -36,8 +36,7 @@ from ..expressions import (
 )
 from ..values import Instance
 from .catch import catch_events, is_interrupting_catch
-from .links import Links
-from .triggers import can_fire
+from .triggers import CatchHandler, can_fire
 from .values import CREATED, CREATING, DELETING, ProcessSubscription, record_value
 from .wire import (
     CloseSubscription,
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MessageCatch", "correlation_key"]
 
-Fire = Callable[[Instance, Element, Mapping[str, Any]], None]
 _INT64 = 1 << 64
 
 
@@ -79,16 +77,9 @@ def correlation_key(text: str, variables: Mapping[str, Any], now_ms: int) -> str
     )
 
 
-class MessageCatch:
+class MessageCatch(CatchHandler):
     """:class:`~..events.EventSubscriptions` for message catch events, and the instance
     partition's handlers of the protocol."""
-
-    def __init__(self, machine: Machine, links: Links, fire: Fire) -> None:
-        self.machine = machine
-        self.state = machine.state
-        self.messaging = machine.state.messaging
-        self.links = links
-        self.fire = fire
 
     def _trace(self, subscription: ProcessSubscription, intent: str, message_key: int) -> None:
         if self.state.trace is not None:
