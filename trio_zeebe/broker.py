@@ -367,8 +367,8 @@ class Broker:
             metrics=self.metrics,
             network=self.network,
             partitions_count=c.cluster.partitions_count,
-            overviews=lambda: broker_overviews(self),
-            process_resource=lambda key: broker_resource(self, key),
+            overviews=lambda: broker_overviews(self.partitions),
+            process_resource=lambda key: broker_resource(self.partitions, key),
         )
         await _start(
             nursery,

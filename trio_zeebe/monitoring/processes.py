@@ -21,7 +21,7 @@ import trio
 from ..engine.overview import PartitionOverview, merge
 
 if TYPE_CHECKING:
-    from ..broker import Broker
+    from ..partitions.manager import PartitionManager
 
 MIN_INTERVAL = 1.0
 
@@ -33,12 +33,13 @@ class ReplicaOverview:
     overview: PartitionOverview
 
 
-async def broker_overviews(broker: Broker) -> list[ReplicaOverview]:
-    """The process overview of every local replica whose state machine is a process engine."""
+async def broker_overviews(partitions: PartitionManager | None) -> list[ReplicaOverview]:
+    """The process overview of every local replica whose state machine is a process engine
+    (none before the broker's partitions started)."""
     found: list[ReplicaOverview] = []
-    if broker.partitions is None:
+    if partitions is None:
         return found
-    for pid, part in sorted(broker.partitions.local.items()):
+    for pid, part in sorted(partitions.local.items()):
         processor = part.processor
         if processor is None:
             continue
@@ -48,11 +49,11 @@ async def broker_overviews(broker: Broker) -> list[ReplicaOverview]:
     return found
 
 
-def broker_resource(broker: Broker, definition_key: int) -> bytes | None:
+def broker_resource(partitions: PartitionManager | None, definition_key: int) -> bytes | None:
     """The BPMN XML of a process definition, from any local replica that has it."""
-    if broker.partitions is None:
+    if partitions is None:
         return None
-    for _, part in sorted(broker.partitions.local.items()):
+    for _, part in sorted(partitions.local.items()):
         if part.processor is not None:
             resource = part.processor.process_resource(definition_key)
             if resource is not None:
