@@ -32,7 +32,7 @@ from ..proto import gateway_pb2 as gw
 from .answers import payload, response_bytes
 from .grpc_call import ServerCall
 from .grpc_services import Send
-from .refusals import Status
+from .refusals import EXHAUSTED, Status
 from .router import CommandRouter
 
 log = logging.getLogger("trio_zeebe.gateway.activation")
@@ -143,7 +143,7 @@ class JobActivator:
                     payload(CommandType.ACTIVATE_JOBS, ask.SerializeToString()),
                     attempt_deadline,
                 )
-            if reply.status == Status.BACKPRESSURE:
+            if reply.status in EXHAUSTED:
                 exhausted = True
                 continue
             if reply.status != Status.OK:
