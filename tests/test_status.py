@@ -1,5 +1,6 @@
 """``status`` tells the truth: one leader per partition (the newest claim), and exit code 1 when
-a broker is dead or missing or a partition has no leader, with everything still printed."""
+a broker is dead or missing, a partition unhealthy or without a leader, with everything still
+printed."""
 
 from __future__ import annotations
 
@@ -110,3 +111,18 @@ def test_status_exits_1_on_problems_and_prints_everything(
     assert err == "status: unhealthy: broker 0 is dead\n"
     code, out, err = run("dead", "--json")
     assert code == 1 and json.loads(out)["problems"] == ["broker 0 is dead"]
+
+
+def test_an_unhealthy_partition_is_a_problem_with_its_reason() -> None:
+    low = part(1, "leader", 2, "unhealthy")
+    low["problem"] = "not enough disk space available: 0 bytes free in data"
+    t = topology(
+        broker(0, "alive", low),
+        broker(1, "alive", part(1, "follower", 2)),
+        broker(2, "alive", part(1, "follower", 2, "unhealthy")),
+    )
+    assert mark_stale_leaders(t) == [
+        "partition 1 on broker 0 is unhealthy: not enough disk space available: 0 bytes free in "
+        "data",
+        "partition 1 on broker 2 is unhealthy",
+    ]

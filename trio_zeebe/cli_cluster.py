@@ -236,7 +236,9 @@ def mark_stale_leaders(topology: dict[str, Any]) -> list[str]:
     dead broker's last report still says "leader" at the old term, next to the new leader's
     report at a higher term. Only the claim at the highest term (lowest node id on a tie, as
     the brokers' leader table decides) stays a leader; older ones become ``former_leader``.
-    Problems: a dead or missing broker, a partition without a leader.
+    Problems: a dead or missing broker, an unhealthy (or dead) partition on a broker that is
+    not dead, with its reason when the answering broker knows it (e.g. out of disk space), a
+    partition without a leader.
     """
     problems: list[str] = []
     brokers = topology.get("brokers", [])
@@ -260,6 +262,13 @@ def mark_stale_leaders(topology: dict[str, Any]) -> list[str]:
     for b in brokers:
         if b["state"] == "dead":
             problems.append(f"broker {b['node_id']} is dead")
+            continue
+        for p in b["partitions"]:
+            if p["health"] != "healthy":
+                why = f": {p['problem']}" if p.get("problem") else ""
+                problems.append(
+                    f"partition {p['partition_id']} on broker {b['node_id']} is {p['health']}{why}"
+                )
     for pid in range(1, int(topology.get("partitions_count", 0)) + 1):
         if pid not in best:
             problems.append(f"partition {pid} has no leader")

@@ -15,6 +15,8 @@ waits until each partition has a leader (the cluster is healthy, as ``status`` s
 While it waits it says so on stderr: each broker as it comes up, the ones still awaited every
 few seconds, then each partition as it gets a leader. The announcement on stdout (``--json``: one
 object per broker) comes once the cluster is ready.
+
+The configs set small free disk space thresholds (:data:`DEV_DISK_SPACE`) instead of Zeebe's.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ PROGRESS_EVERY = 5.0
 
 
 LOG_TAIL_LINES = 5
+DEV_DISK_SPACE = {"free_space_processing": "64MB", "free_space_replication": "32MB"}
+"""What every dev broker's config sets for ``data.disk``: its brokers share one developer disk,
+often nearly full; Zeebe's defaults (2GB and 1GB) would make each refuse every command there.
+Still enough to refuse commands before a write fails."""
 
 
 class DevClusterError(RuntimeError):
@@ -133,7 +139,7 @@ def write_configs(
                 "initial_contact_points": internal,
             },
             "network": network,
-            "data": {"directory": f"data/broker-{i}"},
+            "data": {"directory": f"data/broker-{i}", "disk": dict(DEV_DISK_SPACE)},
             "security": {
                 "enabled": tls,
                 "certificate_authority": "certs/ca.pem" if tls else "",

@@ -31,7 +31,7 @@ from ..proto import gateway_pb2 as gw
 from .answers import payload, response_bytes
 from .grpc_call import ServerCall
 from .grpc_services import Send, parse_request
-from .refusals import Status
+from .refusals import EXHAUSTED, Status
 from .router import CommandRouter
 from .tasks import CallTasks
 
@@ -135,7 +135,7 @@ class JobActivator:
                     payload(CommandType.ACTIVATE_JOBS, ask.SerializeToString()),
                     attempt_deadline,
                 )
-            if reply.status == Status.BACKPRESSURE:
+            if reply.status in EXHAUSTED:
                 exhausted = True
                 continue
             if reply.status != Status.OK:

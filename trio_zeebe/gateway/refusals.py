@@ -2,12 +2,12 @@
 
 A command's partition leader refuses it for reasons of the cluster, not of the engine: it does
 not lead (any more), it leads but is still applying its backlog, its uncommitted tail or in-flight
-bound is full, it lost leadership while the command was pending, its processor halted, it has no
-replica of the partition. :func:`refusal` turns the exception into a :class:`Status` (sent
-between brokers in a :class:`~.forward.ForwardReply`), and :func:`grpc_error` turns a status the
-router gives up on into the gRPC status the client sees, with Zeebe's codes and texts
-(reference zeebe-engine.md §1.2). Engine rejections are not refusals: they are answers
-(:mod:`.answers`).
+bound is full, its disk is below ``data.disk.free_space_processing``, it lost leadership while
+the command was pending, its processor halted, it has no replica of the partition.
+:func:`refusal` turns the exception into a :class:`Status` (sent between brokers in a
+:class:`~.forward.ForwardReply`), and :func:`grpc_error` turns a status the router gives up on
+into the gRPC status the client sees, with Zeebe's codes and texts (reference zeebe-engine.md
+§1.2). Engine rejections are not refusals: they are answers (:mod:`.answers`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ..grpc.status import GrpcError, StatusCode
-from ..processing.processor import NotServing, PartitionHalted
+from ..processing.processor import NotServing, OutOfDiskSpace, PartitionHalted
 from ..raft.errors import Backpressure, LeadershipLost, NotLeader, ProposalDropped
 
 
@@ -25,6 +25,7 @@ class Status(StrEnum):
     NOT_SERVING = "not_serving"  # leads but still applying its backlog; not proposed
     DROPPED = "dropped"  # refused before proposing (e.g. leadership transfer); not proposed
     BACKPRESSURE = "backpressure"  # Raft's uncommitted tail or the in-flight bound is full
+    OUT_OF_DISK = "out_of_disk"  # the leader's free disk is below free_space_processing
     LOST = "lost"  # leadership lost while pending: the command may or may not have been applied
     HALTED = "halted"  # the partition's processor stopped on a failing record; not proposed
     NO_PARTITION = "no_partition"  # this broker has no replica of the partition
@@ -56,6 +57,8 @@ def refusal(exc: Exception, pid: int, node: int) -> tuple[Status, str, int | Non
         return Status.HALTED, str(exc), None
     if isinstance(exc, LeadershipLost):
         return Status.LOST, str(exc), None
+    if isinstance(exc, OutOfDiskSpace):
+        return Status.OUT_OF_DISK, str(exc), None
     if isinstance(exc, Backpressure):
         return Status.BACKPRESSURE, f"partition {pid}: {exc}", None
     if isinstance(exc, ProposalDropped):
@@ -80,6 +83,8 @@ def grpc_error(status: Status, message: str, pid: int) -> GrpcError:
             f"Failed to write client request to partition '{pid}', because the writer buffer "
             f"is full ({message})",
         )
+    if status is Status.OUT_OF_DISK:
+        return out_of_disk_space(pid)
     if status is Status.NO_PARTITION:
         return unknown_partition(pid)
     if status is Status.TIMEOUT:
@@ -90,6 +95,18 @@ def grpc_error(status: Status, message: str, pid: int) -> GrpcError:
         # Retried until the deadline; what is left is the last refusal.
         return timed_out(message)
     return GrpcError(StatusCode.UNAVAILABLE, message)
+
+
+def out_of_disk_space(pid: int) -> GrpcError:
+    """Zeebe's answer when the partition's leader is below its free space for processing."""
+    return GrpcError(
+        StatusCode.RESOURCE_EXHAUSTED,
+        f"Cannot accept requests for partition {pid}. Broker is out of disk space",
+    )
+
+
+EXHAUSTED = frozenset({Status.BACKPRESSURE, Status.OUT_OF_DISK})
+"""Refusals the client sees as RESOURCE_EXHAUSTED: the leader takes no more for now."""
 
 
 def timed_out(detail: str) -> GrpcError:

@@ -7,11 +7,11 @@ re-encoded) for one partition; its answer is the state machine's answer bytes.
   bits (``key >> 51``), :meth:`CommandRouter.keyed`. Deployments go to partition 1 the same way.
 * New work (CreateJob, CreateProcessInstance): round-robin over the partitions with a known
   leader, :meth:`CommandRouter.create`. A partition that refuses without proposing (not leader,
-  back-pressure, unreachable) passes the request on to the next. Zeebe's rule for process
-  instances: one pass over the partitions, and when every one failed, RESOURCE_EXHAUSTED
-  "Expected to execute the command on one of the partitions, but all failed; ...", with each
-  partition's status in the details. A standalone job (our extension) keeps trying passes until
-  the request's deadline.
+  back-pressure, its leader out of disk space, unreachable) passes the request on to the next.
+  Zeebe's rule for process instances: one pass over the partitions, and when every one
+  failed, RESOURCE_EXHAUSTED "Expected to execute the command on one of the partitions, but
+  all failed; ...", with each partition's status in the details. A standalone job (our
+  extension) keeps trying passes until the request's deadline.
 
 A command runs on this broker's processor when it leads the partition, else it is forwarded to
 the leader's broker (:class:`~.forward.ForwardCommands`, batched by :mod:`.batching`). On "not
@@ -62,6 +62,7 @@ from .grpc_call import ServerCall
 from .grpc_services import RawUnaryHandler
 from .longpoll import Announcer, JobsAvailable, Waiters
 from .refusals import (
+    EXHAUSTED,
     Status,
     grpc_error,
     outcome_unknown,
@@ -78,6 +79,7 @@ MIN_LEADER_CHECK = 0.05  # seconds between leader checks of an overdue attempt, 
 _REJECTED = bytes((AnswerStatus.REJECTED,))
 _CODE_OF_STATUS = {
     Status.BACKPRESSURE: StatusCode.RESOURCE_EXHAUSTED,
+    Status.OUT_OF_DISK: StatusCode.RESOURCE_EXHAUSTED,
     Status.TIMEOUT: StatusCode.DEADLINE_EXCEEDED,
 }
 
@@ -222,7 +224,7 @@ class CommandRouter:
                     if not retry_unknown:
                         raise outcome_unknown(reply.message)
                     uncertain = reply.message
-                if reply.status in (Status.BACKPRESSURE, Status.HALTED):
+                if reply.status in EXHAUSTED or reply.status == Status.HALTED:
                     raise grpc_error(Status(reply.status), reply.message, pid)
                 hint = reply.leader if reply.leader != node else None
                 last = reply.message
@@ -269,8 +271,8 @@ class CommandRouter:
                 last = reply.message
             if one_pass:
                 raise _all_failed(failures)
-            if failures and all(s is Status.BACKPRESSURE for _, s, _ in failures):
-                raise grpc_error(Status.BACKPRESSURE, failures[0][2], failures[0][0])
+            if failures and all(s in EXHAUSTED for _, s, _ in failures):
+                raise grpc_error(failures[0][1], failures[0][2], failures[0][0])
             if not await _backoff(delay, deadline):
                 break
             delay = min(delay * 2, RETRY_MAX)

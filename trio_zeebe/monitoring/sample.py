@@ -87,8 +87,10 @@ def sample_broker(broker: SampledBroker) -> BrokerSample:
             members[member.state.label] = members.get(member.state.label, 0) + 1
     partitions: tuple[PartitionSample, ...] = ()
     if broker.partitions is not None:
+        manager = broker.partitions
         partitions = tuple(
-            sample_partition(part) for _, part in sorted(broker.partitions.local.items())
+            sample_partition(part, str(manager.health(part)))
+            for _, part in sorted(manager.local.items())
         )
     return BrokerSample(
         node_id=broker.node_id,
@@ -102,7 +104,9 @@ def sample_broker(broker: SampledBroker) -> BrokerSample:
     )
 
 
-def sample_partition(part: LocalPartition) -> PartitionSample:
+def sample_partition(part: LocalPartition, health: str | None = None) -> PartitionSample:
+    """``health``: as the partition manager reports it (e.g. unhealthy on a full disk), else
+    the partition's own."""
     driver = part.driver
     processor = part.processor
     status = driver.status() if driver is not None else None
@@ -115,7 +119,7 @@ def sample_partition(part: LocalPartition) -> PartitionSample:
         partition_id=part.partition_id,
         role=role,
         term=soft.term if soft is not None else 0,
-        health=part.health,
+        health=part.health if health is None else health,
         leader=soft.leader if soft is not None else None,
         commit_index=raft.commit if raft is not None else 0,
         last_index=raft.last_index if raft is not None else 0,

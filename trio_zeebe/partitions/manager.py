@@ -10,6 +10,11 @@ cluster-wide partition-leader table from what the other brokers publish, and spe
 when membership says the leader of a partition is no longer alive, the highest-priority live
 replica stands at once instead of waiting for its priority timer (Zeebe's worst case is about
 (quorum + 1) election timeouts).
+
+It also owns the broker's :class:`~.diskspace.DiskSpaceMonitor`: while the data directory's
+free space is below ``data.disk.free_space_processing`` every local partition reports itself
+unhealthy (its Raft role stays what it is, so clients are still routed to its leader) and the
+leaders refuse new client commands, until the space is back.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from .broker_info import (
     encode_broker_info,
 )
 from .config import DataConfig
+from .diskspace import DiskSpaceMonitor
 from .distribution import PartitionDistribution, should_campaign
 from .leaders import PartitionLeaderTable, rebalance_plan
 from .messenger import PartitionMessenger
@@ -172,6 +178,8 @@ class PartitionManager:
             self.became_ready.set()
         router.network.on(TransferLeadership, self._on_transfer_request)
         self.messenger = PartitionMessenger(self, router.network)
+        self.disk_space = DiskSpaceMonitor(disk, data_dir, data.disk)
+        self.disk_space.on_change.append(self._on_disk_space)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -181,17 +189,25 @@ class PartitionManager:
 
     @property
     def healthy(self) -> bool:
-        return all(p.health is PartitionHealth.HEALTHY for p in self.local.values())
+        return all(self.health(p) is PartitionHealth.HEALTHY for p in self.local.values())
+
+    def health(self, part: LocalPartition) -> PartitionHealth:
+        """The partition's health as reported: its own, and unhealthy while the disk is too
+        full to process (a dead partition stays dead)."""
+        if part.health is PartitionHealth.HEALTHY and not self.disk_space.processing_allowed:
+            return PartitionHealth.UNHEALTHY
+        return part.health
 
     def statuses(self) -> list[PartitionStatus]:
         out = []
         for pid, part in sorted(self.local.items()):
             soft = part.driver.soft_state if part.driver is not None else None
             role = PartitionRole.INACTIVE
-            # A halted processor leaves Raft running: its role is real, only its health is not.
+            # A halted processor or a full disk leaves Raft running: its role is real, only its
+            # health is not.
             if soft is not None and (part.health is PartitionHealth.HEALTHY or part.halted):
                 role = _published_role(soft.role)
-            out.append(PartitionStatus(pid, role, soft.term if soft else 0, part.health))
+            out.append(PartitionStatus(pid, role, soft.term if soft else 0, self.health(part)))
         return out
 
     def driver(self, partition_id: int) -> RaftDriver | None:
@@ -222,7 +238,13 @@ class PartitionManager:
 
     def problems(self) -> dict[int, str]:
         """Partition id -> why it is unhealthy, for the local partitions where that is known."""
-        return {pid: p.problem for pid, p in sorted(self.local.items()) if p.problem}
+        found = {pid: p.problem for pid, p in sorted(self.local.items()) if p.problem}
+        if not self.disk_space.processing_allowed:
+            low = self.disk_space.describe()
+            for pid, part in self.local.items():
+                if part.health is PartitionHealth.HEALTHY:
+                    found[pid] = low
+        return dict(sorted(found.items()))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -230,6 +252,8 @@ class PartitionManager:
         self.addresses.update(self.membership.known())
         events = self.membership.subscribe()
         async with trio.open_nursery() as nursery:
+            # The first reading before any partition starts: none serves on a full disk.
+            await nursery.start(self.disk_space.run)
             nursery.start_soon(self._follow_membership, events)
             nursery.start_soon(self._publisher)
             nursery.start_soon(self._failover_loop)
@@ -296,6 +320,7 @@ class PartitionManager:
                     observe_snapshot=observers.snapshot_duration if observers else None,
                     trace=observers.engine_events if observers else None,
                     messenger=self.messenger,
+                    accepting=self._accepting_commands,
                 )
             part.processor = processor
             part.halted, part.problem = False, ""
@@ -345,6 +370,13 @@ class PartitionManager:
                     await self._wait_for_disk_space(pid, backoff)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, RESTART_BACKOFF_MAX)
+
+    def _accepting_commands(self) -> bool:
+        return self.disk_space.processing_allowed
+
+    def _on_disk_space(self, allowed: bool) -> None:
+        """The disk crossed ``free_space_processing``: publish the partitions' new health."""
+        self._publish_needed.set()
 
     def _on_halted(self, part: LocalPartition, halt: Halt) -> None:
         """The state machine failed on a committed record: unhealthy, with the reason, but not

@@ -81,6 +81,11 @@ class PartitionHalted(ProposalDropped):
     until it is fixed (the command was not proposed)."""
 
 
+class OutOfDiskSpace(ProposalDropped):
+    """The leader's disk is below ``data.disk.free_space_processing``: the command was not
+    proposed; it is taken again once there is room."""
+
+
 class HaltedBeforeApplying(LeadershipLost):
     """The partition halted while this command was pending: it may be in the log, and would be
     applied when the partition resumes. Its outcome is unknown."""
@@ -191,8 +196,12 @@ class PartitionProcessor:
         observe_snapshot: Callable[[float], None] | None = None,
         trace: TraceListener | None = None,
         messenger: Messenger | None = None,
+        accepting: Callable[[], bool] | None = None,
     ) -> None:
         self.driver = driver
+        # False while the broker's disk is too full for new client commands (the disk space
+        # monitor); commands already proposed, time records and inter-partition commands go on.
+        self._accepting = accepting
         # Metrics hooks (seconds): an entry's commit until it is applied; one snapshot.
         self._observe_processing = observe_processing
         self._observe_snapshot = observe_snapshot
@@ -300,8 +309,8 @@ class PartitionProcessor:
         """Replicate ``command``; the state machine's answer once committed and applied.
 
         Raises NotLeader (with the known leader), NotServing (leader still catching up),
-        PartitionHalted, ProposalDropped/Backpressure, or LeadershipLost (the outcome is
-        unknown).
+        PartitionHalted, OutOfDiskSpace, ProposalDropped/Backpressure, or LeadershipLost (the
+        outcome is unknown).
         """
         (result,) = await self.submit_many([command])
         if isinstance(result, Exception):
@@ -321,6 +330,10 @@ class PartitionProcessor:
         if self._unlogged is not None:
             answers = [self._answer_unlogged(self._unlogged, command) for command in commands]
         logged = [i for i, answer in enumerate(answers) if answer is None]
+        if logged and not self._room():
+            for i in logged:
+                answers[i] = self._out_of_space()
+            logged = []
         if logged:
             stamp = self.clock()
             ids = [self._request_id(term) for _ in logged]
@@ -343,6 +356,8 @@ class PartitionProcessor:
         term = self._check_serving()
         if self.halted is not None:
             raise self._halted_error()
+        if not self._room():
+            raise self._out_of_space()
         rid = self._request_id(term)
         (result,) = await self._propose([rid], [envelope.unit(rid, self.clock(), payloads)])
         if isinstance(result, Exception):
@@ -365,6 +380,14 @@ class PartitionProcessor:
             raise result
         assert not isinstance(result, Appended)
         return result
+
+    def _room(self) -> bool:
+        return self._accepting is None or self._accepting()
+
+    def _out_of_space(self) -> OutOfDiskSpace:
+        return OutOfDiskSpace(
+            f"partition {self.partition}: node {self.driver.node_id} is out of disk space"
+        )
 
     def _sending_term(self) -> int | None:
         return self.serving_term if self.serving else None

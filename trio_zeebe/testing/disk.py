@@ -16,6 +16,9 @@ Directory locks live in an in-memory registry of the SimDisk (two brokers given 
 its file system, so they contend as two processes on one real disk would); a crash drops them, as
 the OS drops a dead process's ``flock``.
 
+The free space it reports follows ``capacity`` or, when set, ``free_space`` (a file system
+shared with others), so simulated clusters can test the broker's disk space monitor.
+
 Blocking calls run inline (no threads), so simulations stay deterministic under
 ``trio.testing.MockClock``; an optional ``latency`` makes each blocking call take simulated time.
 Everything random comes from the ``random.Random`` passed to :meth:`crash`.
@@ -102,9 +105,19 @@ class _SimLock:
 class SimDisk:
     """In-memory disk with durable/volatile separation, power loss and an optional capacity."""
 
-    def __init__(self, *, capacity: int | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int | None = None,
+        latency: float = 0.0,
+        free_space: int | None = None,
+    ) -> None:
         self.capacity = capacity
         self.latency = latency
+        #: When set, what :meth:`free_bytes` reports (at most what the capacity leaves): the
+        #: free space another tenant of the file system left, for the disk space monitor.
+        #: Writes are still limited by ``capacity`` only. Tests change it at any time.
+        self.free_space = free_space
         #: When set to n, the (n+1)-th fsync/fsync_dir from now raises PowerCut instead of
         #: syncing (the test then calls :meth:`crash`): crash points inside a flush.
         self.power_cut_after: int | None = None
@@ -220,9 +233,8 @@ class SimDisk:
         return path in self._files or path in self._dirs
 
     def free_bytes(self, path: str) -> int:
-        if self.capacity is None:
-            return 1 << 50
-        return max(0, self.capacity - self.used_bytes())
+        free = 1 << 50 if self.capacity is None else max(0, self.capacity - self.used_bytes())
+        return free if self.free_space is None else min(free, self.free_space)
 
     def fsync(self, handle: FileHandle) -> None:
         if not isinstance(handle, _SimHandle):

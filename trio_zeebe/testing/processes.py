@@ -30,6 +30,11 @@ FAST_MEMBERSHIP = {
     "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__GOSSIP_INTERVAL": "100ms",
     "TRIO_ZEEBE_BROKER_CLUSTER__MEMBERSHIP__SYNC_INTERVAL": "2s",
 }
+SMALL_DISK_SPACE = {
+    # Tests run on shared, often nearly full disks: refuse only when nearly nothing is left.
+    "TRIO_ZEEBE_BROKER_DATA__DISK__FREE_SPACE_PROCESSING": "8MB",
+    "TRIO_ZEEBE_BROKER_DATA__DISK__FREE_SPACE_REPLICATION": "4MB",
+}
 FAST_RAFT = {
     "TRIO_ZEEBE_BROKER_CLUSTER__RAFT__HEARTBEAT_INTERVAL": "100ms",
     "TRIO_ZEEBE_BROKER_CLUSTER__RAFT__ELECTION_TIMEOUT": "1s",
@@ -65,7 +70,7 @@ class Brokers:
         self.directory = directory
         self.tls = tls
         self.size = brokers
-        self.env = {**FAST_MEMBERSHIP, **(env or {})}
+        self.env = {**FAST_MEMBERSHIP, **SMALL_DISK_SPACE, **(env or {})}
         self.configs = write_configs(
             directory,
             brokers=brokers,
