@@ -19,7 +19,7 @@ from ..config import BrokerConfig, config_from_dict
 from ..engine.statemachine import StateMachine
 from ..raft.ready import Role
 from ..transport.api import Peer
-from .disk import SimDisk
+from .disk import SimDisk, SimDiskProcess, contain_dead_process_errors
 from .network import SimNetwork
 from .raft_group import seed_trio_scheduler
 
@@ -83,6 +83,7 @@ class SimCluster:
         self.running: set[int] = set()
         self.starts = 0
         self._scopes: dict[int, trio.CancelScope] = {}
+        self._processes: dict[int, SimDiskProcess] = {}  # each broker's view of its disk
         self._nursery: trio.Nursery | None = None
 
     def address(self, node: int) -> str:
@@ -107,12 +108,21 @@ class SimCluster:
 
     async def _broker(self, node: int, *, task_status: trio.TaskStatus[None]) -> None:
         self.starts += 1
+        process = self._processes[node] = self.disks[node].process()
+        # A crashed broker's tasks unwind after the crash (trio cancels them at their next
+        # checkpoint): what its disk calls raise meanwhile is no error of the run.
+        with contain_dead_process_errors(process):
+            await self._run_broker(node, process, task_status)
+
+    async def _run_broker(
+        self, node: int, process: SimDiskProcess, task_status: trio.TaskStatus[None]
+    ) -> None:
         with trio.CancelScope() as scope:
             self._scopes[node] = scope
             endpoint = self.net.endpoint(Peer(node, self.address(node)))
             broker = Broker(
                 self.configs[node],
-                disk=self.disks[node],
+                disk=process,
                 network=endpoint,
                 serve_clients=False,
                 rng=random.Random(self.rng.getrandbits(64)),
@@ -127,6 +137,9 @@ class SimCluster:
                 task_status.started()
 
     def crash(self, node: int, *, power_loss: bool = True) -> None:
+        """Kill the broker at once: from now on nothing it still runs reaches its disk or the
+        network; with ``power_loss`` its disk also loses what was not synced."""
+        self._processes[node].kill()
         self._scopes[node].cancel()
         self.net.crash(self.address(node))
         # A killed process loses its data-directory lock at once, before its tasks unwind.

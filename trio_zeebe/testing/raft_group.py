@@ -29,7 +29,7 @@ from ..raft.proposals import Position
 from ..raft.ready import Ready, Role
 from ..raft.router import RaftRouter
 from ..transport.api import Peer
-from .disk import SimDisk
+from .disk import SimDisk, SimDiskProcess, contain_dead_process_errors
 from .network import SimNetwork
 
 PARTITION = 1
@@ -189,6 +189,7 @@ class SimRaftGroup:
         self.running: set[int] = set()
         self.checker = RaftChecker()
         self._scopes: dict[int, trio.CancelScope] = {}
+        self._processes: dict[int, SimDiskProcess] = {}  # each node's view of a SimDisk
         self._nursery: trio.Nursery | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -212,6 +213,17 @@ class SimRaftGroup:
         self.running.add(node)
 
     async def _node(self, node: int, *, task_status: trio.TaskStatus[None]) -> None:
+        disk = self.disks[node]
+        process = None
+        if isinstance(disk, SimDisk):
+            process = self._processes[node] = disk.process()
+            disk = process
+        # A crashed node's tasks unwind after the crash (trio cancels them at their next
+        # checkpoint): what its disk calls raise meanwhile is no error of the run.
+        with contain_dead_process_errors(process):
+            await self._run_node(node, disk, task_status)
+
+    async def _run_node(self, node: int, disk: Disk, task_status: trio.TaskStatus[None]) -> None:
         with trio.CancelScope() as scope:
             self._scopes[node] = scope
             async with trio.open_nursery() as nursery:
@@ -224,7 +236,7 @@ class SimRaftGroup:
                     voters=range(self.size),
                     addresses=self.addresses,
                     router=RaftRouter(endpoint),
-                    disk=self.disks[node],
+                    disk=disk,
                     directory=f"/data/node-{node}/partition-{PARTITION}",
                     rng=random.Random(self.rng.getrandbits(64)),
                     segment_bytes=self.segment_bytes,
@@ -241,7 +253,11 @@ class SimRaftGroup:
                 task_status.started()
 
     def crash(self, node: int, *, power_loss: bool = True) -> None:
-        """Kill the node's tasks; with ``power_loss`` its disk also loses unsynced writes."""
+        """Kill the node's tasks (nothing they still run reaches a SimDisk); with
+        ``power_loss`` its disk also loses unsynced writes."""
+        process = self._processes.pop(node, None)
+        if process is not None:
+            process.kill()
         self._scopes[node].cancel()
         self.net.crash(self.addresses[node])
         self.running.discard(node)
