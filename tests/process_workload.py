@@ -38,6 +38,7 @@ from google.protobuf.message import Message
 
 from trio_zeebe.engine.engine import Engine
 from trio_zeebe.grpc.status import GrpcError, StatusCode
+from trio_zeebe.keys import message_partition
 from trio_zeebe.processing.processor import PartitionProcessor
 from trio_zeebe.proto import gateway_pb2 as gw
 from trio_zeebe.testing.bpmn import ProcessBuilder
@@ -73,6 +74,10 @@ def order_process() -> bytes:
 _RPC: dict[type[Message], tuple[str, type[Message]]] = {
     gw.DeployResourceRequest: ("DeployResource", gw.DeployResourceResponse),
     gw.CreateProcessInstanceRequest: ("CreateProcessInstance", gw.CreateProcessInstanceResponse),
+    gw.CreateProcessInstanceWithResultRequest: (
+        "CreateProcessInstanceWithResult",
+        gw.CreateProcessInstanceWithResultResponse,
+    ),
     gw.PublishMessageRequest: ("PublishMessage", gw.PublishMessageResponse),
     gw.CompleteJobRequest: ("CompleteJob", gw.CompleteJobResponse),
     gw.FailJobRequest: ("FailJob", gw.FailJobResponse),
@@ -88,6 +93,7 @@ class Settings:
     drain_within: float = 240.0  # then everything acknowledged must complete within this
     snapshot_entries: int = 30
     faults: bool = True
+    with_result: float = 0.25  # share of instances created with CreateProcessInstanceWithResult
 
 
 @attrs.define
@@ -110,6 +116,8 @@ class Workload:
         self.keys: dict[str, Tracked] = {}
         self.by_instance: dict[int, Tracked] = {}
         self.unknown_creates = 0
+        self.awaiting_results = 0  # CreateProcessInstanceWithResult calls not answered yet
+        self.with_result = 0  # instances acknowledged with their result
         self.acked_completions: set[int] = set()
         self.samples: dict[tuple[int, int], tuple[str, int]] = {}  # (pid, index) -> digest, node
         self.sampled = 0
@@ -131,12 +139,16 @@ class Workload:
     def violation(self, text: str) -> None:
         self.violations.append(f"seed {self.seed}: {text}")
 
-    def gateway_node(self) -> int:
-        return self.rng.choice(sorted(self.cluster.running))
+    def gateway_node(self) -> int | None:
+        running = sorted(self.cluster.running)
+        return self.rng.choice(running) if running else None
 
     async def call(self, request: Message, timeout: float = 10.0) -> Any:  # noqa: ASYNC109
         """One request through a random running broker's gateway: the response or GrpcError."""
         node = self.gateway_node()
+        if node is None:  # every broker is down
+            await trio.sleep(0.5)
+            return GrpcError(StatusCode.UNAVAILABLE, "no broker is running")
         gateway = self.cluster.brokers[node].gateway
         assert gateway is not None
         name, response = _RPC[type(request)]
@@ -156,6 +168,9 @@ class Workload:
 
     async def activate(self, job_type: str, lease: float) -> list[gw.ActivatedJob]:
         node = self.gateway_node()
+        if node is None:
+            await trio.sleep(0.5)
+            return []
         gateway = self.cluster.brokers[node].gateway
         assert gateway is not None
         request = gw.ActivateJobsRequest(
@@ -236,15 +251,21 @@ class Workload:
     async def creators(self) -> None:
         async with trio.open_nursery() as nursery:
             for which in range(CREATORS):
-                nursery.start_soon(self.creator, which)
+                nursery.start_soon(self.creator, which, nursery)
 
-    async def creator(self, which: int) -> None:
+    async def creator(self, which: int, nursery: trio.Nursery) -> None:
         n = 0
         created = 0
         while created < self.settings.instances // CREATORS:
             key = f"s{self.seed}-c{which}-k{n}"
             n += 1
             tracked = self.keys[key] = Tracked(key)
+            if self.settings.with_result and self.rng.random() < self.settings.with_result:
+                # Answered when the instance completes: both messages wait for it.
+                self.awaiting_results += 1
+                nursery.start_soon(self.create_with_result, tracked, n)
+                created += 1
+                continue
             if self.rng.random() < 0.3:  # a message waits for the instance
                 await self.publish(tracked, "A")
             request = gw.CreateProcessInstanceRequest(
@@ -264,6 +285,34 @@ class Workload:
                 self.unknown_creates += 1
                 break
             await trio.sleep(self.rng.uniform(0.0, 1.0))
+
+    async def create_with_result(self, tracked: Tracked, n: int) -> None:
+        try:
+            await self.publish(tracked, "A")
+            await self.publish(tracked, "B")
+            create = gw.CreateProcessInstanceRequest(
+                bpmnProcessId=PROCESS_ID,
+                version=-1,
+                variables=json.dumps({"key": tracked.key, "n": n}),
+            )
+            request = gw.CreateProcessInstanceWithResultRequest(
+                request=create, requestTimeout=300_000
+            )
+            while True:
+                answer = await self.call(request, timeout=300)
+                if isinstance(answer, gw.CreateProcessInstanceWithResultResponse):
+                    tracked.instance = answer.processInstanceKey
+                    self.by_instance[answer.processInstanceKey] = tracked
+                    tracked.finish = json.loads(answer.variables)
+                    tracked.finished = True
+                    self.with_result += 1
+                    return
+                if answer.code is not StatusCode.NOT_FOUND:
+                    self.unknown_creates += 1  # maybe created (maybe even completed)
+                    return
+                await trio.sleep(0.2)
+        finally:
+            self.awaiting_results -= 1
 
     async def publisher(self) -> None:
         """Publishes each acknowledged instance's messages, some at once, some later."""
@@ -335,12 +384,30 @@ class Workload:
         while trio.current_time() < until:
             await trio.sleep(rng.uniform(1.0, 5.0))
             roll = rng.random()
-            if roll < 0.45:
+            if roll < 0.1:
+                # Every broker loses power at once: only what was synced survives, and every
+                # acknowledged command was synced on a quorum.
+                self.faults.append(f"{trio.current_time():.1f} blackout")
+                for node in range(cluster.size):
+                    cluster.crash(node, power_loss=True)
+                await trio.sleep(rng.uniform(0.0, 5.0))
+                for node in range(cluster.size):
+                    await cluster.start(node)
+            elif roll < 0.2:
+                # A quorum is gone: partitions are leaderless for a while (timers fall due).
+                down = rng.sample(range(cluster.size), 2)
+                self.faults.append(f"{trio.current_time():.1f} crash {down}")
+                for node in down:
+                    cluster.crash(node, power_loss=rng.random() < 0.5)
+                await trio.sleep(rng.uniform(0.5, 8.0))
+                for node in down:
+                    await cluster.start(node)
+            elif roll < 0.5:
                 victim = rng.randrange(cluster.size)
                 power_loss = rng.random() < 0.7
                 self.faults.append(f"{trio.current_time():.1f} crash {victim} pl={power_loss}")
                 cluster.crash(victim, power_loss=power_loss)
-                await trio.sleep(rng.uniform(0.2, 5.0))
+                await trio.sleep(rng.choice([0.0, rng.uniform(0.2, 5.0)]))
                 await cluster.start(victim)
             elif roll < 0.75:
                 lonely = rng.randrange(cluster.size)
@@ -399,7 +466,9 @@ class Workload:
                 # the faulter ends with its phase; then everything acknowledged completes
                 with trio.move_on_after(s.fault_phase + s.drain_within):
                     await wait_until(
-                        lambda: not self.pending() and self.faulter_done(),
+                        lambda: (
+                            not self.pending() and not self.awaiting_results and self.faulter_done()
+                        ),
                         s.fault_phase + s.drain_within,
                     )
                 clients.cancel_scope.cancel()
@@ -449,15 +518,28 @@ class Workload:
                 await wait_until(same, 30)
             except trio.TooSlowError:
                 procs = self.processors(pid)
+                raft = {n: p.driver.status().raft for n, p in procs.items()}
                 self.violation(
                     f"partition {pid}: replicas did not converge: applied "
-                    f"{ {n: p.applied_index for n, p in procs.items()} }"
+                    f"{ {n: p.applied_index for n, p in procs.items()} }, halted "
+                    f"{ {n: p.halted for n, p in procs.items()} }, raft {raft}"
                 )
+
+    def cross_partition(self) -> int:
+        """Acknowledged instances whose messages live on another partition than they do."""
+        count = self.settings.partitions
+        return sum(
+            1
+            for t in self.keys.values()
+            if t.instance is not None and message_partition(t.key, count) != t.instance >> 51
+        )
 
     def summary(self) -> str:
         acked = sum(1 for t in self.keys.values() if t.instance is not None)
         return (
-            f"seed {self.seed}: {acked} instances acknowledged, {self.unknown_creates} "
+            f"seed {self.seed}: {acked} instances acknowledged ({self.cross_partition()} with "
+            f"their messages on another partition, {self.with_result} with their result), "
+            f"{self.unknown_creates} "
             f"creates of unknown outcome, {len(self.acked_completions)} job completions, "
             f"{self.sampled} replica samples, {self.calls} calls, errors {self.errors}, "
             f"faults {self.faults}"
