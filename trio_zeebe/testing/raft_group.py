@@ -48,10 +48,17 @@ async def wait_until(predicate: Callable[[], bool], within: float, poll: float =
 
 
 def seed_trio_scheduler(seed: int) -> None:
-    """Make trio's run-queue order a function of ``seed`` (see peers-and-testing.md §5)."""
+    """Make trio's run-queue order a function of ``seed`` (see peers-and-testing.md §5).
+
+    Seeding trio's shuffle is not enough on its own: the tasks a cancellation wakes are
+    collected from a set (ordered by their memory addresses), so each batch is first put in
+    creation order, as trio does when Hypothesis is loaded (pytest loads it; a replay run as a
+    plain script does not).
+    """
     from trio._core import _run
 
     _run._r.seed(seed)
+    setattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", True)  # noqa: B010 - a Final in trio
 
 
 class RaftChecker:
