@@ -20,6 +20,10 @@ the instance exists, some while it waits. What is checked (:class:`Workload.viol
   every other replica's at that index (restarted ones and ones rebuilt from a snapshot included),
   and all replicas of a partition end with the same bytes.
 
+A call through a broker's gateway ends when that broker crashes (a client's connection would
+break); calls whose outcome is unknown are not retried for creates (a maybe-created instance's
+key is not used again), and are retried with the same message id for publishes.
+
 Everything random comes from the seed (trio's scheduling included): ``run_workload(seed)``
 replays a failing run exactly; the seed is in every failure message.
 """
@@ -29,7 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -118,13 +123,17 @@ class Workload:
         self.unknown_creates = 0
         self.awaiting_results = 0  # CreateProcessInstanceWithResult calls not answered yet
         self.with_result = 0  # instances acknowledged with their result
-        self.acked_completions: set[int] = set()
+        self.acked_completions: dict[int, float] = {}  # job key -> when it was acknowledged
         self.samples: dict[tuple[int, int], tuple[str, int]] = {}  # (pid, index) -> digest, node
         self.sampled = 0
         self.faults: list[str] = []
         self.calls = 0
         self.errors: dict[str, int] = {}
         self._hooked: set[int] = set()
+        self.faults_over = not self.settings.faults  # the faulter finished (and healed)
+        # The calls under way through each broker's gateway: a client's connection to a broker
+        # breaks when the broker dies, so they end with it (they would hang otherwise).
+        self._via: dict[int, set[trio.CancelScope]] = {}
         s = self.settings
         self.cluster = SimCluster(
             seed,
@@ -153,18 +162,38 @@ class Workload:
         assert gateway is not None
         name, response = _RPC[type(request)]
         self.calls += 1
+        data = None
         try:
-            with trio.fail_after(timeout + 5):
+            with self.connection(node), trio.fail_after(timeout + 5):
                 data = await gateway.call(
                     GATEWAY + name, request.SerializeToString(), timeout=timeout
                 )
         except GrpcError as error:
-            self.errors[error.code.name] = self.errors.get(error.code.name, 0) + 1
+            self.count(error.code.name)
             return error
         except trio.TooSlowError:
-            self.errors["TIMEOUT"] = self.errors.get("TIMEOUT", 0) + 1
+            self.count("TIMEOUT")
             return GrpcError(StatusCode.DEADLINE_EXCEEDED, "the call timed out")
+        if data is None:
+            self.count("BROKER_DIED")
+            return GrpcError(StatusCode.UNAVAILABLE, f"the connection to broker {node} broke")
         return response.FromString(data)
+
+    def count(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    @contextmanager
+    def connection(self, node: int) -> Iterator[None]:
+        """A client connection to ``node``'s gateway: it breaks (the call inside ends) when
+        the broker dies."""
+        scope = trio.CancelScope()
+        via = self._via.setdefault(node, set())
+        via.add(scope)
+        try:
+            with scope:
+                yield
+        finally:
+            via.discard(scope)
 
     async def activate(self, job_type: str, lease: float) -> list[gw.ActivatedJob]:
         node = self.gateway_node()
@@ -180,8 +209,9 @@ class Workload:
             timeout=int(lease * 1000),
             requestTimeout=1000,
         )
+        sent: list[bytes] = []
         try:
-            with trio.fail_after(10):
+            with self.connection(node), trio.fail_after(10):
                 sent = await gateway.call_stream(
                     GATEWAY + "ActivateJobs", request.SerializeToString(), timeout=5
                 )
@@ -346,13 +376,20 @@ class Workload:
     async def worker(self, job_type: str) -> None:
         while True:
             lease = self.rng.uniform(1.0, 6.0)
+            asked = trio.current_time()
             jobs = await self.activate(job_type, lease)
             if not jobs:
                 await trio.sleep(self.rng.uniform(0.1, 0.5))
                 continue
             for job in jobs:
-                if job.key in self.acked_completions:
-                    self.violation(f"job {job.key} ({job_type}) was handed out after its ack")
+                acked = self.acked_completions.get(job.key)
+                if acked is not None and acked < asked:
+                    # (An activation that was under way when the completion was acknowledged
+                    # may have been applied before it.)
+                    self.violation(
+                        f"job {job.key} ({job_type}) was completed (acknowledged at {acked:.3f}) "
+                        f"and then activated again by a request sent at {asked:.3f}"
+                    )
                 tracked = self.by_instance.get(job.processInstanceKey)
                 variables = json.loads(job.variables)
                 if job_type == "finish" and tracked is not None:
@@ -374,9 +411,14 @@ class Workload:
                 )
                 answer = await self.call(complete)
                 if isinstance(answer, gw.CompleteJobResponse):
-                    self.acked_completions.add(job.key)
+                    self.acked_completions[job.key] = trio.current_time()
                     if job_type == "finish" and tracked is not None:
                         tracked.finished = True
+
+    def crash(self, node: int, *, power_loss: bool) -> None:
+        self.cluster.crash(node, power_loss=power_loss)
+        for scope in self._via.pop(node, set()):
+            scope.cancel()
 
     async def faulter(self) -> None:
         rng, cluster = self.rng, self.cluster
@@ -389,7 +431,7 @@ class Workload:
                 # acknowledged command was synced on a quorum.
                 self.faults.append(f"{trio.current_time():.1f} blackout")
                 for node in range(cluster.size):
-                    cluster.crash(node, power_loss=True)
+                    self.crash(node, power_loss=True)
                 await trio.sleep(rng.uniform(0.0, 5.0))
                 for node in range(cluster.size):
                     await cluster.start(node)
@@ -398,7 +440,7 @@ class Workload:
                 down = rng.sample(range(cluster.size), 2)
                 self.faults.append(f"{trio.current_time():.1f} crash {down}")
                 for node in down:
-                    cluster.crash(node, power_loss=rng.random() < 0.5)
+                    self.crash(node, power_loss=rng.random() < 0.5)
                 await trio.sleep(rng.uniform(0.5, 8.0))
                 for node in down:
                     await cluster.start(node)
@@ -406,7 +448,7 @@ class Workload:
                 victim = rng.randrange(cluster.size)
                 power_loss = rng.random() < 0.7
                 self.faults.append(f"{trio.current_time():.1f} crash {victim} pl={power_loss}")
-                cluster.crash(victim, power_loss=power_loss)
+                self.crash(victim, power_loss=power_loss)
                 await trio.sleep(rng.choice([0.0, rng.uniform(0.2, 5.0)]))
                 await cluster.start(victim)
             elif roll < 0.75:
@@ -425,6 +467,7 @@ class Workload:
                     manager = cluster.brokers[leaders[pid]].partitions
                     assert manager is not None
                     manager.transfer_leadership(pid, to)
+        self.faults_over = True
 
     async def hooker(self) -> None:
         while True:
@@ -478,7 +521,7 @@ class Workload:
         assert cluster is self.cluster
 
     def faulter_done(self) -> bool:
-        return len(self.cluster.running) == self.cluster.size
+        return self.faults_over and len(self.cluster.running) == self.cluster.size
 
     def check_instances(self) -> None:
         for tracked in self.keys.values():
