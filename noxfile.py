@@ -40,7 +40,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """Long randomized simulation: ``nox -s soak -- --seeds 10000`` (one worker per core)."""
+    """Long randomized simulations: ``nox -s soak -- --seeds 10000`` (one worker per core): Raft
+    groups under faults, and process workloads on simulated clusters of whole brokers
+    (``-k process`` for those alone; ``--first-seed S --seeds 1`` replays seed S)."""
     session.install("-e", ".[test]", "pytest-xdist")
     session.run(
         "python",
@@ -53,6 +55,7 @@ def soak(session: nox.Session) -> None:
         "-n",
         "auto",
         "tests/raft/test_sim_group.py",
+        "tests/test_process_sim.py",
         "-p",
         "no:cacheprovider",
         *session.posargs,

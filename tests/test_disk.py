@@ -15,7 +15,7 @@ import trio
 import trio.testing
 
 from trio_zeebe.disk import DirectoryInUse, DiskError, DiskFullError, RealDisk, replace_atomically
-from trio_zeebe.testing.disk import SimDisk
+from trio_zeebe.testing.disk import ProcessKilled, SimDisk, contain_dead_process_errors
 
 
 async def test_real_disk_roundtrip(tmp_path: Path) -> None:
@@ -320,3 +320,58 @@ def test_sim_directory_lock_is_exclusive_and_dropped_by_a_crash() -> None:
     assert disk.lock_holder("/data/b0") is None
     with pytest.raises(DiskError):
         disk.lock_directory("/nope", "1")  # like the real disk: the directory must exist
+
+
+# --- a killed process's view of a SimDisk ----------------------------------------------------
+
+
+async def test_a_killed_process_reaches_the_disk_no_more() -> None:
+    disk = SimDisk()
+    disk.makedirs("/d")
+    process = disk.process()
+    handle = process.open_append("/d/f")
+    handle.write(b"synced")
+    await process.run_blocking(process.fsync, handle)
+    await process.run_blocking(process.fsync_dir, "/d")
+    process.kill()
+    # Nothing the dead process still runs takes effect: not through its handles ...
+    with pytest.raises(ProcessKilled):
+        handle.write(b" ghost")
+    # ... nor through the disk (each call of the Disk protocol is refused) ...
+    for call in (
+        lambda: process.open_append("/d/g"),
+        lambda: process.rename("/d/f", "/d/h"),
+        lambda: process.remove("/d/f"),
+        lambda: process.read("/d/f"),
+        lambda: process.fsync_dir("/d"),
+    ):
+        with pytest.raises(ProcessKilled):
+            call()
+    assert isinstance(ProcessKilled("x"), DiskError)  # code that handles disk errors copes
+    # ... and a blocking call of a cancelled (killed) task stops at its cancellation.
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await process.run_blocking(disk.fsync, handle)
+        raise AssertionError("a killed process's cancelled task must not get past its call")
+    disk.crash(random.Random(1))
+    again = disk.process()  # the next process finds what the first made durable, only that
+    assert again.read("/d/f") == b"synced" and again.listdir("/d") == ["f"]
+
+
+def test_only_errors_from_a_killed_process_are_contained() -> None:
+    process = SimDisk().process()
+    with contain_dead_process_errors(process), pytest.raises(ProcessKilled):
+        raise ProcessKilled("alive: not contained")  # the process was not killed
+    process.kill()
+    with contain_dead_process_errors(process):
+        raise ProcessKilled("fsync")
+    with contain_dead_process_errors(process):
+        try:
+            raise ProcessKilled("write")
+        except DiskError as exc:
+            raise RuntimeError("log disabled") from exc  # caused by the dead process's call
+    with pytest.raises(ExceptionGroup) as left, contain_dead_process_errors(process):
+        raise ExceptionGroup("tasks", [ProcessKilled("fsync"), ValueError("a real bug")])
+    assert [type(e) for e in left.value.exceptions] == [ValueError]
+    with pytest.raises(KeyError), contain_dead_process_errors(process):
+        raise KeyError("a real bug of a killed process still shows")

@@ -17,8 +17,10 @@ from trio_zeebe.client import ClientError
 from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.proto import gateway_pb2 as gw
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
+from trio_zeebe.testing.bpmn import ProcessBuilder
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
+from trio_zeebe.testing.raft_group import wait_until
 
 from .helpers import ET, all_serving, call, create, engine_of, job_cluster
 from .helpers import create_job as CreateJob
@@ -226,3 +228,41 @@ async def _leader(brokers: Brokers, limit: float) -> int:
                     return max(claims)[1]
             brokers.check_running()
             await trio.sleep(0.05)
+
+
+async def test_create_with_result_at_a_cut_off_leader_is_unknown_soon_not_at_its_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """CreateProcessInstanceWithResult waits for the instance to complete, so a silent leader is
+    waited for; but once another broker leads, the deferred answer cannot come any more (the old
+    leader dropped it when it stepped down, and its reply would not get through): the client
+    hears "outcome unknown" about an election later, not when its requestTimeout runs out (it
+    once waited the whole minute)."""
+    xml = ProcessBuilder("wait").start_event().service_task("t", job_type="t").end_event().done()
+    async with job_cluster(209, partitions=1) as cluster:
+        deployed = await call(
+            cluster,
+            0,
+            gw.DeployResourceRequest(resources=[gw.Resource(name="w.bpmn", content=xml)]),
+        )
+        assert isinstance(deployed, gw.DeployResourceResponse), deployed
+        leader = cluster.leaders()[1]
+        gateway = gateway_without_the_leader(cluster, 1)
+        create = gw.CreateProcessInstanceRequest(bpmnProcessId="wait", version=-1)
+        request = gw.CreateProcessInstanceWithResultRequest(request=create, requestTimeout=60_000)
+        answers: list[object] = []
+
+        async def client() -> None:
+            answers.append(await call(cluster, gateway, request, timeout=120))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client)
+            await wait_until(lambda: len(engine_of(cluster, 1).instances()) > 0 or answers, 5)
+            assert not answers, answers
+            cluster.partition([leader], [n for n in range(3) if n != leader])
+            stalled = trio.current_time()
+        [unknown] = answers
+        assert isinstance(unknown, GrpcError), unknown
+        assert unknown.code == StatusCode.UNAVAILABLE and "outcome unknown" in unknown.message
+        assert trio.current_time() - stalled <= 2 * SOON
+        cluster.heal()

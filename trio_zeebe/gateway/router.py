@@ -33,8 +33,11 @@ is retried on the new leader while a create reports its outcome as unknown. If t
 broker still leads, it kept its followers and is slow, not gone: the attempt goes on waiting
 (re-sending would only duplicate the command) until the request's deadline. So a stalled leader
 costs its clients about the time to elect a new one, not the whole request timeout. Commands
-whose answer the engine defers (``alone``: CreateProcessInstanceWithResult) are not checked
-this way: their leader is expected to stay silent until the instance completes.
+whose answer the engine defers (``alone``: CreateProcessInstanceWithResult) are checked the same
+way: their leader is expected to stay silent until the instance completes, so silence alone
+ends nothing, but once another broker leads the answer cannot come any more (a processor drops
+its deferred answers when it steps down, and a cut-off leader's reply would not get through),
+and the client hears "outcome unknown" then rather than at its ``requestTimeout``.
 
 Creates stay "maybe created" rather than idempotent: re-sending one safely would need a request
 id in the command and, in every replica's engine state (and snapshots), the recent ids per
@@ -169,7 +172,7 @@ class CommandRouter:
         if address is None:
             return ForwardReply(Status.NOT_LEADER, message=f"no address for node {node}")
         pending = self.batcher.submit(address, pid, data, deadline - now, alone=alone)
-        check_at = deadline if alone else now + self.attempt_timeout
+        check_at = now + self.attempt_timeout
         while not await pending.wait(min(check_at, deadline)):
             now = trio.current_time()
             if now >= deadline:

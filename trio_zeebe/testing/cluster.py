@@ -19,7 +19,7 @@ from ..config import BrokerConfig, config_from_dict
 from ..engine.statemachine import StateMachine
 from ..raft.ready import Role
 from ..transport.api import Peer
-from .disk import SimDisk
+from .disk import SimDisk, SimDiskProcess, contain_dead_process_errors
 from .raft_group import SimNodes
 
 
@@ -77,30 +77,38 @@ class SimCluster(SimNodes):
         self.disks = {i: SimDisk() for i in range(brokers)}
         self.brokers: dict[int, Broker] = {}
         self.starts = 0
+        self._processes: dict[int, SimDiskProcess] = {}  # each broker's view of its disk
 
     def address(self, node: int) -> str:
         return self.configs[node].internal_address
 
     async def _run_node(self, node: int, task_status: trio.TaskStatus[None]) -> None:
         self.starts += 1
-        endpoint = self.net.endpoint(Peer(node, self.address(node)))
-        broker = Broker(
-            self.configs[node],
-            disk=self.disks[node],
-            network=endpoint,
-            serve_clients=False,
-            rng=random.Random(self.rng.getrandbits(64)),
-            # Monotonic across restarts, like the wall clock a real broker uses.
-            incarnation=self.starts * 1_000_000,
-            state_machine=self.state_machine,
-            clock=trio.current_time,
-        )
-        self.brokers[node] = broker
-        async with trio.open_nursery() as nursery:
-            await nursery.start(broker.run)
-            task_status.started()
+        process = self._processes[node] = self.disks[node].process()
+        # A crashed broker's tasks unwind after the crash (trio cancels them at their next
+        # checkpoint): what its disk calls raise meanwhile is no error of the run.
+        with contain_dead_process_errors(process):
+            endpoint = self.net.endpoint(Peer(node, self.address(node)))
+            broker = Broker(
+                self.configs[node],
+                disk=process,
+                network=endpoint,
+                serve_clients=False,
+                rng=random.Random(self.rng.getrandbits(64)),
+                # Monotonic across restarts, like the wall clock a real broker uses.
+                incarnation=self.starts * 1_000_000,
+                state_machine=self.state_machine,
+                clock=trio.current_time,
+            )
+            self.brokers[node] = broker
+            async with trio.open_nursery() as nursery:
+                await nursery.start(broker.run)
+                task_status.started()
 
     def crash(self, node: int, *, power_loss: bool = True) -> None:
+        """Kill the broker at once: from now on nothing it still runs reaches its disk or the
+        network; with ``power_loss`` its disk also loses what was not synced."""
+        self._processes[node].kill()
         self._kill(node)
         # A killed process loses its data-directory lock at once, before its tasks unwind.
         self.disks[node].release_locks()

@@ -22,6 +22,14 @@ shared with others), so simulated clusters can test the broker's disk space moni
 Blocking calls run inline (no threads), so simulations stay deterministic under
 ``trio.testing.MockClock``; an optional ``latency`` makes each blocking call take simulated time.
 Everything random comes from the ``random.Random`` passed to :meth:`crash`.
+
+A simulated process uses the disk through its own :meth:`SimDisk.process` view. Killing the
+process (:meth:`SimDiskProcess.kill`) is what a ``kill -9`` or a power cut does to its code: from
+then on nothing it runs reaches the disk. Trio cannot stop a cancelled task on the spot (it runs
+until its next checkpoint, and ``finally`` blocks run after that), so a call through a killed
+view raises :class:`ProcessKilled` instead of touching files, and a blocking call first lets the
+cancellation through; :class:`contain_dead_process_errors` (around the process's tasks) drops
+the errors that come out of the killed process as only that residue.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import errno
 import posixpath
 import random
 from collections.abc import Callable
+from types import TracebackType
 from typing import TypeVar
 
 import trio
@@ -38,11 +47,25 @@ from trio_zeebe.disk import DirectoryInUse, DirectoryLock, DiskError, DiskFullEr
 
 T = TypeVar("T")
 
-__all__ = ["PowerCut", "SimDisk"]
+__all__ = [
+    "PowerCut",
+    "ProcessKilled",
+    "SimDisk",
+    "SimDiskProcess",
+    "contain_dead_process_errors",
+    "without_dead_process_errors",
+]
 
 
 class PowerCut(Exception):
     """Raised by a SimDisk sync call when the test asked for a power cut at that point."""
+
+
+class ProcessKilled(DiskError):
+    """A disk call from a simulated process that was killed: it does not reach the disk."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(errno.EIO, f"the process was killed: {what} not done")
 
 
 class _Inode:
@@ -54,13 +77,16 @@ class _Inode:
 
 
 class _SimHandle:
-    __slots__ = ("_disk", "_epoch", "_inode", "_path", "closed")
+    __slots__ = ("_disk", "_epoch", "_inode", "_owner", "_path", "closed")
 
-    def __init__(self, disk: SimDisk, path: str, inode: _Inode) -> None:
+    def __init__(
+        self, disk: SimDisk, path: str, inode: _Inode, owner: SimDiskProcess | None = None
+    ) -> None:
         self._disk = disk
         self._path = path
         self._inode = inode
         self._epoch = disk.crashes
+        self._owner = owner
         self.closed = False
 
     @property
@@ -72,6 +98,8 @@ class _SimHandle:
         return len(self._inode.data)
 
     def inode(self) -> _Inode:
+        if self._owner is not None and self._owner.killed:
+            raise ProcessKilled(f"access to {self._path}")
         if self.closed or self._epoch != self._disk.crashes:
             raise DiskError(errno.EBADF, f"file handle closed or lost in a crash: {self._path}")
         return self._inode
@@ -159,6 +187,10 @@ class SimDisk:
     def _missing(self, path: str) -> DiskError:
         return DiskError(errno.ENOENT, f"no such file: {path}")
 
+    def process(self) -> SimDiskProcess:
+        """A new process's view of this disk (see the module docstring)."""
+        return SimDiskProcess(self)
+
     # -- Disk protocol ------------------------------------------------------------------
 
     def lock_directory(self, path: str, owner: str) -> DirectoryLock:
@@ -183,13 +215,16 @@ class SimDisk:
         return None if held is None else held[1]
 
     def open_append(self, path: str) -> FileHandle:
+        return self._open_append(path, None)
+
+    def _open_append(self, path: str, owner: SimDiskProcess | None) -> _SimHandle:
         path = self._norm(path)
         if posixpath.dirname(path) not in self._dirs:
             raise DiskError(errno.ENOENT, f"no such directory: {posixpath.dirname(path)}")
         inode = self._files.get(path)
         if inode is None:
             inode = self._files[path] = _Inode()
-        return _SimHandle(self, path, inode)
+        return _SimHandle(self, path, inode, owner)
 
     def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
         inode = self._files.get(self._norm(path))
@@ -307,3 +342,115 @@ class SimDisk:
             d = bytearray(inode.durable)
             d[offset] ^= xor
             inode.durable = bytes(d)
+
+
+class SimDiskProcess:
+    """One simulated process's view of a :class:`SimDisk` (a :class:`~trio_zeebe.disk.Disk`):
+    every call goes to the disk until :meth:`kill`, none after it (:class:`ProcessKilled`)."""
+
+    def __init__(self, disk: SimDisk) -> None:
+        self.disk = disk
+        self.killed = False
+
+    def kill(self) -> None:
+        """The process is dead: nothing it still runs reaches the disk, handles included."""
+        self.killed = True
+
+    def _alive(self, what: str) -> SimDisk:
+        if self.killed:
+            raise ProcessKilled(what)
+        return self.disk
+
+    def lock_directory(self, path: str, owner: str) -> DirectoryLock:
+        return self._alive(f"lock {path}").lock_directory(path, owner)
+
+    def open_append(self, path: str) -> FileHandle:
+        return self._alive(f"open {path}")._open_append(path, self)
+
+    def read(self, path: str, offset: int = 0, length: int = -1) -> bytes:
+        return self._alive(f"read {path}").read(path, offset, length)
+
+    def listdir(self, path: str) -> list[str]:
+        return self._alive(f"listdir {path}").listdir(path)
+
+    def makedirs(self, path: str) -> None:
+        self._alive(f"makedirs {path}").makedirs(path)
+
+    def remove(self, path: str) -> None:
+        self._alive(f"remove {path}").remove(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        self._alive(f"rename {src}").rename(src, dst)
+
+    def truncate(self, path: str, size: int) -> None:
+        self._alive(f"truncate {path}").truncate(path, size)
+
+    def exists(self, path: str) -> bool:
+        return self._alive(f"stat {path}").exists(path)
+
+    def free_bytes(self, path: str) -> int:
+        return self._alive(f"statfs {path}").free_bytes(path)
+
+    def fsync(self, handle: FileHandle) -> None:
+        self._alive(f"fsync {handle.path}").fsync(handle)
+
+    def fsync_dir(self, path: str) -> None:
+        self._alive(f"fsync {path}").fsync_dir(path)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
+        if self.killed:
+            # A dead process's cancelled task stops here (Cancelled), as it never ran on; a
+            # shielded one gets the error.
+            await trio.lowlevel.checkpoint()
+            raise ProcessKilled(getattr(fn, "__name__", "a blocking call"))
+        return await self.disk.run_blocking(fn, *args)
+
+    run_grouped = run_blocking
+
+
+def _from_dead_process(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return False  # split() looks at its members
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ProcessKilled):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def without_dead_process_errors(exc: BaseException) -> BaseException | None:
+    """``exc`` without the errors a killed process's calls raised (or that they caused): None
+    when nothing else is left. For the harness that kills simulated processes."""
+    if isinstance(exc, BaseExceptionGroup):
+        _, rest = exc.split(_from_dead_process)
+        return rest
+    return None if _from_dead_process(exc) else exc
+
+
+class contain_dead_process_errors:
+    """Around a simulated process's tasks: once ``process`` was killed, the errors its disk calls
+    raised (and what they caused) while its tasks unwound are dropped; anything else goes on."""
+
+    def __init__(self, process: SimDiskProcess | None) -> None:
+        self.process = process
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc is None or self.process is None or not self.process.killed:
+            return False
+        rest = without_dead_process_errors(exc)
+        if rest is None:
+            return True
+        if rest is exc:
+            return False
+        raise rest from None

@@ -29,7 +29,7 @@ from ..raft.proposals import Position
 from ..raft.ready import Ready, Role
 from ..raft.router import RaftRouter
 from ..transport.api import Peer
-from .disk import SimDisk
+from .disk import SimDisk, SimDiskProcess, contain_dead_process_errors
 from .network import SimNetwork
 
 PARTITION = 1
@@ -48,10 +48,17 @@ async def wait_until(predicate: Callable[[], bool], within: float, poll: float =
 
 
 def seed_trio_scheduler(seed: int) -> None:
-    """Make trio's run-queue order a function of ``seed`` (see peers-and-testing.md §5)."""
+    """Make trio's run-queue order a function of ``seed`` (see peers-and-testing.md §5).
+
+    Seeding trio's shuffle is not enough on its own: the tasks a cancellation wakes are
+    collected from a set (ordered by their memory addresses), so each batch is first put in
+    creation order, as trio does when Hypothesis is loaded (pytest loads it; a replay run as a
+    plain script does not).
+    """
     from trio._core import _run
 
     _run._r.seed(seed)
+    setattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", True)  # noqa: B010 - a Final in trio
 
 
 class RaftChecker:
@@ -244,6 +251,7 @@ class SimRaftGroup(SimNodes):
         self.disks: dict[int, Disk] = {i: SimDisk() for i in range(size)}
         self.drivers: dict[int, RaftDriver] = {}
         self.checker = RaftChecker()
+        self._processes: dict[int, SimDiskProcess] = {}  # each node's view of a SimDisk
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -254,34 +262,46 @@ class SimRaftGroup(SimNodes):
         self.checker.restarted(node)
 
     async def _run_node(self, node: int, task_status: trio.TaskStatus[None]) -> None:
-        async with trio.open_nursery() as nursery:
-            endpoint = self.net.endpoint(Peer(node, self.addresses[node]))
-            await nursery.start(endpoint.run)
-            driver = RaftDriver(
-                partition=PARTITION,
-                config=self.config,
-                node_id=node,
-                voters=range(self.size),
-                addresses=self.addresses,
-                router=RaftRouter(endpoint),
-                disk=self.disks[node],
-                directory=f"/data/node-{node}/partition-{PARTITION}",
-                rng=random.Random(self.rng.getrandbits(64)),
-                segment_bytes=self.segment_bytes,
-                timer=self.timers.get(node),
-                on_ready=lambda n, r: self.checker.on_ready(self, n, r),
-            )
-            self.drivers[node] = driver
-            if self.with_machines:
-                machine = self.machines[node] = ListMachine(driver)
-                nursery.start_soon(machine.run)
-            if self.on_start is not None:
-                self.on_start(node, driver, nursery)
-            await nursery.start(driver.run)
-            task_status.started()
+        disk = self.disks[node]
+        process = None
+        if isinstance(disk, SimDisk):
+            process = self._processes[node] = disk.process()
+            disk = process
+        # A crashed node's tasks unwind after the crash (trio cancels them at their next
+        # checkpoint): what its disk calls raise meanwhile is no error of the run.
+        with contain_dead_process_errors(process):
+            async with trio.open_nursery() as nursery:
+                endpoint = self.net.endpoint(Peer(node, self.addresses[node]))
+                await nursery.start(endpoint.run)
+                driver = RaftDriver(
+                    partition=PARTITION,
+                    config=self.config,
+                    node_id=node,
+                    voters=range(self.size),
+                    addresses=self.addresses,
+                    router=RaftRouter(endpoint),
+                    disk=disk,
+                    directory=f"/data/node-{node}/partition-{PARTITION}",
+                    rng=random.Random(self.rng.getrandbits(64)),
+                    segment_bytes=self.segment_bytes,
+                    timer=self.timers.get(node),
+                    on_ready=lambda n, r: self.checker.on_ready(self, n, r),
+                )
+                self.drivers[node] = driver
+                if self.with_machines:
+                    machine = self.machines[node] = ListMachine(driver)
+                    nursery.start_soon(machine.run)
+                if self.on_start is not None:
+                    self.on_start(node, driver, nursery)
+                await nursery.start(driver.run)
+                task_status.started()
 
     def crash(self, node: int, *, power_loss: bool = True) -> None:
-        """Kill the node's tasks; with ``power_loss`` its disk also loses unsynced writes."""
+        """Kill the node's tasks (nothing they still run reaches a SimDisk); with
+        ``power_loss`` its disk also loses unsynced writes."""
+        process = self._processes.pop(node, None)
+        if process is not None:
+            process.kill()
         self._kill(node)
         if power_loss:
             disk = self.disks[node]
