@@ -290,7 +290,9 @@ async def zeebe_load(args: argparse.Namespace) -> dict[str, Any]:
 
         async def call(c: Client) -> Any:
             if whole:
-                return await c.create_process_instance_with_result("bench", variables=variables)
+                return await c.create_process_instance_with_result(
+                    "bench", variables=variables, request_timeout=60
+                )
             return await c.create_process_instance("bench", variables=variables)
 
         async def loop(worker: int) -> None:
