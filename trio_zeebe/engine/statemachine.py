@@ -36,8 +36,8 @@ Optional capabilities are separate protocols; the processor checks for them once
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -141,4 +141,22 @@ class DeferredAnswers(Protocol):
 
     def take_answers(self) -> list[tuple[int, bytes]]:
         """(position of the original command, answer bytes) produced since the last call."""
+        ...
+
+
+@runtime_checkable
+class SnapshotsInPieces(Protocol):
+    """A state machine whose snapshot is taken in two steps, so a big state does not stall the
+    processor's thread: :meth:`snapshot_view` freezes the state cheaply (no serialization),
+    and :meth:`snapshot_chunks` serializes that view piece by piece while ``apply`` goes on
+    changing the live state. The pieces joined are exactly what ``snapshot()`` would have
+    returned at the moment of the view (equal states give equal bytes, on every replica).
+    """
+
+    def snapshot_view(self) -> Any:
+        """The state as of now, unaffected by later ``apply`` calls."""
+        ...
+
+    def snapshot_chunks(self, view: Any) -> Iterator[bytes]:
+        """The snapshot bytes of ``view``, in pieces of bounded work each."""
         ...
