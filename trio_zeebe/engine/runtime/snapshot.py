@@ -11,6 +11,7 @@ snapshot raises ValueError; the caller's state is untouched because a new state 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -297,13 +298,22 @@ _DECISION = (_int, _str, _str, _int, _int, _str, _int)
 
 
 def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
-    """A new state from snapshot bytes; raises SnapshotError for anything else."""
+    """A new state from snapshot bytes; raises SnapshotError for anything else.
+
+    The cyclic garbage collector is paused meanwhile: restoring allocates millions of objects
+    that all stay alive, and each collection they trigger would walk all of them again (a
+    third of the restore time at 100,000 jobs). Reference counting still frees what dies."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _restore(data, parse)
     except SnapshotError:
         raise
     except Exception as error:  # any shape error in foreign bytes means "not a snapshot"
         raise _fail(f"{type(error).__name__}: {error}") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
