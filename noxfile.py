@@ -178,10 +178,22 @@ def vendor(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (they measure; they do not pass or fail)."""
-    session.install("-e", ".")
+    """Benchmarks (they measure; they do not pass or fail).
+
+    ``nox -s bench`` runs every script in ``bench/`` with the session's arguments;
+    ``nox -s bench -- NAME [args]`` runs only ``bench/NAME.py`` (dashes or underscores), e.g.
+    ``nox -s bench -- vs-etcd --rounds 3`` (needs Debian's ``etcd-server``; skipped without it).
+    """
+    session.install("-e", ".", "grpcio>=1.60", "grpcio-tools>=1.60")
     import glob
 
+    if session.posargs and not session.posargs[0].startswith("-"):
+        name, *rest = session.posargs
+        script = Path("bench") / (name.replace("-", "_") + ".py")
+        if not script.exists():
+            session.error(f"no benchmark {script}; see bench/")
+        session.run("python", str(script), *rest)
+        return
     for script in sorted(glob.glob("bench/*.py")):
         session.run("python", script, *session.posargs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import trio
@@ -19,7 +19,7 @@ from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.partitions.manager import LocalPartition
 from trio_zeebe.processing import envelope
 from trio_zeebe.processing.envelope import Kind
-from trio_zeebe.processing.processor import PartitionProcessor, position_of
+from trio_zeebe.processing.processor import PartitionProcessor, position_of, produce_snapshot
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
@@ -632,3 +632,53 @@ async def test_a_broker_that_loses_power_inside_a_disk_call_is_only_crashed(
             lambda: len({p.machine.snapshot() for p in processors(cluster, 1).values()}) == 1, 30
         )
         nursery.cancel_scope.cancel()
+
+
+class Pieces:
+    """A machine snapshotted in pieces: one piece per record, the view a frozen copy."""
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+
+    def apply(self, command: bytes, position: int, timestamp: float) -> bytes:
+        self.records.append(command)
+        return b"ok"
+
+    def snapshot(self) -> bytes:
+        return b"".join(self.records)
+
+    def restore(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def snapshot_view(self) -> tuple[bytes, ...]:
+        return tuple(self.records)
+
+    def snapshot_chunks(self, view: tuple[bytes, ...]) -> Iterator[bytes]:
+        yield from view
+
+
+async def test_a_snapshot_in_pieces_lets_other_tasks_and_the_machine_run_and_is_of_its_moment() -> (
+    None
+):
+    machine = Pieces()
+    for i in range(50):
+        machine.apply(b"%03d" % i, i + 1, 0.0)
+    expected = machine.snapshot()
+    ran_between = 0
+
+    async def other_work() -> None:
+        nonlocal ran_between
+        for i in range(50, 80):
+            machine.apply(b"%03d" % i, i + 1, 0.0)  # the live state moves on meanwhile
+            ran_between += 1
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other_work)
+        body = await produce_snapshot(machine)
+        during = ran_between
+    assert during > 0  # other tasks ran while the snapshot was being written
+    assert (
+        b"".join(body) == expected
+    )  # the state as of the call, not what was applied while writing
+    assert machine.snapshot() != expected

@@ -71,12 +71,13 @@ converter.register_structure_hook(str, _strict(str, (str,)))
 converter.register_structure_hook(bytes, _strict(bytes, (bytes,)))
 
 
-def _tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
+def _tuple_hook(tp: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
     # cattrs would happily turn the string "ab" into ("a", "b"); list and tuple fields take arrays.
+    # The items' hooks come from the converter asking (the checked one, or the fast copy).
     args = get_args(tp)
     if (len(args) == 2 and args[1] is Ellipsis) or get_origin(tp) is list:
         item_type = args[0]
-        item = converter.get_structure_hook(item_type)
+        item = conv.get_structure_hook(item_type)
         make = tuple if get_origin(tp) is tuple else list
 
         def homogeneous(value: Any, _: Any) -> Any:
@@ -88,7 +89,7 @@ def _tuple_hook(tp: Any) -> Callable[[Any, Any], Any]:
                 raise _at_index(tp, item_type, value, exc) from None
 
         return homogeneous
-    hooks = [(converter.get_structure_hook(a), a) for a in args]
+    hooks = [(conv.get_structure_hook(a), a) for a in args]
 
     def fixed(value: Any, _: Any) -> tuple[Any, ...]:
         if type(value) not in (list, tuple) or len(value) != len(hooks):
@@ -157,6 +158,34 @@ converter.register_structure_hook_func(lambda tp: tp == dict[str, Any], _structu
 _by_tag: dict[str, type[Any]] = {}
 _tag_of: dict[type[Any], str] = {}
 
+# The hot path: wire messages are structured with hooks of a copy of ``converter`` made without
+# cattrs' detailed validation (no per-field try/except and error lists: several times faster),
+# under the same rules (the same hooks, extra keys forbidden). Only input that fails there is
+# structured again by ``converter`` itself, whose errors name the field for DecodeError's text.
+# The copy is made on first use and dropped whenever a hook is registered through
+# :func:`register_structure_hook`, so both always agree.
+_fast: cattrs.Converter | None = None
+_fast_hooks: dict[type[Any], Callable[[Any, Any], Any]] = {}
+
+
+def register_structure_hook(tp: Any, hook: Callable[[Any, Any], Any]) -> None:
+    """Register a structure hook on the one converter (use this, not the converter's own
+    method, so the hot path's copy picks it up)."""
+    global _fast
+    converter.register_structure_hook(tp, hook)
+    _fast = None
+    _fast_hooks.clear()
+
+
+def _fast_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    global _fast
+    hook = _fast_hooks.get(cls)
+    if hook is None:
+        if _fast is None:
+            _fast = converter.copy(detailed_validation=False)
+        hook = _fast_hooks[cls] = _fast.get_structure_hook(cls)
+    return hook
+
 
 class DecodeError(ValueError):
     """Bytes or a structure that is not a valid message."""
@@ -195,10 +224,15 @@ def from_wire(obj: Any) -> Any:
     cls = _by_tag.get(obj[0])
     if cls is None:
         raise DecodeError(f"unknown message type {obj[0][:40]!r}")
-    if not isinstance(obj[1], dict):
+    body = obj[1]
+    if not isinstance(body, dict):
         raise DecodeError(f"{obj[0]}: body is not a map")
     try:
-        return converter.structure(obj[1], cls)
+        return _fast_hook(cls)(body, cls)
+    except Exception:  # bad input: structure it again for an error that names the field
+        pass
+    try:
+        return converter.structure(body, cls)
     except Exception as exc:  # cattrs raises many shapes of errors; all mean "bad input"
         raise DecodeError(f"{obj[0]}: {_describe(exc)}") from None
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import trio
@@ -401,18 +401,23 @@ def _run_calls(calls: list[_Call]) -> None:
         call.run()
 
 
-async def replace_atomically(disk: Disk, path: str, data: bytes) -> None:
+async def replace_atomically(disk: Disk, path: str, data: bytes | Sequence[bytes]) -> None:
     """Replace the file ``path`` with ``data`` so a crash leaves the old or the new content.
 
     Writes ``path + ".tmp"``, fsyncs it, renames it over ``path`` and fsyncs the directory.
-    Not safe to call concurrently for the same ``path`` (callers serialise per file).
+    ``data`` in pieces (a snapshot) is written in a worker thread, so a big file does not hold
+    the trio thread. Not safe to call concurrently for the same ``path`` (callers serialise per
+    file).
     """
     tmp = path + ".tmp"
     if disk.exists(tmp):
         disk.remove(tmp)
     handle = disk.open_append(tmp)
     try:
-        handle.write(data)
+        if isinstance(data, bytes):
+            handle.write(data)
+        else:
+            await disk.run_blocking(_write_pieces, handle, data)
         await disk.run_blocking(disk.fsync, handle)
     except BaseException:
         handle.close()
@@ -424,3 +429,8 @@ async def replace_atomically(disk: Disk, path: str, data: bytes) -> None:
     handle.close()
     disk.rename(tmp, path)
     await disk.run_blocking(disk.fsync_dir, os.path.dirname(path) or ".")
+
+
+def _write_pieces(handle: FileHandle, pieces: Sequence[bytes]) -> None:
+    for piece in pieces:
+        handle.write(piece)

@@ -26,7 +26,7 @@ iterates anything hash-ordered, and ``apply`` never raises: bad input is a rejec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from google.protobuf.message import Message
@@ -194,9 +194,9 @@ class Engine:
         serialize it later with :meth:`snapshot_chunks` while processing goes on."""
         return take_view(self._state)
 
-    @staticmethod
-    def snapshot_chunks(view: View) -> Sequence[bytes]:
-        return list(chunks(view))
+    def snapshot_chunks(self, view: View) -> Iterator[bytes]:
+        """The snapshot bytes of ``view`` a bounded number of rows at a time (lazily)."""
+        return chunks(view)
 
     def restore(self, data: bytes) -> None:
         state = restore(data, parse_resource)

@@ -36,8 +36,8 @@ Optional capabilities are separate protocols; the processor checks for them once
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .runtime.trace import TraceListener
 
@@ -157,4 +157,22 @@ class Traced(Protocol):
 
     def set_trace(self, listener: TraceListener | None) -> None:
         """Call ``listener`` per event from now on (None: stop)."""
+        ...
+
+
+@runtime_checkable
+class SnapshotsInPieces(Protocol):
+    """A state machine whose snapshot is taken in two steps, so a big state does not stall the
+    processor's thread: :meth:`snapshot_view` freezes the state cheaply (no serialization),
+    and :meth:`snapshot_chunks` serializes that view piece by piece while ``apply`` goes on
+    changing the live state. The pieces joined are exactly what ``snapshot()`` would have
+    returned at the moment of the view (equal states give equal bytes, on every replica).
+    """
+
+    def snapshot_view(self) -> Any:
+        """The state as of now, unaffected by later ``apply`` calls."""
+        ...
+
+    def snapshot_chunks(self, view: Any) -> Iterator[bytes]:
+        """The snapshot bytes of ``view``, in pieces of bounded work each."""
         ...

@@ -11,7 +11,7 @@ import enum
 
 import attrs
 
-from trio_zeebe.codec import converter, wire
+from trio_zeebe.codec import register_structure_hook, wire
 from trio_zeebe.transport.api import split_address
 
 
@@ -34,7 +34,7 @@ def _structure_state(value: object, _type: object) -> State:
     return State(value)
 
 
-converter.register_structure_hook(State, _structure_state)
+register_structure_hook(State, _structure_state)
 
 
 def _valid_address(_: object, __: object, address: str) -> None:

@@ -18,7 +18,12 @@ given to the waiting request when the machine hands it over (``take_answers``), 
 command's position; inter-partition sends go out through a :class:`~.sideeffects.OutboxSender`;
 the job types that got work are announced to ``on_jobs_available`` listeners (long polling, job
 push).
-Snapshots are taken by entry count and by time; Raft then compacts the log behind them.
+Snapshots are taken by entry count and by time; Raft then compacts the log behind them. A
+machine that can snapshot in pieces (:class:`~trio_zeebe.engine.statemachine.SnapshotsInPieces`)
+is frozen as a view at the applied entry and serialized in a task of its own, yielding between
+pieces, while the apply loop goes on: a big state stalls neither this partition nor the rest of
+the broker (:func:`produce_snapshot`). The bytes are those of the state at that entry, the same
+on every replica.
 
 If the state machine raises (it must not; see :mod:`~trio_zeebe.engine.statemachine`), the
 processor halts: it reports where and why, answers every request with that reason, applies and
@@ -43,6 +48,7 @@ from ..engine.statemachine import (
     AnswersUnlogged,
     DeferredAnswers,
     InterPartition,
+    SnapshotsInPieces,
     StateMachine,
     TimeDriven,
     Traced,
@@ -246,6 +252,9 @@ class PartitionProcessor:
         an applied entry, or with None when it starts serving (anything may be waiting)."""
         self.on_halted: list[Callable[[Halt], None]] = []  # e.g. report the partition unhealthy
         self._replay: _Replay | None = None
+        self._nursery: trio.Nursery | None = None
+        self._snapshotting = False
+        self._restores = 0  # snapshots restored so far: one in between voids a snapshot in work
 
     async def process_overview(self) -> PartitionOverview | None:
         """What runs on this replica's state, per process definition and element (the live
@@ -295,6 +304,7 @@ class PartitionProcessor:
                 self.partition, status.snapshot_index, status.last_index, self.applied_records
             )
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self._watch_roles)
             if self._timed is not None:
                 nursery.start_soon(self._ticker, self._timed)
@@ -454,8 +464,12 @@ class PartitionProcessor:
                     # Let go of the stream: Raft goes on committing without us, and a restart
                     # replays from the last snapshot.
                     break
-                if self._snapshot_due():
-                    await self.take_snapshot()
+                if not self._snapshotting and self._snapshot_due():
+                    if self._nursery is None:
+                        await self.take_snapshot()
+                    else:  # the loop goes on applying while the snapshot is written
+                        self._snapshotting = True
+                        self._nursery.start_soon(self._background_snapshot)
 
     def _apply(self, item: Applied) -> None:
         if isinstance(item, Restore):
@@ -474,6 +488,7 @@ class PartitionProcessor:
             restoring.finish(done=snap.size)
             self.applied_index, self.applied_term = snap.index, snap.term
             self._since_snapshot = 0
+            self._restores += 1
             return
         assert isinstance(item, Committed)
         if item.noop:
@@ -660,23 +675,40 @@ class PartitionProcessor:
             trio.current_time() - self._last_snapshot_at >= self.snapshot_period
         )
 
+    async def _background_snapshot(self) -> None:
+        if self.halted is not None:  # halted before this task ran: nothing to snapshot
+            self._snapshotting = False
+            return
+        await self.take_snapshot()
+
     async def take_snapshot(self) -> None:
         """Snapshot the state at the last applied entry (Raft then compacts behind it); refused
-        with PartitionHalted once halted: an inconsistent state must not become a snapshot."""
-        if self.halted is not None:
-            raise self._halted_error()
-        started = trio.current_time()
+        with PartitionHalted once halted: an inconsistent state must not become a snapshot.
+
+        The state is frozen before the first checkpoint; records applied while it is written
+        belong to the next snapshot. A snapshot restored meanwhile (the leader sent a newer
+        one) voids this one."""
         try:
-            body = self.machine.snapshot()
-        except Exception as exc:
-            self._halt(-1, self.applied_index, exc)
-            return
-        await self.driver.take_snapshot(self.applied_index, self.applied_term, body)
-        self._since_snapshot = 0
-        self._last_snapshot_at = trio.current_time()
-        if self._observe_snapshot is not None:
-            self._observe_snapshot(self._last_snapshot_at - started)
-        log.debug("partition %d: snapshot at %d", self.partition, self.applied_index)
+            if self.halted is not None:
+                raise self._halted_error()
+            started = trio.current_time()
+            index, term, restores = self.applied_index, self.applied_term, self._restores
+            self._since_snapshot = 0
+            self._last_snapshot_at = started
+            try:
+                body = await produce_snapshot(self.machine)
+            except Exception as exc:
+                self._halt(-1, index, exc)
+                return
+            if self.halted is not None or self._restores != restores:
+                return
+            await self.driver.take_snapshot(index, term, body)
+            done = trio.current_time()
+            if self._observe_snapshot is not None:
+                self._observe_snapshot(done - started)
+            log.debug("partition %d: snapshot at %d", self.partition, index)
+        finally:
+            self._snapshotting = False
 
     # --- leader duties ----------------------------------------------------------------------
 
@@ -731,3 +763,19 @@ class PartitionProcessor:
                 # Refused (back-pressure, a leadership transfer) or a machine whose deadline
                 # did not move: try again later rather than spin.
                 await trio.sleep(_STUCK_TICK_PAUSE)
+
+
+async def produce_snapshot(machine: StateMachine) -> list[bytes]:
+    """``machine``'s snapshot bytes as of the call, in pieces (their concatenation is the
+    snapshot). A :class:`SnapshotsInPieces` machine is frozen at once and serialized piece by
+    piece with a checkpoint after each piece, so other tasks (and the machine's own apply loop)
+    run in between; any other machine's ``snapshot()`` runs in one go."""
+    if not isinstance(machine, SnapshotsInPieces):
+        return [machine.snapshot()]
+    view = machine.snapshot_view()
+    await trio.lowlevel.checkpoint()
+    pieces = []
+    for piece in machine.snapshot_chunks(view):
+        pieces.append(piece)
+        await trio.lowlevel.checkpoint()
+    return pieces

@@ -276,8 +276,11 @@ class RaftDriver:
             await self.leadership.wait_for_successor()
         return self.leadership.led_elsewhere
 
-    async def take_snapshot(self, index: int, term: int, body: bytes) -> SnapshotInfo:
-        """Persist the state machine as of entry ``index``, then compact the log behind it."""
+    async def take_snapshot(
+        self, index: int, term: int, body: bytes | Sequence[bytes]
+    ) -> SnapshotInfo:
+        """Persist the state machine as of entry ``index`` (``body`` whole or in pieces), then
+        compact the log behind it."""
         info = await self.snapshots.save(index, term, body)
         await self.inbox.call(Compact(index))
         return info

@@ -20,6 +20,7 @@ import logging
 import re
 import struct
 import zlib
+from collections.abc import Sequence
 
 import attrs
 
@@ -73,6 +74,14 @@ class SnapshotChunkAck:
 
 def encode_snapshot(body: bytes) -> bytes:
     return _HEADER.pack(MAGIC, zlib.crc32(body), len(body)) + body
+
+
+def snapshot_header(pieces: Sequence[bytes]) -> bytes:
+    """The header :func:`encode_snapshot` puts before the concatenation of ``pieces``."""
+    crc = 0
+    for piece in pieces:
+        crc = zlib.crc32(piece, crc)
+    return _HEADER.pack(MAGIC, crc, sum(map(len, pieces)))
 
 
 def decode_snapshot(data: bytes, path: str) -> bytes:
@@ -146,16 +155,27 @@ class SnapshotStore:
     def read_chunk(self, info: SnapshotInfo, offset: int, size: int) -> bytes:
         return self.disk.read(info.path, offset, size)
 
-    async def save(self, index: int, term: int, body: bytes) -> SnapshotInfo:
-        data = encode_snapshot(body)
+    async def save(self, index: int, term: int, body: bytes | Sequence[bytes]) -> SnapshotInfo:
+        """Persist ``body`` (whole, or in pieces whose concatenation is the body) atomically.
+
+        The checksum and the writing of a body in pieces run in a worker thread: a big
+        snapshot does not hold the trio thread."""
         path = f"{self.directory}/{snapshot_name(index, term)}"
         self.disk.makedirs(self.directory)
         from ..disk import replace_atomically
 
+        if isinstance(body, bytes):
+            data: bytes | list[bytes] = encode_snapshot(body)
+            size = len(data)
+        else:
+            pieces = list(body)
+            header = await self.disk.run_blocking(snapshot_header, pieces)
+            data = [header, *pieces]
+            size = len(header) + sum(map(len, pieces))
         await replace_atomically(self.disk, path, data)
         self._changed()
         self._prune()
-        return SnapshotInfo(index, term, path, len(data))
+        return SnapshotInfo(index, term, path, size)
 
     def _prune(self) -> None:
         for _, _, path in self._list()[KEEP:]:

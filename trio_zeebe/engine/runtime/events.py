@@ -36,6 +36,7 @@ UNHANDLED_ERROR_EVENT = "UNHANDLED_ERROR_EVENT"
 _T = BpmnElementType
 _ACTIVE = (ACTIVATING, ACTIVATED)
 _SCOPES = (_T.PROCESS.value, _T.SUB_PROCESS.value, _T.EVENT_SUB_PROCESS.value)
+_CATCHING = frozenset({_T.INTERMEDIATE_CATCH_EVENT, _T.RECEIVE_TASK, _T.EVENT_BASED_GATEWAY})
 
 
 class EventSubscriptions(Protocol):
@@ -72,12 +73,25 @@ class AllSubscriptions:
         self.kinds = tuple(kinds)
 
     def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None:
+        if not may_catch(machine, instance, element):
+            return  # most elements: no kind has anything to open (each would look it up again)
         for kind in self.kinds:
             kind.subscribe(machine, instance, element)
 
     def unsubscribe(self, machine: Machine, instance: Instance) -> None:
         for kind in self.kinds:
             kind.unsubscribe(machine, instance)
+
+
+def may_catch(machine: Machine, instance: Instance, element: Element) -> bool:
+    """Whether an activation of ``element`` can open any event subscription: it waits for an
+    event itself (a catch event, a receive task), is an event-based gateway, has boundary
+    events, or is a scope with event subprocesses. Every kind of subscription looks for its
+    events only there."""
+    if element.element_type in _CATCHING:
+        return True
+    model = machine.model(instance)
+    return bool(model.boundary_events.get(element.id) or model.event_subprocesses.get(element.id))
 
 
 def can_trigger(scope: Instance, catch: Element) -> bool:

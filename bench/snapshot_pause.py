@@ -1,0 +1,138 @@
+"""How long a snapshot of a big partition stalls the broker's trio thread, and how long restoring
+it takes. A benchmark, not a test: ``python bench/snapshot_pause.py [--jobs 1000000]``.
+
+Builds one partition's engine state through the engine's own apply path (``Engine.apply`` of
+``--jobs`` CreateJob commands with 100-byte JSON variables, as the processor applies committed
+records), and reports memory per active job (the process's resident set before and after).
+Then, inside ``trio.run``, a ticker task checkpoints every millisecond and records the longest
+gap between two of its wake-ups while the snapshot is taken the way the partition processor
+takes it (:meth:`PartitionProcessor.produce_snapshot` and the snapshot store's ``save`` on a
+real disk, fsync included), so the longest gap is how long every other task of the broker
+(heartbeats, SWIM probes, other partitions) waited. On a shared machine the wall-clock gap also
+holds the time the OS ran other processes; the trio thread's CPU time within the gap is the
+part this process's own work is responsible for. ``--old`` measures the previous way, the
+whole ``Engine.snapshot()`` in one go. Finally the bytes are restored into a fresh engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from typing import Any
+
+import trio
+
+from trio_zeebe.disk import RealDisk
+from trio_zeebe.engine.commands import CommandType, command
+from trio_zeebe.engine.engine import Engine
+from trio_zeebe.processing.processor import produce_snapshot
+from trio_zeebe.proto import trio_zeebe_pb2 as tz
+from trio_zeebe.raft.snapshots import SnapshotStore
+
+PAYLOAD = 100
+
+
+def rss() -> int:
+    """Resident set size in bytes (Linux /proc; else the peak from getrusage)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def variables() -> str:
+    base = len(json.dumps({"payload": ""}, separators=(",", ":")))
+    return json.dumps({"payload": "x" * (PAYLOAD - base)}, separators=(",", ":"))
+
+
+def build(jobs: int) -> tuple[Engine, float, int]:
+    record = command(
+        CommandType.CREATE_JOB, tz.CreateJobRequest(type="bench", variables=variables())
+    )
+    before = rss()
+    engine = Engine(1, 1)
+    apply = engine.apply
+    started = time.perf_counter()
+    for position in range(1, jobs + 1):
+        apply(record, position, 1_700_000_000.0)
+    elapsed = time.perf_counter() - started
+    assert len(engine.jobs()) == jobs, "a CreateJob was refused"
+    return engine, elapsed, rss() - before
+
+
+async def measure(engine: Engine, directory: str, old: bool) -> dict[str, Any]:
+    gaps: list[tuple[float, float]] = []  # (gap, when it ended)
+    cpu_gaps: list[float] = []  # the trio thread's CPU time in each gap: our work, not the OS's
+    done = trio.Event()
+
+    async def ticker() -> None:
+        last, last_cpu = time.perf_counter(), time.thread_time()
+        while not done.is_set():
+            await trio.sleep(0.001)
+            now, cpu = time.perf_counter(), time.thread_time()
+            gaps.append((now - last, now))
+            cpu_gaps.append(cpu - last_cpu)
+            last, last_cpu = now, cpu
+
+    store = SnapshotStore(RealDisk(), directory)
+    result: dict[str, Any] = {}
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.sleep(0.05)
+        started = time.perf_counter()
+        body = engine.snapshot() if old else await produce_snapshot(engine)
+        produced = time.perf_counter()
+        info = await store.save(1, 1, body)
+        result["produce_s"] = produced - started
+        result["total_s"] = time.perf_counter() - started
+        result["bytes"] = info.size
+        await trio.sleep(0.05)
+        done.set()
+    first = next(i for i, g in enumerate(gaps) if g[1] >= started)
+    result["max_cpu_gap_ms"] = 1000 * max(cpu_gaps[first:])
+    during = sorted(gaps[first:], reverse=True)
+    result["max_gap_ms"] = 1000 * during[0][0]
+    result["top_gaps"] = [(round(1000 * g, 1), round(w - started, 3)) for g, w in during[:5]]
+    started = time.perf_counter()
+    Engine(1, 1).restore(store.load(info))
+    result["restore_s"] = time.perf_counter() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--old", action="store_true", help="Engine.snapshot() in one go")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    engine, build_s, memory = build(args.jobs)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = trio.run(measure, engine, tmp, args.old)
+    result.update(jobs=args.jobs, build_s=build_s, bytes_per_job=memory / args.jobs)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"{args.jobs:,} active jobs ({PAYLOAD}-byte variables) built through Engine.apply in "
+        f"{build_s:.1f} s; memory {result['bytes_per_job']:.0f} bytes per job"
+    )
+    way = "Engine.snapshot() in one go" if args.old else "produce_snapshot (incremental)"
+    print(
+        f"snapshot ({way}): {result['bytes'] / 1e6:.1f} MB, produced in "
+        f"{result['produce_s']:.2f} s, saved (fsync) after {result['total_s']:.2f} s; "
+        f"longest trio stall {result['max_gap_ms']:.0f} ms wall clock, "
+        f"{result['max_cpu_gap_ms']:.0f} ms of the trio thread's CPU time"
+    )
+    print("  longest stalls (ms, ended at s after the start):", result["top_gaps"])
+    print(f"restore into a fresh engine: {result['restore_s']:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
