@@ -221,23 +221,14 @@ class Connections:
         Once a copy of the request was sent, a later failure to reach a gateway is
         :class:`ConnectionFailed` ("maybe applied"), never :class:`GatewayUnreachable`."""
         deadline = anyio.current_time() + timeout
-        attempts = len(self.targets) + 1
-        sent: ChannelError | None = None
+        attempts = _Attempts(len(self.targets) + 1)
         while True:
-            attempts -= 1
-            try:
-                channel, name = await self._ready_channel(deadline, timeout)
-            except GatewayUnreachable as exc:
-                raise _maybe_applied(sent, exc) from None
+            channel, name = await self._next_channel(deadline, timeout, attempts)
             left = deadline - anyio.current_time()
             try:
                 return await channel.unary(path, request, timeout=max(left, 0.001))
             except ChannelError as exc:
-                sent = exc if exc.sent else sent
-                try:
-                    self._retry_or_raise(exc, name, path, idempotent, attempts)
-                except GatewayUnreachable as unreachable:
-                    raise _maybe_applied(sent, unreachable) from None
+                self._retry_or_raise(exc, name, path, idempotent, attempts)
             except GrpcError as exc:
                 raise _status_error(exc, timeout) from None
 
@@ -252,14 +243,9 @@ class Connections:
         while nothing has arrived; once messages came, a broken connection ends the stream
         with what arrived (those were delivered)."""
         deadline = anyio.current_time() + timeout
-        attempts = len(self.targets) + 1
-        sent: ChannelError | None = None
+        attempts = _Attempts(len(self.targets) + 1)
         while True:
-            attempts -= 1
-            try:
-                channel, name = await self._ready_channel(deadline, timeout)
-            except GatewayUnreachable as exc:
-                raise _maybe_applied(sent, exc) from None
+            channel, name = await self._next_channel(deadline, timeout, attempts)
             left = max(deadline - anyio.current_time(), 0.001)
             messages: list[bytes] = []
             try:
@@ -270,11 +256,7 @@ class Connections:
             except ChannelError as exc:
                 if messages:
                     return messages
-                sent = exc if exc.sent else sent
-                try:
-                    self._retry_or_raise(exc, name, path, True, attempts)
-                except GatewayUnreachable as unreachable:
-                    raise _maybe_applied(sent, unreachable) from None
+                self._retry_or_raise(exc, name, path, True, attempts)
             except GrpcError as exc:
                 if messages and exc.code == StatusCode.UNAVAILABLE:
                     return messages
@@ -294,32 +276,54 @@ class Connections:
         except TimeoutError:
             raise DeadlineExceeded(f"no gateway connection within {timeout:g}s") from None
 
+    async def _next_channel(
+        self,
+        deadline: float,
+        timeout: float,  # noqa: ASYNC109 - for the message
+        attempts: _Attempts,
+    ) -> tuple[Channel, str]:
+        """The channel for the next attempt of a call."""
+        attempts.left -= 1
+        try:
+            return await self._ready_channel(deadline, timeout)
+        except GatewayUnreachable as exc:
+            raise attempts.maybe_applied(exc) from None
+
     def _retry_or_raise(
-        self, exc: ChannelError, name: str, path: str, idempotent: bool, attempts: int
+        self, exc: ChannelError, name: str, path: str, idempotent: bool, attempts: _Attempts
     ) -> None:
         """Return to retry the call on the next gateway; raise when that is not safe/left."""
         if not exc.sent:
-            if attempts <= 0:
-                raise _NotSent(f"{name}: {exc.message}") from None
+            if attempts.left <= 0:
+                raise attempts.maybe_applied(_NotSent(f"{name}: {exc.message}")) from None
             return
+        attempts.sent = exc
         if not idempotent:
             rpc = path.rpartition("/")[2]
             raise ConnectionFailed(
                 f"connection to gateway {name} lost: {exc.message}; the {rpc} request was sent "
                 "and may or may not have been applied (not retried: it is not idempotent)"
             ) from None
-        if attempts <= 0:
+        if attempts.left <= 0:
             raise ConnectionFailed(f"connection to gateway {name} lost: {exc.message}") from None
 
 
-def _maybe_applied(sent: ChannelError | None, exc: GatewayUnreachable) -> ClientError:
-    """``exc`` as it is when no copy of the request was sent, else ConnectionFailed."""
-    if sent is None:
-        return exc
-    return ConnectionFailed(
-        f"{exc.message}; an earlier copy of the request was sent ({sent.message}) "
-        "and may or may not have been applied"
-    )
+class _Attempts:
+    """The attempts of one call: how many are left, and the failure of the last one that
+    certainly reached a gateway (after it, "not delivered" can no longer be promised)."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.sent: ChannelError | None = None
+
+    def maybe_applied(self, exc: GatewayUnreachable) -> ClientError:
+        """``exc`` as it is when no copy of the request was sent, else ConnectionFailed."""
+        if self.sent is None:
+            return exc
+        return ConnectionFailed(
+            f"{exc.message}; an earlier copy of the request was sent ({self.sent.message}) "
+            "and may or may not have been applied"
+        )
 
 
 def _status_error(exc: GrpcError, timeout: float) -> ClientError:
