@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -13,7 +13,6 @@ import trio.testing
 
 from trio_zeebe import codec
 from trio_zeebe.broker import Broker
-from trio_zeebe.disk import FileHandle
 from trio_zeebe.engine.engine import Engine
 from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.partitions.manager import LocalPartition
@@ -24,7 +23,7 @@ from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from trio_zeebe.testing.cluster import SimCluster
-from trio_zeebe.testing.disk import SimDisk
+from trio_zeebe.testing.disk import KillSwitch
 from trio_zeebe.testing.raft_group import wait_until
 
 from . import enginecmds as cmd
@@ -587,19 +586,6 @@ async def test_a_deadline_that_does_not_move_after_its_tick_is_not_spun_on(
         ticks = len(processors(cluster, 1)[cluster.leaders()[1]].machine.ticks)  # type: ignore[attr-defined]
         assert 5 <= ticks <= 12  # about one a second, not as fast as the log commits
         nursery.cancel_scope.cancel()
-
-
-class KillSwitch(SimDisk):
-    """A SimDisk that runs ``armed`` (a crash of its broker) inside its next fsync: power is
-    lost while the broker is in the middle of a disk call."""
-
-    armed: Callable[[], None] | None = None
-
-    def fsync(self, handle: FileHandle) -> None:
-        crash, self.armed = self.armed, None
-        if crash is not None:
-            crash()
-        super().fsync(handle)
 
 
 async def test_a_broker_that_loses_power_inside_a_disk_call_is_only_crashed(

@@ -14,13 +14,12 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zeebe.disk import FileHandle
 from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.raft.config import RaftConfig
 from trio_zeebe.raft.core import RaftCore
 from trio_zeebe.raft.errors import LeadershipLost
 from trio_zeebe.raft.proposals import Position
-from trio_zeebe.testing.disk import SimDisk
+from trio_zeebe.testing.disk import KillSwitch
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
 
 FAST = RaftConfig(heartbeat_interval=0.1, election_timeout=1.0)
@@ -173,18 +172,6 @@ async def test_propose_many_puts_one_calls_records_into_one_entry_in_order(
         singles = [r for r in group.committed_records() if r.startswith(b"single")]
         assert len(singles) == 30
         nursery.cancel_scope.cancel()
-
-
-class KillSwitch(SimDisk):
-    """Runs ``armed`` (a crash of its node) inside its next fsync."""
-
-    armed: Callable[[], None] | None = None
-
-    def fsync(self, handle: FileHandle) -> None:
-        crash, self.armed = self.armed, None
-        if crash is not None:
-            crash()
-        super().fsync(handle)
 
 
 async def test_a_node_that_loses_power_inside_a_disk_call_is_only_crashed(

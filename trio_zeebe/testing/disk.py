@@ -48,6 +48,7 @@ from trio_zeebe.disk import DirectoryInUse, DirectoryLock, DiskError, DiskFullEr
 T = TypeVar("T")
 
 __all__ = [
+    "KillSwitch",
     "PowerCut",
     "ProcessKilled",
     "SimDisk",
@@ -454,3 +455,16 @@ class contain_dead_process_errors:
         if rest is exc:
             return False
         raise rest from None
+
+
+class KillSwitch(SimDisk):
+    """A SimDisk that runs ``armed`` (a test's crash of the process using it) inside its next
+    fsync: power is lost while the process is in the middle of a disk call."""
+
+    armed: Callable[[], None] | None = None
+
+    def fsync(self, handle: FileHandle) -> None:
+        crash, self.armed = self.armed, None
+        if crash is not None:
+            crash()
+        super().fsync(handle)
