@@ -25,7 +25,7 @@ from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from trio_zeebe.testing.network import LinkFaults
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
 
-SEEDS_IN_CI = 64
+SEEDS_IN_CI = 40
 FAULT_PHASE = 12.0  # simulated seconds of faults per seed
 RECOVERY_BOUND = 30.0  # after the faults stop: a leader and every proposal committed within this
 
