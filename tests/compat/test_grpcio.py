@@ -469,7 +469,17 @@ def test_published_messages_reach_instances_on_every_partition(
                 ),
                 requestTimeout=30_000,
             )
-            results[order] = stub.CreateProcessInstanceWithResult(request, timeout=40)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    results[order] = stub.CreateProcessInstanceWithResult(request, timeout=40)
+                    return
+                except grpc.RpcError as exc:
+                    # The deployment reaches the other partitions asynchronously (Zeebe's
+                    # distribution): NOT_FOUND until it arrived on the one tried.
+                    if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
 
         orders = [f"order-{tag}-{i}" for i in range(PARTITIONS)]
         waiters = [threading.Thread(target=wait_for, args=(o,)) for o in orders]

@@ -27,7 +27,12 @@ WORKER = Path(__file__).with_name("pyzeebe_worker.py")
 
 
 @contextmanager
-def pyzeebe_worker(brokers: Brokers, node: int, task_type: str, *flags: str) -> Iterator[None]:
+def pyzeebe_worker(
+    brokers: Brokers, node: int, task_type: str, *flags: str, tolerate_not_found: bool = False
+) -> Iterator[None]:
+    """A pyzeebe worker process; it must log no traceback, except (``tolerate_not_found``)
+    pyzeebe's JobNotFoundError for a completion the gateway retried after a leader died (the
+    first attempt had applied it: Zeebe's NOT_FOUND)."""
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), brokers.gateways[node], task_type, *flags],
         stdout=subprocess.PIPE,
@@ -44,7 +49,14 @@ def pyzeebe_worker(brokers: Brokers, node: int, task_type: str, *flags: str) -> 
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-        assert "Traceback" not in (out or ""), out
+        text = out or ""
+        if tolerate_not_found:
+            text = "\n".join(
+                block
+                for block in text.split("Error in job executor.")
+                if "JobNotFoundError" not in block
+            )
+        assert "Traceback" not in text, out
 
 
 def deploy(brokers: Brokers, bpmn: Path) -> None:
@@ -162,7 +174,7 @@ def test_kill_9_of_a_partition_leader_mid_run_loses_no_instance(
         brokers.start(victim)
 
     # The worker uses gateway 0, the confirming client starts at gateway 1 (and fails over).
-    with pyzeebe_worker(brokers, 0, work):
+    with pyzeebe_worker(brokers, 0, work, tolerate_not_found=True):
         acked, confirmed, unknown = anyio.run(
             run_instances, brokers, process, confirm, 120, kill_a_leader, backend="trio"
         )
