@@ -12,7 +12,7 @@ from types import ModuleType
 import anyio
 import pytest
 
-from trio_zeebe.client import Client, ClientError
+from trio_zeebe.client import Client, ClientError, Topology
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
 from ..grpc.support import generate_grpc_stubs
@@ -79,10 +79,26 @@ async def leaders(brokers: Brokers, asking: int = 0) -> dict[int, int]:
     return {pid: -node for pid, (_, node) in found.items()}
 
 
+def complete(topology: Topology | None) -> bool:
+    """Every broker alive, every partition with one leader and two followers, all healthy."""
+    if topology is None or sorted(b.state for b in topology.brokers) != ["alive"] * 3:
+        return False
+    roles = sorted(
+        (p.partition_id, p.role, p.health) for b in topology.brokers for p in b.partitions
+    )
+    want = [
+        (pid, role, "healthy")
+        for pid in range(1, PARTITIONS + 1)
+        for role in ("follower", "follower", "leader")
+    ]
+    return roles == want
+
+
 async def wait_ready(brokers: Brokers, limit: float = 60.0) -> None:
-    """Every partition led and serving: a standalone job created on each of them."""
+    """Every gateway sees the whole cluster healthy, and every partition serves: a standalone
+    job created on each of them."""
     with anyio.fail_after(limit):
-        while len(await leaders(brokers)) < PARTITIONS:
+        while not all([complete(await brokers.topology(i)) for i in range(3)]):
             brokers.check_running()
             await anyio.sleep(0.1)
         async with client_for(brokers) as c:
