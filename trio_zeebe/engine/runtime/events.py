@@ -3,7 +3,7 @@ catch event (boundary event, event subprocess start event, intermediate catch ev
 variables.
 
 Errors and escalations are thrown inside the engine. Timers (and messages and signals) plug in
-through :class:`EventSubscriptions` (opened when an element that can catch them activates,
+through :class:`~.ports.EventSubscriptions` (opened when an element that can catch them activates,
 closed when it leaves; :class:`AllSubscriptions` combines the kinds) and call :func:`trigger`
 when their event happens -- the interrupting / non-interrupting logic here is shared, and an
 event-based gateway completes towards the event that happened first.
@@ -12,10 +12,11 @@ event-based gateway completes towards the event that happened first.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..bpmn import BpmnElementType, Element
 from .expressions import Fail
+from .ports import EventSubscriptions
 from .values import ACTIVATED, ACTIVATING, Instance
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = [
     "UNHANDLED_ERROR_EVENT",
     "AllSubscriptions",
-    "EventSubscriptions",
     "NoSubscriptions",
     "can_trigger",
     "find_error_catch",
@@ -37,21 +37,6 @@ _T = BpmnElementType
 _ACTIVE = (ACTIVATING, ACTIVATED)
 _SCOPES = (_T.PROCESS.value, _T.SUB_PROCESS.value, _T.EVENT_SUB_PROCESS.value)
 _CATCHING = frozenset({_T.INTERMEDIATE_CATCH_EVENT, _T.RECEIVE_TASK, _T.EVENT_BASED_GATEWAY})
-
-
-class EventSubscriptions(Protocol):
-    """Opens and closes the subscriptions of message, timer and signal catch events.
-
-    ``subscribe`` is called when an element instance activates that can catch events: an
-    activity (its boundary events), a scope (its event subprocesses' start events), an
-    intermediate catch event, a receive task, an event-based gateway. It may raise Fail (an
-    expression of a subscription failed). ``unsubscribe`` when the instance completes or is
-    terminated.
-    """
-
-    def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None: ...
-
-    def unsubscribe(self, machine: Machine, instance: Instance) -> None: ...
 
 
 class NoSubscriptions:
@@ -69,7 +54,7 @@ class AllSubscriptions:
     together in a fixed order. Each kind's ``subscribe`` must be idempotent: an activation that
     failed (an incident) runs again whole once the incident is resolved."""
 
-    def __init__(self, kinds: Sequence[EventSubscriptions]) -> None:
+    def __init__(self, kinds: Sequence[EventSubscriptions[Machine]]) -> None:
         self.kinds = tuple(kinds)
 
     def subscribe(self, machine: Machine, instance: Instance, element: Element) -> None:

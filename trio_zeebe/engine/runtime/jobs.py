@@ -18,7 +18,7 @@ incident to be resolved); UpdateJobTimeout needs an ACTIVATED job. Times are eng
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...proto import gateway_pb2 as gw
 from ...proto import trio_zeebe_pb2 as tz
@@ -44,6 +44,7 @@ from .values import (
     Incident,
     Instance,
     Job,
+    JobSpec,
 )
 from .variables import InvalidDocument, dumps, parse_document
 
@@ -76,12 +77,6 @@ def _list_header(value: Any) -> str:
     if isinstance(value, list):
         return dumps([str(v) for v in value])
     return dumps([part.strip() for part in str(value).split(",") if part.strip()])
-
-
-class JobSpec(NamedTuple):
-    type: str
-    retries: int
-    headers: dict[str, str]
 
 
 class Jobs:

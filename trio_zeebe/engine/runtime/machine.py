@@ -18,11 +18,12 @@ instances (with their variables) -- and they trace every record when a listener 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..bpmn import BpmnElementType, Element, Process
 from .expressions import Fail
 from .joins import join_gateways, join_ready
+from .ports import DecisionCalls, ElementBehaviour, EventSubscriptions, JobCreation, SignalThrows
 from .state import EngineState, KeysExhausted
 from .values import (
     ACTIVATED,
@@ -37,13 +38,6 @@ from .values import (
     StepKind,
 )
 from .variables import Variables
-
-if TYPE_CHECKING:
-    from .behaviours.base import Behaviour
-    from .decisions import Decisions
-    from .events import EventSubscriptions
-    from .jobs import Jobs
-    from .messaging.signals import Signals
 
 __all__ = ["MAX_STEPS", "Machine"]
 
@@ -66,19 +60,21 @@ def _ignore_step(step: Step) -> None:
 class Machine:
     """Processes steps against an :class:`EngineState`; behaviours call back into it."""
 
-    def __init__(self, state: EngineState, behaviours: Mapping[str, Behaviour]) -> None:
+    def __init__(
+        self, state: EngineState, behaviours: Mapping[str, ElementBehaviour[Machine]]
+    ) -> None:
         self.state = state
         self.variables = Variables(state)
         self._behaviours = behaviours
         self._inclusive: dict[int, dict[str, tuple[str, ...]]] = {}
         self.strict = False  # tests: let a bug in a step surface instead of dropping the step
         # collaborators the engine wires in (they need the machine themselves)
-        self.jobs: Jobs
-        self.subscriptions: EventSubscriptions
-        self.decisions: Decisions
+        self.jobs: JobCreation
+        self.subscriptions: EventSubscriptions[Machine]
+        self.decisions: DecisionCalls
         self.on_process_completed: Callable[[Instance], None] = _ignore
         # --- messages and signals ---
-        self.signals: Signals  # signal throw events broadcast through it
+        self.signals: SignalThrows[Machine]  # signal throw events broadcast through it
         self.on_inter_partition: Callable[[Step], None] = _ignore_step
         self.on_process_left: Callable[[Instance], None] = _ignore  # completed or terminated
 
@@ -126,7 +122,7 @@ class Machine:
     def element(self, instance: Instance) -> Element:
         return self.state.models[instance.definition_key].elements[instance.element_id]
 
-    def behaviour_of(self, instance: Instance) -> Behaviour:
+    def behaviour_of(self, instance: Instance) -> ElementBehaviour[Machine]:
         return self._behaviours[instance.element_type]
 
     def get(self, key: int) -> Instance | None:

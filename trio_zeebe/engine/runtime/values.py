@@ -154,3 +154,11 @@ class Step(NamedTuple):
     parent_element_key: int = -1
     via_flow: str = ""
     payload: Mapping[str, Any] | None = None
+
+
+class JobSpec(NamedTuple):
+    """What an element's job definition evaluated to: the job's type, retries and headers."""
+
+    type: str
+    retries: int
+    headers: dict[str, str]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .... import codec
 from ....keys import partition_of
 from ....proto import gateway_pb2 as gw
-from ..events import EventSubscriptions
+from ..ports import EventSubscriptions
 from ..values import Step
 from .buffer import MessageBuffer
 from .links import Envelope, Links
@@ -43,7 +43,7 @@ class Messaging:
         self.signals = Signals(machine, self.links, self.triggers.fire)
         self.triggers.closers = (self.catch.close_all, self.signals.close_all)
         #: the kinds of subscriptions it opens and closes (see events.AllSubscriptions)
-        self.kinds: tuple[EventSubscriptions, ...] = (self.catch, self.signals)
+        self.kinds: tuple[EventSubscriptions[Machine], ...] = (self.catch, self.signals)
         machine.signals = self.signals
         machine.on_inter_partition = self._local
         machine.on_process_left = self.buffer.process_left
