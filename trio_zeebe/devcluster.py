@@ -291,7 +291,9 @@ async def _wait_for_leaders(
     from .cli_cluster import current_leaders, mark_stale_leaders
 
     count = nodes[0].config.cluster.partitions_count
-    progress(f"all {len(nodes)} brokers up; waiting for a leader of each of {count} partitions")
+    up = "the broker is up" if len(nodes) == 1 else f"all {len(nodes)} brokers up"
+    partitions = "its partition" if count == 1 else f"each of {count} partitions"
+    progress(f"{up}; waiting for a leader of {partitions}")
     seen: set[int] = set()
     started = last_line = trio.current_time()
     while True:
@@ -443,7 +445,8 @@ def _announce(
             print(json.dumps(d), flush=True)
         return
     tls = gateway_tls(nodes[0].config)
-    print(f"trio_zeebe dev cluster: {len(nodes)} brokers up (data, configs, logs in {directory})")
+    brokers = "1 broker" if len(nodes) == 1 else f"{len(nodes)} brokers"
+    print(f"trio_zeebe dev cluster: {brokers} up (data, configs, logs in {directory})")
     for d in described:
         print(
             f"  broker {d['node_id']}  pid {d['pid']}  gateway {d['gateway']}  "

@@ -390,7 +390,8 @@ class PartitionManager:
         """A partition that failed on the disk stays down (and out of elections) until there is
         room again, rather than winning elections only to fail on its first write."""
         needed = self.data.disk.free_space_replication
-        while (free := self.disk.free_bytes(self.data_dir)) < needed:
+        disk, data_dir = self.disk, self.data_dir
+        while (free := await disk.run_blocking(disk.free_bytes, data_dir)) < needed:
             log.warning(
                 "partition %d on node %d waits for disk space: %d bytes free, %d needed",
                 pid,
