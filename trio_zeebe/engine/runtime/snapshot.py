@@ -12,7 +12,8 @@ snapshot raises ValueError; the caller's state is untouched because a new state 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator
+from itertools import islice
 from typing import Any, NamedTuple
 
 from ... import codec
@@ -21,6 +22,7 @@ from ..bpmn import BpmnDeploymentError, Process
 from ..dmn import DecisionRequirementsGraph, DmnDeploymentError, parse_dmn
 from ..statemachine import PendingSend
 from .decision_state import DecisionDefinition, DecisionRequirements
+from .family import Family
 from .messaging.state import MessagingState, Received
 from .messaging.values import (
     PROCESS_SUBSCRIPTION_STATES,
@@ -45,7 +47,7 @@ from .values import (
     StepKind,
 )
 
-__all__ = ["MAGIC", "SnapshotError", "View", "restore", "serialize", "take_view"]
+__all__ = ["MAGIC", "SnapshotError", "View", "release", "restore", "serialize", "take_view"]
 
 MAGIC = "tz.engine"
 VERSION = 3
@@ -57,117 +59,68 @@ class SnapshotError(ValueError):
 
 
 class View(NamedTuple):
-    """Everything a snapshot holds, frozen at one moment (shallow copies)."""
+    """Everything a snapshot holds, frozen at one moment: the scalars, the families in the
+    snapshot's order (each a frozen :class:`Family`, whose storage is the state as of the
+    view, or a plain copy when another view had them frozen already) and the steps."""
 
     partition_id: int
     partition_count: int
     counter: int
     clock: int
     position: int
-    definitions: list[Definition]
-    instances: list[Instance]
-    variables: list[tuple[int, Mapping[str, Any]]]
-    joins: list[tuple[tuple[int, str], tuple[tuple[str, int], ...]]]
-    jobs: list[Job]
-    incidents: list[Incident]
-    deferred: list[tuple[int, Deferred]]
-    outbox: list[PendingSend]
+    families: tuple[dict[Any, Any], ...]
     steps: list[Step]
-    messaging: MessagingView
-    # timers and decisions
-    timers: list[Timer]
-    decision_requirements: list[DecisionRequirements]
-    decisions: list[DecisionDefinition]
+    frozen: tuple[Family[Any, Any], ...]  # the families this view froze: thawed when done
 
 
-class MessagingView(NamedTuple):
-    """The messaging families (messages and signals), frozen with the rest."""
-
-    messages: list[Message]
-    subscriptions: list[MessageSubscription]
-    correlations: list[Correlation]
-    started: list[Started]
-    process_subscriptions: list[ProcessSubscription]
-    signal_subscriptions: list[SignalSubscription]
-    sequences: list[tuple[int, int]]
-    received: list[tuple[int, Received]]
-
-
-def _messaging_view(messaging: MessagingState) -> MessagingView:
-    return MessagingView(
-        list(messaging.messages.values()),
-        list(messaging.subscriptions.values()),
-        list(messaging.correlations.values()),
-        list(messaging.started.values()),
-        list(messaging.process_subscriptions.values()),
-        list(messaging.signal_subscriptions.values()),
-        list(messaging.sequences.items()),
-        list(messaging.received.items()),
+def _families(state: EngineState) -> tuple[Family[Any, Any], ...]:
+    """Every family but the steps, in the snapshot's order."""
+    m = state.messaging
+    return (
+        *(state.definitions, state.instances, state.variables, state.joins, state.jobs),
+        *(state.incidents, state.deferred, state.outbox),
+        *(m.messages, m.subscriptions, m.correlations, m.started, m.process_subscriptions),
+        *(m.signal_subscriptions, m.sequences, m.received),
+        *(state.timers, state.decision_requirements, state.decisions),
     )
 
 
 def take_view(state: EngineState) -> View:
+    """Freeze the families (constant time each): the view reads their storage, processing
+    goes on in their overlays. Serializing the view (:func:`chunks`) thaws them at its end;
+    a family some other view still has frozen is copied instead (the state as of now)."""
+    families: list[dict[Any, Any]] = []
+    frozen: list[Family[Any, Any]] = []
+    for family in _families(state):
+        if family.frozen:
+            families.append(family.copy())
+        else:
+            family.freeze()
+            families.append(family)
+            frozen.append(family)
     return View(
         state.partition_id,
         state.partition_count,
         state.counter,
         state.clock,
         state.position,
-        list(state.definitions.values()),
-        list(state.instances.values()),
-        list(state.variables.items()),
-        list(state.joins.items()),
-        list(state.jobs.values()),
-        list(state.incidents.values()),
-        list(state.deferred.items()),
-        list(state.outbox.values()),
+        tuple(families),
         list(state.steps),
-        _messaging_view(state.messaging),
-        list(state.timers.values()),
-        list(state.decision_requirements.values()),
-        list(state.decisions.values()),
+        tuple(frozen),
     )
 
 
-def chunks(view: View) -> Iterator[bytes]:
-    """The snapshot bytes in pieces (whose concatenation is :func:`serialize`), so a caller can
-    yield to other work between them. Rows are built a chunk at a time, so no piece costs more
-    than :data:`CHUNK_ROWS` rows' work however big the state is."""
-    header = [MAGIC, VERSION, view.partition_id, view.partition_count, view.counter]
-    header += [view.clock, view.position]
-    m = view.messaging
-    families: list[tuple[Sequence[Any], Callable[[Any], Any]]] = [
-        (view.definitions, list),
-        (view.instances, list),
-        (view.variables, _pair),
-        (view.joins, _join_row),
-        (view.jobs, list),
-        (view.incidents, list),
-        (view.deferred, _deferred_row),
-        (view.outbox, list),
-        (view.steps, list),
-        (m.messages, list),
-        (m.subscriptions, list),
-        (m.correlations, list),
-        (m.started, list),
-        (m.process_subscriptions, list),
-        (m.signal_subscriptions, list),
-        (m.sequences, _pair),
-        (m.received, _received_row),
-        (view.timers, list),
-        (view.decision_requirements, list),
-        (view.decisions, list),
-    ]
-    # A msgpack array of fixed length: header fields then one array per family.
-    yield _array_header(len(header) + len(families)) + b"".join(codec.packb(h) for h in header)
-    packb = codec.packb
-    for rows, row in families:
-        yield _array_header(len(rows))
-        for start in range(0, len(rows), CHUNK_ROWS):
-            yield b"".join([packb(row(r)) for r in rows[start : start + CHUNK_ROWS]])
+def release(view: View) -> None:
+    """Thaw the families ``view`` froze (done by :func:`chunks` at its end; idempotent)."""
+    for family in view.frozen:
+        family.thaw()
 
 
-def _pair(item: tuple[Any, Any]) -> list[Any]:
+def _value_row(item: tuple[Any, Any]) -> list[Any]:
+    return list(item[1])
+
+
+def _pair_row(item: tuple[Any, Any]) -> list[Any]:
     return [item[0], item[1]]
 
 
@@ -184,6 +137,39 @@ def _deferred_row(item: tuple[int, Deferred]) -> list[Any]:
 def _received_row(item: tuple[int, Received]) -> list[Any]:
     source, (floor, above) = item
     return [source, floor, list(above)]
+
+
+_Row = Callable[[tuple[Any, Any]], list[Any]]
+# How each family's items become rows, in the snapshot's order (the steps after the outbox).
+_ROWS: tuple[_Row, ...] = (
+    *(_value_row, _value_row, _pair_row, _join_row, _value_row, _value_row, _deferred_row),
+    *(_value_row, _value_row),  # the outbox, the steps
+    *(_value_row,) * 6,  # the messaging families
+    *(_pair_row, _received_row),
+    *(_value_row,) * 3,  # timers and decisions
+)
+
+
+def chunks(view: View) -> Generator[bytes, None, None]:
+    """The snapshot bytes in pieces (whose concatenation is :func:`serialize`), so a caller can
+    yield to other work between them. Rows are built a chunk at a time, so no piece costs more
+    than :data:`CHUNK_ROWS` rows' work however big the state is. The families the view froze
+    are thawed once the last piece is out (or the generator is closed)."""
+    try:
+        header = [MAGIC, VERSION, view.partition_id, view.partition_count, view.counter]
+        header += [view.clock, view.position]
+        count = len(header) + len(view.families) + 1
+        yield _array_header(count) + b"".join(codec.packb(h) for h in header)
+        packb = codec.packb
+        sources = [(dict.__len__(f), iter(dict.items(f))) for f in view.families]
+        steps = (len(view.steps), iter(enumerate(view.steps)))
+        sources.insert(8, steps)  # the steps come after the outbox
+        for (length, items), row in zip(sources, _ROWS, strict=True):
+            yield _array_header(length)
+            for _ in range(0, length, CHUNK_ROWS):
+                yield b"".join([packb(row(i)) for i in islice(items, CHUNK_ROWS)])
+    finally:
+        release(view)
 
 
 def serialize(view: View) -> bytes:
