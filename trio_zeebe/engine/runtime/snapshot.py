@@ -1,12 +1,16 @@
 """Snapshots of the engine state: a consistent view taken in O(number of families), serialized
 afterwards to canonical msgpack, and restored with every field checked.
 
-Taking a :class:`View` copies only the family dicts (their values are immutable), so the
-partition can go on processing while the view is serialized, in chunks if need be. The bytes
-are a msgpack array of plain rows in each family's iteration order: equal states give equal
-bytes, and :func:`restore` rebuilds the families in the same order (so a restored replica
-iterates exactly like the original) and then the derived indexes. Anything that is not such a
-snapshot raises ValueError; the caller's state is untouched because a new state is built.
+Taking a :class:`View` freezes the families (:class:`~.family.Family`: copy-on-write while the
+view is serialized, so the partition goes on processing meanwhile, and thawed at its end). The
+bytes are a msgpack array: a header, then per family an array of blocks of at most
+:data:`BLOCK_ROWS` rows in the family's iteration order, each block its row count followed by
+one column per field (a column of one value stands for that value in every row). Equal states
+give equal bytes, and :func:`restore` rebuilds the families in the same order (so a restored
+replica iterates exactly like the original) and then the derived indexes. Columns are checked
+a whole column at a time (the set of the values' types), value by value only where values nest.
+Anything that is not such a snapshot raises SnapshotError (a ValueError); the caller's state is
+untouched because a new state is built.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The engine's state: column families of immutable values, the key generator, the clock, and
 the derived indexes rebuilt from the families (never snapshotted).
 
-Families are plain dicts whose insertion order is part of the state (snapshots keep it, restore
-rebuilds it), and every change goes through the ``put_*`` / ``drop_*`` methods here, so the
-derived indexes (children per scope, incidents per element and job, the job queues, the
-deployed models by key and version) never drift from the families. Nothing here decides
-anything: the processors and behaviours do.
+Families are :class:`~.family.Family` dicts (frozen in constant time for a snapshot) whose
+insertion order is part of the state (snapshots keep it, restore rebuilds it), and every change
+goes through the ``put_*`` / ``drop_*`` methods here, so the derived indexes (children per
+scope, incidents per element and job, the job queues, the deployed models by key and version)
+never drift from the families. Nothing here decides anything: the processors and behaviours
+do.
 """
 
 from __future__ import annotations
