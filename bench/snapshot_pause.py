@@ -17,6 +17,7 @@ whole ``Engine.snapshot()`` in one go. Finally the bytes are restored into a fre
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -109,9 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--old", action="store_true", help="Engine.snapshot() in one go")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after building: keeps full collector passes over the built state "
+        "(which land at random moments, also inside the snapshot) out of the measurement",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     engine, build_s, memory = build(args.jobs)
+    if args.gc_freeze:
+        gc.freeze()
     with tempfile.TemporaryDirectory() as tmp:
         result = trio.run(measure, engine, tmp, args.old)
     result.update(jobs=args.jobs, build_s=build_s, bytes_per_job=memory / args.jobs)

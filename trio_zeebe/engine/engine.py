@@ -26,7 +26,7 @@ iterates anything hash-ordered, and ``apply`` never raises: bad input is a rejec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 from google.protobuf.message import Message
@@ -190,12 +190,14 @@ class Engine:
         return serialize(take_view(self._state))
 
     def snapshot_view(self) -> View:
-        """A consistent view of the state, cheap to take (shallow copies of the families);
-        serialize it later with :meth:`snapshot_chunks` while processing goes on."""
+        """A consistent view of the state, taken in constant time (the families are frozen:
+        changes go to copy-on-write overlays); serialize it with :meth:`snapshot_chunks` while
+        processing goes on."""
         return take_view(self._state)
 
-    def snapshot_chunks(self, view: View) -> Iterator[bytes]:
-        """The snapshot bytes of ``view`` a bounded number of rows at a time (lazily)."""
+    def snapshot_chunks(self, view: View) -> Generator[bytes, None, None]:
+        """The snapshot bytes of ``view`` a bounded number of rows at a time (lazily); the
+        families stay frozen (copy-on-write) until the generator is finished or closed."""
         return chunks(view)
 
     def restore(self, data: bytes) -> None:

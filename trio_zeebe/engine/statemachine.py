@@ -36,7 +36,7 @@ Optional capabilities are separate protocols; the processor checks for them once
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .runtime.trace import TraceListener
@@ -173,6 +173,8 @@ class SnapshotsInPieces(Protocol):
         """The state as of now, unaffected by later ``apply`` calls."""
         ...
 
-    def snapshot_chunks(self, view: Any) -> Iterator[bytes]:
-        """The snapshot bytes of ``view``, in pieces of bounded work each."""
+    def snapshot_chunks(self, view: Any) -> Generator[bytes, None, None]:
+        """The snapshot bytes of ``view``, in pieces of bounded work each. The caller takes
+        the first piece right after the view and closes the generator when done with it
+        (finished or not): the machine may hold resources for the view until then."""
         ...

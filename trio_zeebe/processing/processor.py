@@ -33,6 +33,7 @@ records stay in the log, so a fixed machine replays them after a restart.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -772,10 +773,13 @@ async def produce_snapshot(machine: StateMachine) -> list[bytes]:
     run in between; any other machine's ``snapshot()`` runs in one go."""
     if not isinstance(machine, SnapshotsInPieces):
         return [machine.snapshot()]
-    view = machine.snapshot_view()
+    # No checkpoint between the view and the first piece: once started, the pieces' generator
+    # is closed (which lets the machine release the view) however this task ends.
+    pieces = machine.snapshot_chunks(machine.snapshot_view())
+    with contextlib.closing(pieces):
+        body = [next(pieces, b"")]
+        for piece in pieces:
+            await trio.lowlevel.checkpoint()
+            body.append(piece)
     await trio.lowlevel.checkpoint()
-    pieces = []
-    for piece in machine.snapshot_chunks(view):
-        pieces.append(piece)
-        await trio.lowlevel.checkpoint()
-    return pieces
+    return body

@@ -202,7 +202,7 @@ def test_a_snapshot_whose_dmn_resource_does_not_parse_is_refused() -> None:
     d = Driver()
     d.deploy(("g.dmn", document(literal("greet", '"hi"'))))
     data = codec.unpackb(d.engine.snapshot())
-    drgs = data[25]  # the decision requirements family
-    drgs[0][6] = b"<definitions"
+    (drgs,) = data[25]  # the decision requirements family: one block of columns
+    drgs[7] = [b"<definitions"]  # the resource column (after the row count)
     with pytest.raises(SnapshotError, match="decision requirements"):
         Engine(1, 1).restore(codec.packb(data))

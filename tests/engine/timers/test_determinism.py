@@ -144,12 +144,14 @@ def test_a_snapshot_with_a_timer_of_an_unknown_element_instance_is_refused() -> 
     )
     replica.run(("apply", command(C.CREATE_PROCESS_INSTANCE, request)))
     data = codec.unpackb(replica.engine.snapshot())
-    timers = data[24]  # the timers family
-    assert [row[4] for row in timers] == ["every", "nap"]
+    (timers,) = data[24]  # the timers family: one block, its row count then a column a field
+    keys, instances, elements = timers[1], timers[2], timers[5]
+    assert timers[0] == 2 and elements == ["every", "nap"]
     Engine(1, 1).restore(codec.packb(data))  # as taken, it restores
-    timers[1][1] = 12345  # the nap's element instance: one that does not exist
+    timers[2] = [instances[0], 12345]  # the nap's element instance: one that does not exist
     with pytest.raises(SnapshotError, match="timer"):
         Engine(1, 1).restore(codec.packb(data))
-    timers[1][1], timers[1][4] = replica.engine.timers()[timers[1][0]][1], "nowhere"
+    timers[2], timers[5] = instances, ["every", "nowhere"]
     with pytest.raises(SnapshotError, match="unknown element"):
         Engine(1, 1).restore(codec.packb(data))
+    assert replica.engine.timers()[keys[1]][1] == instances[1]

@@ -28,15 +28,29 @@ def _timer(job: Job) -> int:
 class JobIndex:
     def __init__(self, jobs: Mapping[int, Job]) -> None:
         self._jobs = jobs
-        self._ready: dict[str, list[int]] = {}
-        self._ready_live: dict[str, int] = {}
-        self._timers: list[tuple[int, int]] = []
-        self._timers_live = 0
-        # Types that gained an activatable job since the last take: a wake-up hint, not state.
-        self.newly_activatable: set[str] = set()
+        # Built in bulk (a sorted list is a heap): what ``changed`` would give job by job.
+        ready: dict[str, list[int]] = {}
+        timers: list[tuple[int, int]] = []
         for job in jobs.values():
-            self.changed(None, job)
-        self.newly_activatable = set(self._ready_live)
+            if job.state == ACTIVATABLE:
+                keys = ready.get(job.type)
+                if keys is None:
+                    ready[job.type] = [job.key]
+                else:
+                    keys.append(job.key)
+            else:
+                at = _timer(job)
+                if at >= 0:
+                    timers.append((at, job.key))
+        for keys in ready.values():
+            keys.sort()
+        timers.sort()
+        self._ready = ready
+        self._ready_live = {job_type: len(keys) for job_type, keys in ready.items()}
+        self._timers = timers
+        self._timers_live = len(timers)
+        # Types that gained an activatable job since the last take: a wake-up hint, not state.
+        self.newly_activatable: set[str] = set(ready)
 
     def changed(self, old: Job | None, new: Job | None) -> None:
         """Keep the indexes right after a job changed from ``old`` to ``new`` (None: absent)."""

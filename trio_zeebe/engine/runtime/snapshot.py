@@ -1,19 +1,26 @@
 """Snapshots of the engine state: a consistent view taken in O(number of families), serialized
 afterwards to canonical msgpack, and restored with every field checked.
 
-Taking a :class:`View` copies only the family dicts (their values are immutable), so the
-partition can go on processing while the view is serialized, in chunks if need be. The bytes
-are a msgpack array of plain rows in each family's iteration order: equal states give equal
-bytes, and :func:`restore` rebuilds the families in the same order (so a restored replica
-iterates exactly like the original) and then the derived indexes. Anything that is not such a
-snapshot raises ValueError; the caller's state is untouched because a new state is built.
+Taking a :class:`View` freezes the families (:class:`~.family.Family`: copy-on-write while the
+view is serialized, so the partition goes on processing meanwhile, and thawed at its end). The
+bytes are a msgpack array: a header, then per family an array of blocks of at most
+:data:`BLOCK_ROWS` rows in the family's iteration order, each block its row count followed by
+one column per field (a column of one value stands for that value in every row). Equal states
+give equal bytes, and :func:`restore` rebuilds the families in the same order (so a restored
+replica iterates exactly like the original) and then the derived indexes. Columns are checked
+a whole column at a time (the set of the values' types), value by value only where values nest.
+Anything that is not such a snapshot raises SnapshotError (a ValueError); the caller's state is
+untouched because a new state is built.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Generator, Iterator, Mapping
+from functools import partial
+from itertools import chain, islice
+from operator import itemgetter
+from typing import Any, NamedTuple, TypeVar
 
 from ... import codec
 from ...keys import KEY_BITS, MAX_COUNTER
@@ -21,6 +28,7 @@ from ..bpmn import BpmnDeploymentError, Process
 from ..dmn import DecisionRequirementsGraph, DmnDeploymentError, parse_dmn
 from ..statemachine import PendingSend
 from .decision_state import DecisionDefinition, DecisionRequirements
+from .family import Family
 from .messaging.state import MessagingState, Received
 from .messaging.values import (
     PROCESS_SUBSCRIPTION_STATES,
@@ -45,11 +53,11 @@ from .values import (
     StepKind,
 )
 
-__all__ = ["MAGIC", "SnapshotError", "View", "restore", "serialize", "take_view"]
+__all__ = ["MAGIC", "SnapshotError", "View", "release", "restore", "serialize", "take_view"]
 
 MAGIC = "tz.engine"
-VERSION = 3
-CHUNK_ROWS = 256  # rows per piece: a piece is a few milliseconds of work
+VERSION = 4
+BLOCK_ROWS = 1024  # rows per block (and per piece of the bytes): a few milliseconds of work
 
 
 class SnapshotError(ValueError):
@@ -57,133 +65,131 @@ class SnapshotError(ValueError):
 
 
 class View(NamedTuple):
-    """Everything a snapshot holds, frozen at one moment (shallow copies)."""
+    """Everything a snapshot holds, frozen at one moment: the scalars, the families in the
+    snapshot's order (each a frozen :class:`Family`, whose storage is the state as of the
+    view, or a plain copy when another view had them frozen already) and the steps."""
 
     partition_id: int
     partition_count: int
     counter: int
     clock: int
     position: int
-    definitions: list[Definition]
-    instances: list[Instance]
-    variables: list[tuple[int, Mapping[str, Any]]]
-    joins: list[tuple[tuple[int, str], tuple[tuple[str, int], ...]]]
-    jobs: list[Job]
-    incidents: list[Incident]
-    deferred: list[tuple[int, Deferred]]
-    outbox: list[PendingSend]
+    families: tuple[dict[Any, Any], ...]
     steps: list[Step]
-    messaging: MessagingView
-    # timers and decisions
-    timers: list[Timer]
-    decision_requirements: list[DecisionRequirements]
-    decisions: list[DecisionDefinition]
+    frozen: tuple[Family[Any, Any], ...]  # the families this view froze: thawed when done
 
 
-class MessagingView(NamedTuple):
-    """The messaging families (messages and signals), frozen with the rest."""
-
-    messages: list[Message]
-    subscriptions: list[MessageSubscription]
-    correlations: list[Correlation]
-    started: list[Started]
-    process_subscriptions: list[ProcessSubscription]
-    signal_subscriptions: list[SignalSubscription]
-    sequences: list[tuple[int, int]]
-    received: list[tuple[int, Received]]
-
-
-def _messaging_view(messaging: MessagingState) -> MessagingView:
-    return MessagingView(
-        list(messaging.messages.values()),
-        list(messaging.subscriptions.values()),
-        list(messaging.correlations.values()),
-        list(messaging.started.values()),
-        list(messaging.process_subscriptions.values()),
-        list(messaging.signal_subscriptions.values()),
-        list(messaging.sequences.items()),
-        list(messaging.received.items()),
+def _families(state: EngineState) -> tuple[Family[Any, Any], ...]:
+    """Every family but the steps, in the snapshot's order."""
+    m = state.messaging
+    return (
+        *(state.definitions, state.instances, state.variables, state.joins, state.jobs),
+        *(state.incidents, state.deferred, state.outbox),
+        *(m.messages, m.subscriptions, m.correlations, m.started, m.process_subscriptions),
+        *(m.signal_subscriptions, m.sequences, m.received),
+        *(state.timers, state.decision_requirements, state.decisions),
     )
 
 
 def take_view(state: EngineState) -> View:
+    """Freeze the families (constant time each): the view reads their storage, processing
+    goes on in their overlays. Serializing the view (:func:`chunks`) thaws them at its end;
+    a family some other view still has frozen is copied instead (the state as of now)."""
+    families: list[dict[Any, Any]] = []
+    frozen: list[Family[Any, Any]] = []
+    for family in _families(state):
+        if family.frozen:
+            families.append(family.copy())
+        else:
+            family.freeze()
+            families.append(family)
+            frozen.append(family)
     return View(
         state.partition_id,
         state.partition_count,
         state.counter,
         state.clock,
         state.position,
-        list(state.definitions.values()),
-        list(state.instances.values()),
-        list(state.variables.items()),
-        list(state.joins.items()),
-        list(state.jobs.values()),
-        list(state.incidents.values()),
-        list(state.deferred.items()),
-        list(state.outbox.values()),
+        tuple(families),
         list(state.steps),
-        _messaging_view(state.messaging),
-        list(state.timers.values()),
-        list(state.decision_requirements.values()),
-        list(state.decisions.values()),
+        tuple(frozen),
     )
 
 
-def chunks(view: View) -> Iterator[bytes]:
-    """The snapshot bytes in pieces (whose concatenation is :func:`serialize`), so a caller can
-    yield to other work between them. Rows are built a chunk at a time, so no piece costs more
-    than :data:`CHUNK_ROWS` rows' work however big the state is."""
-    header = [MAGIC, VERSION, view.partition_id, view.partition_count, view.counter]
-    header += [view.clock, view.position]
-    m = view.messaging
-    families: list[tuple[Sequence[Any], Callable[[Any], Any]]] = [
-        (view.definitions, list),
-        (view.instances, list),
-        (view.variables, _pair),
-        (view.joins, _join_row),
-        (view.jobs, list),
-        (view.incidents, list),
-        (view.deferred, _deferred_row),
-        (view.outbox, list),
-        (view.steps, list),
-        (m.messages, list),
-        (m.subscriptions, list),
-        (m.correlations, list),
-        (m.started, list),
-        (m.process_subscriptions, list),
-        (m.signal_subscriptions, list),
-        (m.sequences, _pair),
-        (m.received, _received_row),
-        (view.timers, list),
-        (view.decision_requirements, list),
-        (view.decisions, list),
-    ]
-    # A msgpack array of fixed length: header fields then one array per family.
-    yield _array_header(len(header) + len(families)) + b"".join(codec.packb(h) for h in header)
-    packb = codec.packb
-    for rows, row in families:
-        yield _array_header(len(rows))
-        for start in range(0, len(rows), CHUNK_ROWS):
-            yield b"".join([packb(row(r)) for r in rows[start : start + CHUNK_ROWS]])
+def release(view: View) -> None:
+    """Thaw the families ``view`` froze (done by :func:`chunks` at its end; idempotent)."""
+    for family in view.frozen:
+        family.thaw()
 
 
-def _pair(item: tuple[Any, Any]) -> list[Any]:
-    return [item[0], item[1]]
+def _value_row(item: tuple[Any, Any]) -> tuple[Any, ...]:
+    return item[1]  # type: ignore[no-any-return]
 
 
-def _join_row(item: tuple[tuple[int, str], tuple[tuple[str, int], ...]]) -> list[Any]:
-    k, taken = item
-    return [k[0], k[1], [list(t) for t in taken]]
+def _join_row(item: tuple[tuple[int, str], tuple[tuple[str, int], ...]]) -> tuple[Any, ...]:
+    (key, element_id), taken = item
+    return (key, element_id, taken)
 
 
-def _deferred_row(item: tuple[int, Deferred]) -> list[Any]:
-    k, d = item
-    return [k, d.position, list(d.fetch_variables)]
+def _deferred_row(item: tuple[int, Deferred]) -> tuple[Any, ...]:
+    key, deferred = item
+    return (key, *deferred)
 
 
-def _received_row(item: tuple[int, Received]) -> list[Any]:
+def _received_row(item: tuple[int, Received]) -> tuple[Any, ...]:
     source, (floor, above) = item
-    return [source, floor, list(above)]
+    return (source, floor, above)
+
+
+_Row = Callable[[tuple[Any, Any]], tuple[Any, ...]]
+# How each family's items become rows, in the snapshot's order (the steps after the outbox).
+_ROWS: tuple[_Row, ...] = (
+    *(_value_row, _value_row, tuple, _join_row, _value_row, _value_row, _deferred_row),
+    *(_value_row, _value_row),  # the outbox, the steps
+    *(_value_row,) * 6,  # the messaging families
+    *(tuple, _received_row),
+    *(_value_row,) * 3,  # timers and decisions
+)
+_SHARED = frozenset((int, str, bytes, bool, type(None)))
+
+
+def _block(rows: list[tuple[Any, ...]]) -> list[Any]:
+    """One block of a family: its row count, then a column per field -- the values, or just
+    one when every row has that very value (of one scalar type: 1, 1.0 and True are equal)."""
+    block: list[Any] = [len(rows)]
+    for column in zip(*rows, strict=True):
+        first = column[0]
+        if (
+            type(first) in _SHARED
+            and column.count(first) == len(column)
+            and len(set(map(type, column))) == 1
+        ):
+            block.append((first,))
+        else:
+            block.append(column)
+    return block
+
+
+def chunks(view: View) -> Generator[bytes, None, None]:
+    """The snapshot bytes in pieces (whose concatenation is :func:`serialize`), so a caller can
+    yield to other work between them: one block of at most :data:`BLOCK_ROWS` rows each, so no
+    piece costs more than a few milliseconds however big the state is. The families the view
+    froze are thawed once the last piece is out (or the generator is closed)."""
+    try:
+        header = [MAGIC, VERSION, view.partition_id, view.partition_count, view.counter]
+        header += [view.clock, view.position]
+        count = len(header) + len(view.families) + 1
+        yield _array_header(count) + b"".join(codec.packb(h) for h in header)
+        packb = codec.packb
+        sources = [(dict.__len__(f), iter(dict.items(f))) for f in view.families]
+        steps = (len(view.steps), iter(enumerate(view.steps)))
+        sources.insert(8, steps)  # the steps come after the outbox
+        for (length, items), row in zip(sources, _ROWS, strict=True):
+            yield _array_header(-(-length // BLOCK_ROWS))
+            for _ in range(0, length, BLOCK_ROWS):
+                yield packb(_block([row(i) for i in islice(items, BLOCK_ROWS)]))
+    finally:
+        release(view)
 
 
 def serialize(view: View) -> bytes:
@@ -272,13 +278,113 @@ def _trigger(value: Any) -> tuple[str, dict[str, Any]] | None:
     return (_str(value[0]), _object(value[1]))
 
 
-def _row(value: Any, checks: tuple[Callable[[Any], Any], ...]) -> list[Any]:
-    if type(value) is not list or len(value) != len(checks):
-        raise _fail(f"expected a row of {len(checks)} fields")
-    return [check(field) for check, field in zip(checks, value, strict=True)]
-
-
 _Check = Callable[[Any], Any]
+_Column = Callable[[list[Any]], list[Any]]
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _typed(kind: type, what: str) -> _Column:
+    expected = {kind}
+
+    def check(column: list[Any]) -> list[Any]:
+        if set(map(type, column)) != expected:
+            raise _fail(
+                f"expected {what}, got {sorted(t.__name__ for t in set(map(type, column)))}"
+            )
+        return column
+
+    return check
+
+
+def _objects(column: list[Any]) -> list[Any]:
+    # Flat objects (text keys, scalar values) are checked by type over the whole column;
+    # anything else value by value, nested values included.
+    if (
+        set(map(type, column)) == {dict}
+        and set(map(type, chain.from_iterable(column))) <= {str}
+        and set(map(type, chain.from_iterable(map(dict.values, column)))) <= _SCALARS
+    ):
+        return column
+    return [_object(value) for value in column]
+
+
+def _all_headers(column: list[Any]) -> list[Any]:
+    if (
+        set(map(type, column)) == {dict}
+        and set(map(type, chain.from_iterable(column))) <= {str}
+        and set(map(type, chain.from_iterable(map(dict.values, column)))) <= {str}
+    ):
+        return column
+    return [_headers(value) for value in column]
+
+
+def _each(check: _Check) -> _Column:
+    def each(column: list[Any]) -> list[Any]:
+        return list(map(check, column))
+
+    return each
+
+
+# Whole-column checks for the per-field ones (the others run value by value).
+_COLUMNS: dict[_Check, _Column] = {}
+
+
+def _column(check: _Check) -> _Column:
+    return _COLUMNS.get(check) or _each(check)
+
+
+def _blocks(family: Any, checks: tuple[_Check, ...]) -> Iterator[list[list[Any]]]:
+    """The checked columns of each block of ``family`` (see :func:`_block`): a column of one
+    value stands for that value in every row."""
+    if type(family) is not list:
+        raise _fail("families are lists of blocks")
+    width = len(checks)
+    columns = [_column(check) for check in checks]
+    for block in family:
+        if type(block) is not list or len(block) != width + 1:
+            raise _fail(f"expected a block of {width} columns")
+        rows = block[0]
+        if type(rows) is not int or not 1 <= rows <= BLOCK_ROWS:
+            raise _fail("block size")
+        checked = []
+        for check, column in zip(columns, block[1:], strict=True):
+            if type(column) is not list:
+                raise _fail("expected a column")
+            if len(column) == rows:
+                checked.append(check(column))
+            elif len(column) == 1:
+                checked.append(check(column) * rows)
+            else:
+                raise _fail(f"a column of {len(column)} values in a block of {rows} rows")
+        yield checked
+
+
+def _rows(family: Any, checks: tuple[_Check, ...]) -> Iterator[tuple[Any, ...]]:
+    for columns in _blocks(family, checks):
+        yield from zip(*columns, strict=True)
+
+
+T = TypeVar("T", bound=tuple[Any, ...])
+
+
+def _values(cls: type[T], family: Any, checks: tuple[_Check, ...]) -> Iterator[list[T]]:
+    """Each block of ``family`` as values of the NamedTuple ``cls`` (whose fields ``checks``
+    describe, in order)."""
+    make = partial(tuple.__new__, cls)
+    for columns in _blocks(family, checks):
+        yield list(map(make, zip(*columns, strict=True)))
+
+
+_COLUMNS.update(
+    {
+        _int: _typed(int, "integers"),
+        _str: _typed(str, "strings"),
+        _bool: _typed(bool, "booleans"),
+        _bytes: _typed(bytes, "bytes"),
+        _object: _objects,
+        _headers: _all_headers,
+    }
+)
 _DEFINITION: tuple[_Check, ...] = (_int, _str, _int, _str, _bytes, _bytes, _int)
 _INSTANCE: tuple[_Check, ...] = (
     *(_int, _str, _str, _int, _int, _int, _int, _int, _str),
@@ -291,6 +397,8 @@ _JOB: tuple[_Check, ...] = (
 )
 _INCIDENT = (_int, _str, _str, _str, _int, _int, _str, _int, _int, _int)
 _STEP = (_int, _int, _str, _int, _int, _int, _int, _int, _str, _opt_object)
+_INSTANCE_STATES = frozenset(INSTANCE_STATES)
+_JOB_STATES = frozenset(JOB_STATES)
 _STEP_KINDS = (*range(StepKind.ACTIVATE, StepKind.JOIN_CHECK + 1), StepKind.INTER_PARTITION)
 _TIMER = (_int, _int, _int, _int, _str, _int, _int, _str)
 _DRG = (_int, _str, _str, _int, _str, _bytes, _bytes, _int)
@@ -330,17 +438,13 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
     if not 0 <= counter <= MAX_COUNTER:
         raise _fail("key counter out of range")
     state.counter, state.clock, state.position = counter, clock, position
-    families = obj[7:16]
     if any(type(f) is not list for f in obj[7:]):
         raise _fail("families are lists")
-    definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = families[
-        :9
-    ]
+    definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = obj[7:16]
     timers, decision_requirements, decisions = obj[24:27]
     models: dict[int, Process] = {}
     parsed: dict[tuple[str, bytes], tuple[Process, ...]] = {}
-    for raw in definitions:
-        definition = Definition(*_row(raw, _DEFINITION))
+    for definition in chain.from_iterable(_values(Definition, definitions, _DEFINITION)):
         source = (definition.resource_name, definition.resource)
         if source not in parsed:
             try:
@@ -352,49 +456,19 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
             raise _fail(f"definition {definition.key}")
         state.definitions[definition.key] = definition
         models[definition.key] = model
-    for raw in instances:
-        instance = Instance(*_row(raw, _INSTANCE))
-        if instance.state not in INSTANCE_STATES or instance.key in state.instances:
-            raise _fail(f"instance {instance.key}")
-        model = models.get(instance.definition_key)
-        if model is None or instance.element_id not in model.elements:
-            raise _fail(f"instance {instance.key}: unknown element")
-        state.instances[instance.key] = instance
-    for instance in state.instances.values():
-        for ref in (instance.flow_scope_key, instance.parent_element_key):
-            if ref >= 0 and ref not in state.instances:
-                raise _fail(f"instance {instance.key}: dangling reference {ref}")
-    for raw in variables:
-        if type(raw) is not list or len(raw) != 2:
-            raise _fail("variables row")
-        state.variables[_int(raw[0])] = _object(raw[1])
-    for raw in joins:
-        if type(raw) is not list or len(raw) != 3 or type(raw[2]) is not list:
-            raise _fail("join row")
-        taken = []
-        for pair in raw[2]:
-            if type(pair) is not list or len(pair) != 2:
-                raise _fail("join counter")
-            taken.append((_str(pair[0]), _int(pair[1])))
-        state.joins[(_int(raw[0]), _str(raw[1]))] = tuple(taken)
-    for raw in jobs:
-        job = Job(*_row(raw, _JOB))
-        if job.state not in JOB_STATES or job.key in state.jobs:
-            raise _fail(f"job {job.key}")
-        if job.element_instance_key >= 0 and job.element_instance_key not in state.instances:
-            raise _fail(f"job {job.key}: unknown element instance")
-        state.jobs[job.key] = job
-    for raw in incidents:
-        incident = Incident(*_row(raw, _INCIDENT))
+    _restore_instances(state, instances, models)
+    for key, scope in _rows(variables, (_int, _object)):
+        state.variables[key] = scope
+    for key, element_id, taken in _rows(joins, (_int, _str, _each_join)):
+        state.joins[(key, element_id)] = taken
+    _restore_jobs(state, jobs)
+    for incident in chain.from_iterable(_values(Incident, incidents, _INCIDENT)):
         state.incidents[incident.key] = incident
-    for raw in deferred:
-        row = _row(raw, (_int, _int, _strings))
-        state.deferred[row[0]] = Deferred(row[1], row[2])
-    for raw in outbox:
-        send = PendingSend(*_row(raw, (_int, _int, _bytes)))
+    for key, at, fetch in _rows(deferred, (_int, _int, _strings)):
+        state.deferred[key] = Deferred(at, fetch)
+    for send in chain.from_iterable(_values(PendingSend, outbox, (_int, _int, _bytes))):
         state.outbox[send.send_id] = send
-    for raw in steps:
-        step = Step(*_row(raw, _STEP))
+    for step in chain.from_iterable(_values(Step, steps, _STEP)):
         if step.kind not in _STEP_KINDS:
             raise _fail("step kind")
         if step.kind == StepKind.ACTIVATE and step.element_id:
@@ -403,8 +477,7 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
                 raise _fail("step element")
         state.steps.append(step)
     graphs = _restore_decisions(state, decision_requirements, decisions)
-    for raw in timers:
-        timer = Timer(*_row(raw, _TIMER))
+    for timer in chain.from_iterable(_values(Timer, timers, _TIMER)):
         model = models.get(timer.definition_key)
         if model is None or timer.target_element_id not in model.elements:
             raise _fail(f"timer {timer.key}: unknown element")
@@ -413,16 +486,70 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
         ):
             raise _fail(f"timer {timer.key}")
         state.timers[timer.key] = timer
-    mine = [
-        k
-        for k in (*state.instances, *state.jobs, *state.incidents, *state.timers)
-        if k >> KEY_BITS == partition_id
-    ]
-    if mine and max(mine) & MAX_COUNTER > counter:
-        raise _fail("keys beyond the key counter")
+    for family in (state.instances, state.jobs, state.incidents, state.timers):
+        top = _highest_key(family, partition_id)
+        if top is not None and top & MAX_COUNTER > counter:
+            raise _fail("keys beyond the key counter")
     _restore_messaging(state.messaging, obj[16:24])
     state.rebuild_indexes(models, graphs)
     return state
+
+
+def _join_counter(value: Any) -> tuple[str, int]:
+    if type(value) is not list or len(value) != 2:
+        raise _fail("join counter")
+    return (_str(value[0]), _int(value[1]))
+
+
+def _each_join(value: Any) -> tuple[tuple[str, int], ...]:
+    if type(value) is not list:
+        raise _fail("join row")
+    return tuple(map(_join_counter, value))
+
+
+def _restore_instances(state: EngineState, family: Any, models: Mapping[int, Process]) -> None:
+    instances = state.instances
+    references: set[int] = set()
+    for block in _values(Instance, family, _INSTANCE):
+        before = len(instances)
+        instances.update(zip(map(itemgetter(0), block), block, strict=True))
+        if len(instances) != before + len(block):
+            raise _fail("instance keys repeat")
+        if not {i.state for i in block} <= _INSTANCE_STATES:
+            raise _fail("instance state")
+        for definition_key, element_id in {(i.definition_key, i.element_id) for i in block}:
+            model = models.get(definition_key)
+            if model is None or element_id not in model.elements:
+                raise _fail(f"instance of {definition_key}: unknown element {element_id!r}")
+        references.update(map(itemgetter(3), block), map(itemgetter(7), block))
+    references.difference_update(instances)
+    if any(ref >= 0 for ref in references):
+        raise _fail(f"instances: dangling reference {max(references)}")
+
+
+def _restore_jobs(state: EngineState, family: Any) -> None:
+    jobs, instances = state.jobs, state.instances
+    for block in _values(Job, family, _JOB):
+        before = len(jobs)
+        jobs.update(zip(map(itemgetter(0), block), block, strict=True))
+        if len(jobs) != before + len(block):
+            raise _fail("job keys repeat")
+        if not {job.state for job in block} <= _JOB_STATES:
+            raise _fail("job state")
+        elements = set(map(itemgetter(11), block))
+        elements.difference_update(instances)
+        if any(key >= 0 for key in elements):
+            raise _fail(f"job of element instance {max(elements)}: unknown element instance")
+
+
+def _highest_key(family: Mapping[int, Any], partition_id: int) -> int | None:
+    """The highest key of ``family`` that this partition made (None: none)."""
+    if not family:
+        return None
+    low, high = min(family), max(family)
+    if low >> KEY_BITS == high >> KEY_BITS == partition_id:
+        return high
+    return max((k for k in family if k >> KEY_BITS == partition_id), default=None)
 
 
 # --- messages and signals -------------------------------------------------------------------
@@ -437,35 +564,31 @@ _SIGNAL_SUBSCRIPTION = (_int, _str, _str, _int, _str, _bool)
 
 def _restore_messaging(messaging: MessagingState, families: list[Any]) -> None:
     messages, subscriptions, correlations, started, waiting, signals, sequences, received = families
-    for raw in messages:
-        message = Message(*_row(raw, _MESSAGE))
+    for message in chain.from_iterable(_values(Message, messages, _MESSAGE)):
         messaging.messages[message.key] = message
-    for raw in subscriptions:
-        subscription = MessageSubscription(*_row(raw, _SUBSCRIPTION))
+    for subscription in chain.from_iterable(
+        _values(MessageSubscription, subscriptions, _SUBSCRIPTION)
+    ):
         messaging.subscriptions[(subscription.element_instance_key, subscription.message_name)] = (
             subscription
         )
-    for raw in correlations:
-        correlation = Correlation(*_row(raw, _CORRELATION))
+    for correlation in chain.from_iterable(_values(Correlation, correlations, _CORRELATION)):
         messaging.correlations[(correlation.message_key, correlation.bpmn_process_id)] = correlation
-    for raw in started:
-        record = Started(*_row(raw, _STARTED))
+    for record in chain.from_iterable(_values(Started, started, _STARTED)):
         messaging.started[record.process_instance_key] = record
-    for raw in waiting:
-        process_subscription = ProcessSubscription(*_row(raw, _PROCESS_SUBSCRIPTION))
+    for process_subscription in chain.from_iterable(
+        _values(ProcessSubscription, waiting, _PROCESS_SUBSCRIPTION)
+    ):
         if process_subscription.state not in PROCESS_SUBSCRIPTION_STATES:
             raise _fail("process message subscription state")
         messaging.process_subscriptions[
             (process_subscription.element_instance_key, process_subscription.message_name)
         ] = process_subscription
-    for raw in signals:
-        signal = SignalSubscription(*_row(raw, _SIGNAL_SUBSCRIPTION))
+    for signal in chain.from_iterable(_values(SignalSubscription, signals, _SIGNAL_SUBSCRIPTION)):
         messaging.signal_subscriptions[(signal.element_instance_key, signal.catch_id)] = signal
-    for raw in sequences:
-        target, seq = _row(raw, (_int, _int))
+    for target, seq in _rows(sequences, (_int, _int)):
         messaging.sequences[target] = seq
-    for raw in received:
-        source, floor, above = _row(raw, (_int, _int, _ints))
+    for source, floor, above in _rows(received, (_int, _int, _ints)):
         messaging.received[source] = (floor, above)
 
 
@@ -479,8 +602,7 @@ def _restore_decisions(
     state: EngineState, drgs: list[Any], decisions: list[Any]
 ) -> dict[int, DecisionRequirementsGraph]:
     graphs: dict[int, DecisionRequirementsGraph] = {}
-    for raw in drgs:
-        drg = DecisionRequirements(*_row(raw, _DRG))
+    for drg in chain.from_iterable(_values(DecisionRequirements, drgs, _DRG)):
         if drg.key in state.decision_requirements:
             raise _fail(f"decision requirements {drg.key}")
         try:
@@ -491,8 +613,7 @@ def _restore_decisions(
             raise _fail(f"decision requirements {drg.key}: not {drg.drg_id}")
         state.decision_requirements[drg.key] = drg
         graphs[drg.key] = graph
-    for raw in decisions:
-        decision = DecisionDefinition(*_row(raw, _DECISION))
+    for decision in chain.from_iterable(_values(DecisionDefinition, decisions, _DECISION)):
         owner = graphs.get(decision.drg_key)
         if (
             owner is None

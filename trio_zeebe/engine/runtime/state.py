@@ -1,11 +1,12 @@
 """The engine's state: column families of immutable values, the key generator, the clock, and
 the derived indexes rebuilt from the families (never snapshotted).
 
-Families are plain dicts whose insertion order is part of the state (snapshots keep it, restore
-rebuilds it), and every change goes through the ``put_*`` / ``drop_*`` methods here, so the
-derived indexes (children per scope, incidents per element and job, the job queues, the
-deployed models by key and version) never drift from the families. Nothing here decides
-anything: the processors and behaviours do.
+Families are :class:`~.family.Family` dicts (frozen in constant time for a snapshot) whose
+insertion order is part of the state (snapshots keep it, restore rebuilds it), and every change
+goes through the ``put_*`` / ``drop_*`` methods here, so the derived indexes (children per
+scope, incidents per element and job, the job queues, the deployed models by key and version)
+never drift from the families. Nothing here decides anything: the processors and behaviours
+do.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..bpmn import Process
 from ..dmn import DecisionRequirementsGraph
 from ..statemachine import PendingSend
 from .decision_state import DecisionDefinition, DecisionIndex, DecisionRequirements
+from .family import Family
 from .jobindex import JobIndex
 from .messaging.state import MessagingState
 from .timer_state import Timer, TimerIndex
@@ -48,21 +50,21 @@ class EngineState:
         self.clock = 0  # the latest leader timestamp seen, engine milliseconds
         self.position = -1  # the last record applied
         # --- families (snapshotted) ---
-        self.definitions: dict[int, Definition] = {}
-        self.instances: dict[int, Instance] = {}
-        self.variables: dict[int, Mapping[str, Any]] = {}  # scope key -> name -> JSON value
-        self.joins: dict[JoinKey, tuple[tuple[str, int], ...]] = {}  # taken flows per join
-        self.jobs: dict[int, Job] = {}
-        self.incidents: dict[int, Incident] = {}
-        self.deferred: dict[int, Deferred] = {}  # process instance key -> waiting request
-        self.outbox: dict[int, PendingSend] = {}
+        self.definitions: Family[int, Definition] = Family()
+        self.instances: Family[int, Instance] = Family()
+        self.variables: Family[int, Mapping[str, Any]] = Family()  # scope key -> name -> JSON value
+        self.joins: Family[JoinKey, tuple[tuple[str, int], ...]] = Family()  # taken flows per join
+        self.jobs: Family[int, Job] = Family()
+        self.incidents: Family[int, Incident] = Family()
+        self.deferred: Family[int, Deferred] = Family()  # process instance key -> waiting request
+        self.outbox: Family[int, PendingSend] = Family()
         self.steps: deque[Step] = deque()
         # messages and signals: their own families and indexes (snapshotted with these)
         self.messaging = MessagingState()
         # timers and decisions (runtime/timers.py, runtime/decisions.py)
-        self.timers: dict[int, Timer] = {}
-        self.decision_requirements: dict[int, DecisionRequirements] = {}
-        self.decisions: dict[int, DecisionDefinition] = {}
+        self.timers: Family[int, Timer] = Family()
+        self.decision_requirements: Family[int, DecisionRequirements] = Family()
+        self.decisions: Family[int, DecisionDefinition] = Family()
         # --- derived (rebuilt on restore) ---
         self.models: dict[int, Process] = {}
         self.latest: dict[str, int] = {}  # bpmnProcessId -> key of the highest version

@@ -1,9 +1,9 @@
 """The immutable values the engine's state families hold.
 
 Every value is a NamedTuple: a change replaces the value (``_replace``), never mutates it, so a
-snapshot can take shallow copies of the families and serialize them later while processing goes
-on. Dicts inside values (variables, payloads, headers) are never mutated either once stored.
-Field order is the snapshot's row layout.
+snapshot can freeze the families (their storage keeps the values of the moment) and serialize
+them later while processing goes on. Dicts inside values (variables, payloads, headers) are never
+mutated either once stored. Field order is the snapshot's column order.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 
+from ..family import Family
 from .values import (
     Correlation,
     Message,
@@ -37,14 +38,14 @@ StartEvent = tuple[str, int, str]  # (bpmnProcessId, definition key, start event
 class MessagingState:
     def __init__(self) -> None:
         # --- families (snapshotted) ---
-        self.messages: dict[int, Message] = {}
-        self.subscriptions: dict[SubscriptionKey, MessageSubscription] = {}
-        self.correlations: dict[tuple[int, str], Correlation] = {}
-        self.started: dict[int, Started] = {}
-        self.process_subscriptions: dict[SubscriptionKey, ProcessSubscription] = {}
-        self.signal_subscriptions: dict[SignalKey, SignalSubscription] = {}
-        self.sequences: dict[int, int] = {}  # target partition -> last sequence number sent
-        self.received: dict[int, Received] = {}  # source partition -> what arrived
+        self.messages: Family[int, Message] = Family()
+        self.subscriptions: Family[SubscriptionKey, MessageSubscription] = Family()
+        self.correlations: Family[tuple[int, str], Correlation] = Family()
+        self.started: Family[int, Started] = Family()
+        self.process_subscriptions: Family[SubscriptionKey, ProcessSubscription] = Family()
+        self.signal_subscriptions: Family[SignalKey, SignalSubscription] = Family()
+        self.sequences: Family[int, int] = Family()  # target partition -> last sequence number sent
+        self.received: Family[int, Received] = Family()  # source partition -> what arrived
         # --- derived (rebuilt on restore) ---
         self.by_correlation: dict[tuple[str, str], dict[int, None]] = {}
         self.by_message_id: dict[tuple[str, str, str], int] = {}
