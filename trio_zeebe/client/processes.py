@@ -28,6 +28,15 @@ class ProcessMetadata:
     resource_name: str
     tenant_id: str = ""
 
+    def to_message(self) -> gw.ProcessMetadata:
+        return gw.ProcessMetadata(
+            bpmnProcessId=self.bpmn_process_id,
+            version=self.version,
+            processDefinitionKey=self.process_definition_key,
+            resourceName=self.resource_name,
+            tenantId=self.tenant_id,
+        )
+
 
 @attrs.frozen
 class DecisionMetadata:
@@ -39,6 +48,17 @@ class DecisionMetadata:
     decision_requirements_key: int
     tenant_id: str = ""
 
+    def to_message(self) -> gw.DecisionMetadata:
+        return gw.DecisionMetadata(
+            dmnDecisionId=self.decision_id,
+            dmnDecisionName=self.decision_name,
+            version=self.version,
+            decisionKey=self.decision_key,
+            dmnDecisionRequirementsId=self.decision_requirements_id,
+            decisionRequirementsKey=self.decision_requirements_key,
+            tenantId=self.tenant_id,
+        )
+
 
 @attrs.frozen
 class DecisionRequirementsMetadata:
@@ -48,6 +68,16 @@ class DecisionRequirementsMetadata:
     decision_requirements_key: int
     resource_name: str
     tenant_id: str = ""
+
+    def to_message(self) -> gw.DecisionRequirementsMetadata:
+        return gw.DecisionRequirementsMetadata(
+            dmnDecisionRequirementsId=self.decision_requirements_id,
+            dmnDecisionRequirementsName=self.decision_requirements_name,
+            version=self.version,
+            decisionRequirementsKey=self.decision_requirements_key,
+            resourceName=self.resource_name,
+            tenantId=self.tenant_id,
+        )
 
 
 @attrs.frozen
@@ -62,38 +92,11 @@ class Deployment:
         """The gateway's answer this was read from (what zbctl prints)."""
         response = gw.DeployResourceResponse(key=self.key, tenantId=self.tenant_id)
         for p in self.processes:
-            response.deployments.add().process.CopyFrom(
-                gw.ProcessMetadata(
-                    bpmnProcessId=p.bpmn_process_id,
-                    version=p.version,
-                    processDefinitionKey=p.process_definition_key,
-                    resourceName=p.resource_name,
-                    tenantId=p.tenant_id,
-                )
-            )
+            response.deployments.add(process=p.to_message())
         for d in self.decisions:
-            response.deployments.add().decision.CopyFrom(
-                gw.DecisionMetadata(
-                    dmnDecisionId=d.decision_id,
-                    dmnDecisionName=d.decision_name,
-                    version=d.version,
-                    decisionKey=d.decision_key,
-                    dmnDecisionRequirementsId=d.decision_requirements_id,
-                    decisionRequirementsKey=d.decision_requirements_key,
-                    tenantId=d.tenant_id,
-                )
-            )
+            response.deployments.add(decision=d.to_message())
         for r in self.decision_requirements:
-            response.deployments.add().decisionRequirements.CopyFrom(
-                gw.DecisionRequirementsMetadata(
-                    dmnDecisionRequirementsId=r.decision_requirements_id,
-                    dmnDecisionRequirementsName=r.decision_requirements_name,
-                    version=r.version,
-                    decisionRequirementsKey=r.decision_requirements_key,
-                    resourceName=r.resource_name,
-                    tenantId=r.tenant_id,
-                )
-            )
+            response.deployments.add(decisionRequirements=r.to_message())
         return response
 
 

@@ -60,6 +60,15 @@ class _StreamGone(Exception):
     """The call's stream was reset or closed under it: nothing more can be sent."""
 
 
+class _Refused(Exception):
+    """A request that never becomes a call: answered trailers-only, with HTTP status ``http``."""
+
+    def __init__(self, http: int, code: StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.http = http
+        self.error = GrpcError(code, message)
+
+
 class _Stream:
     """The server's side of one call."""
 
@@ -315,61 +324,12 @@ class GrpcConnection:
             self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
             return
         headers = dict(event.headers)
-        method = headers.get(b":method", b"")
-        if method != b"POST":
-            self._send_early(
-                stream_id,
-                event,
-                405,
-                GrpcError(
-                    StatusCode.INTERNAL,
-                    f"gRPC requires HTTP method POST, not {method.decode('latin-1')}",
-                ),
-            )
-            return
-        content_type = headers.get(b"content-type", b"")
-        if not _is_grpc_content_type(content_type):
-            self._send_early(
-                stream_id,
-                event,
-                415,
-                GrpcError(
-                    StatusCode.INTERNAL,
-                    f"invalid gRPC request content-type {content_type.decode('latin-1')!r}",
-                ),
-            )
-            return
         path = headers.get(b":path", b"").decode("latin-1")
-        rpc = self._registry.lookup(path)
-        if rpc is None:
-            self._send_early(
-                stream_id,
-                event,
-                200,
-                GrpcError(StatusCode.UNIMPLEMENTED, f"Method not found: {path.lstrip('/')}"),
-            )
+        try:
+            rpc, deadline = self._admit(headers, path)
+        except _Refused as refused:
+            self._send_early(stream_id, event, refused.http, refused.error)
             return
-        encoding = headers.get(b"grpc-encoding", b"identity")
-        if encoding != b"identity":
-            self._send_early(
-                stream_id,
-                event,
-                200,
-                GrpcError(
-                    StatusCode.UNIMPLEMENTED,
-                    f"Compression {encoding.decode('latin-1')!r} (grpc-encoding) is not "
-                    f"supported by this server; send messages uncompressed (identity)",
-                ),
-            )
-            return
-        deadline = None
-        timeout = headers.get(b"grpc-timeout")
-        if timeout is not None:
-            try:
-                deadline = trio.current_time() + parse_timeout(timeout)
-            except MalformedHeader as exc:
-                self._send_early(stream_id, event, 200, GrpcError(StatusCode.INTERNAL, str(exc)))
-                return
         call = ServerCall(
             method=path,
             peer=self.peer,
@@ -384,6 +344,41 @@ class GrpcConnection:
         self._streams[stream_id] = st
         assert self._nursery is not None
         self._nursery.start_soon(self._run_call, st)
+
+    def _admit(self, headers: dict[bytes, bytes], path: str) -> tuple[RpcMethod, float | None]:
+        """The method a request calls and its deadline; _Refused if it cannot become a call."""
+        method = headers.get(b":method", b"")
+        if method != b"POST":
+            raise _Refused(
+                405,
+                StatusCode.INTERNAL,
+                f"gRPC requires HTTP method POST, not {method.decode('latin-1')}",
+            )
+        content_type = headers.get(b"content-type", b"")
+        if not _is_grpc_content_type(content_type):
+            raise _Refused(
+                415,
+                StatusCode.INTERNAL,
+                f"invalid gRPC request content-type {content_type.decode('latin-1')!r}",
+            )
+        rpc = self._registry.lookup(path)
+        if rpc is None:
+            raise _Refused(200, StatusCode.UNIMPLEMENTED, f"Method not found: {path.lstrip('/')}")
+        encoding = headers.get(b"grpc-encoding", b"identity")
+        if encoding != b"identity":
+            raise _Refused(
+                200,
+                StatusCode.UNIMPLEMENTED,
+                f"Compression {encoding.decode('latin-1')!r} (grpc-encoding) is not "
+                f"supported by this server; send messages uncompressed (identity)",
+            )
+        timeout = headers.get(b"grpc-timeout")
+        if timeout is None:
+            return rpc, None
+        try:
+            return rpc, trio.current_time() + parse_timeout(timeout)
+        except MalformedHeader as exc:
+            raise _Refused(200, StatusCode.INTERNAL, str(exc)) from None
 
     def _on_ping(self) -> None:
         """gRPC's keepalive enforcement: too many pings too close together end the connection."""

@@ -60,6 +60,12 @@ def with_warnings(message: str, warnings: tuple[str, ...]) -> str:
     return message + " The evaluation reported the following warnings:\n" + "\n".join(warnings)
 
 
+def source_of(text: str) -> str:
+    """What Zeebe's messages quote of an attribute: an expression's source (after its ``=``),
+    or a static value as it is."""
+    return text[1:] if feel.is_expression(text) else text
+
+
 def _feel(
     text: str, source: str, variables: Mapping[str, Any], now_ms: int, error_type: str
 ) -> tuple[Any, tuple[str, ...]]:
@@ -91,15 +97,11 @@ def evaluate(
     FEEL value for NUMBER/temporal checks made by the caller, converted to JSON otherwise --
     see :func:`evaluate_json`.
     """
-    if len(text) > 1 and text[0] == "=":
-        source = text[1:]
-        value, warnings = _feel(text, source, variables, now_ms, error_type)
-    else:
-        source = text
-        value, warnings = feel.static_value(text), ()
+    value, warnings = evaluate_with_warnings(text, variables, now_ms, error_type=error_type)
     if expected:
         kind = feel.type_name(value)
         if kind not in expected:
+            source = source_of(text)
             if len(expected) == 1:
                 message = (
                     f"Expected result of the expression '{source}' to be '{expected[0]}', "
@@ -120,8 +122,8 @@ def evaluate_with_warnings(
 ) -> tuple[Any, tuple[str, ...]]:
     """An attribute's FEEL value and the warnings of its evaluation, for callers that check
     the result themselves (a correlation key); raises Fail if the evaluation fails."""
-    if len(text) > 1 and text[0] == "=":
-        return _feel(text, text[1:], variables, now_ms, error_type)
+    if feel.is_expression(text):
+        return _feel(text, source_of(text), variables, now_ms, error_type)
     return feel.static_value(text), ()
 
 
@@ -153,9 +155,9 @@ def evaluate_integer(text: str, variables: Mapping[str, Any], now_ms: int) -> in
         number = Decimal(value)
         return int(number.to_integral_value(rounding="ROUND_DOWN"))
     except (ArithmeticError, ValueError, TypeError, OverflowError):
-        source = text[1:] if text.startswith("=") else text
         raise Fail(
-            EXTRACT_VALUE_ERROR, f"Expected result of the expression '{source}' to be a number."
+            EXTRACT_VALUE_ERROR,
+            f"Expected result of the expression '{source_of(text)}' to be a number.",
         ) from None
 
 

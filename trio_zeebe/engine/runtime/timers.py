@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..bpmn import BpmnElementType, Element, Process, TimerDefinition, TimerKind
-from ..feel import is_expression
 from ..rejection import RejectionType
 from ..timer import (
     INFINITE,
@@ -38,7 +37,7 @@ from ..timer import (
     next_due,
 )
 from .events import can_trigger, is_interrupting, trigger
-from .expressions import EXTRACT_VALUE_ERROR, Fail, evaluate
+from .expressions import EXTRACT_VALUE_ERROR, Fail, evaluate, source_of
 from .machine import Machine
 from .refusal import Refused
 from .timer_state import Timer
@@ -60,7 +59,7 @@ def schedule_timer(timer: TimerDefinition, variables: Mapping[str, Any], now: in
     """Evaluate a timer definition in a scope at ``now`` (engine ms); raises Fail with Zeebe's
     EXTRACT_VALUE_ERROR texts."""
     text = timer.expression
-    source = text[1:] if is_expression(text) else text
+    source = source_of(text)
     if timer.kind is TimerKind.DURATION:
         value = evaluate(text, variables, now, ("DURATION", "PERIOD", "STRING"))
         try:

@@ -18,10 +18,11 @@ HISTORY`` re-checks a saved run.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import trio
@@ -29,6 +30,12 @@ import trio
 from ...client import errors
 
 FLUSH_INTERVAL = 0.5
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
+K = TypeVar("K", bound="SupportsRichComparison")  # a group's key
+V = TypeVar("V", bound="SupportsRichComparison")  # what a group holds
 
 
 class Outcome(StrEnum):
@@ -122,6 +129,26 @@ def inspections(ops: Sequence[Op]) -> dict[int, bool]:
         elif op.error.startswith(f"{errors.NotFound.__name__}:"):
             answers[op.args["key"]] = False
     return answers
+
+
+def grouped(ops: Iterable[Op], by: Callable[[Op], K]) -> defaultdict[K, list[Op]]:
+    """``ops`` by ``by(op)``, in their order (a missing group is an empty list)."""
+    groups: defaultdict[K, list[Op]] = defaultdict(list)
+    for op in ops:
+        groups[by(op)].append(op)
+    return groups
+
+
+def repeated(
+    groups: Mapping[K, Collection[V]], rule: str, detail: Callable[[K, list[V]], str]
+) -> list[Violation]:
+    """A ``rule`` violation for each group (in key order) holding more than one thing;
+    ``detail`` says it from the key and the things, sorted."""
+    return [
+        Violation(rule, detail(key, sorted(things)))
+        for key, things in sorted(groups.items())
+        if len(things) > 1
+    ]
 
 
 def describe(exc: BaseException) -> str:

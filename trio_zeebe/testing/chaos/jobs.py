@@ -29,14 +29,15 @@ import hashlib
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import trio
 
 from ...client import Job, NotFound
-from .history import Event, Op, Outcome, Recorded, Violation, inspections
-from .workload import ClientContext, Operation
+from .history import Event, Op, Outcome, Recorded, Violation, grouped, inspections, repeated
+from .workload import ClientContext, Operation, share_out
 
 JOB_TYPES = ("chaos-a", "chaos-b")
 LEASE = 8.0  # seconds an activation holds its jobs
@@ -59,16 +60,32 @@ def _sighting(job: Job) -> dict[str, Any]:
     }
 
 
-def _sightings(jobs: list[Job]) -> list[dict[str, Any]]:
-    return [_sighting(j) for j in jobs]
+async def activate(
+    ctx: ClientContext, kind: str, job_type: str, sighting: Callable[[Job], dict[str, Any]]
+) -> list[Job]:
+    """One ActivateJobs of up to a few jobs (lease ``LEASE``, a short long-poll or none),
+    recorded as ``kind`` with a ``sighting`` of each job; the jobs got, none if it failed."""
+    max_jobs = ctx.rng.randint(1, 8)
+    poll = ctx.rng.choice((0.0, 0.5, 1.0))
+
+    async def request() -> list[Job]:
+        return await ctx.client.activate_jobs(
+            job_type, worker=ctx.name, max_jobs=max_jobs, timeout=LEASE, request_timeout=poll
+        )
+
+    def sightings(jobs: list[Job]) -> list[dict[str, Any]]:
+        return [sighting(j) for j in jobs]
+
+    args = {"type": job_type, "max_jobs": max_jobs, "lease": LEASE}
+    _, jobs, _ = await ctx.call(kind, args, request, result=sightings)
+    return jobs or []
 
 
+@attrs.frozen
 class CreateJob:
     name = "create_job"
     weight = 1.0
-
-    def __init__(self, part: Jobs) -> None:
-        self.part = part
+    part: Jobs
 
     async def __call__(self, ctx: ClientContext) -> None:
         op_id = ctx.new_id()
@@ -84,26 +101,15 @@ class CreateJob:
             self.part.keys.add(key)
 
 
+@attrs.frozen
 class WorkJobs:
     name = "work_jobs"
     weight = 1.0
-
-    def __init__(self, part: Jobs) -> None:
-        self.part = part
+    part: Jobs
 
     async def __call__(self, ctx: ClientContext) -> None:
         job_type = ctx.rng.choice(JOB_TYPES)
-        max_jobs = ctx.rng.randint(1, 8)
-        poll = ctx.rng.choice((0.0, 0.5, 1.0))
-
-        async def request() -> list[Job]:
-            return await ctx.client.activate_jobs(
-                job_type, worker=ctx.name, max_jobs=max_jobs, timeout=LEASE, request_timeout=poll
-            )
-
-        args = {"type": job_type, "max_jobs": max_jobs, "lease": LEASE}
-        _, jobs, _ = await ctx.call("activate_jobs", args, request, result=_sightings)
-        for job in jobs or []:
+        for job in await activate(ctx, "activate_jobs", job_type, _sighting):
             self.part.keys.add(job.key)
             roll = ctx.rng.random()
             if roll < 0.8:
@@ -157,10 +163,7 @@ class Jobs:
         return {}
 
     async def verify(self, contexts: Sequence[ClientContext]) -> None:
-        keys = sorted(self.keys)
-        async with trio.open_nursery() as nursery:
-            for i, ctx in enumerate(contexts):
-                nursery.start_soon(self._inspect, ctx, keys[i :: len(contexts)])
+        await share_out(contexts, self.keys, self._inspect)
 
     async def _inspect(self, ctx: ClientContext, keys: list[int]) -> None:
         for key in keys:
@@ -177,27 +180,111 @@ class Jobs:
 # -- invariants --------------------------------------------------------------------------------
 
 
+@attrs.define
+class Creators:
+    """Which create made which key (a job's, an instance's): from the creates' answers and from
+    every sighting of the thing, whose variables name their create (``op``) and digest.
+
+    ``noun`` names the thing in details, ``key_rule`` and ``reused_rule`` are the rules of a key
+    acknowledged twice and of a sighting that ties a key to a second create."""
+
+    creates: dict[str, Op]
+    noun: str
+    key_rule: str
+    reused_rule: str
+    violations: list[Violation] = attrs.field(factory=list)
+    key_to_op: dict[int, str] = attrs.field(factory=dict)
+    op_to_keys: defaultdict[str, set[int]] = attrs.field(factory=lambda: defaultdict(set))
+
+    def acknowledged(self, key: int, op: Op) -> None:
+        """``op``, a create, was answered with ``key``."""
+        if key in self.key_to_op:
+            self.violations.append(
+                Violation(
+                    self.key_rule,
+                    f"{self.noun} {key} acknowledged for {self.key_to_op[key]} and {op.id}",
+                )
+            )
+        self.key_to_op[key] = op.id
+        self.op_to_keys[op.id].add(key)
+
+    def sighted(self, key: int, creator: str, variables: str, where: str) -> Op | None:
+        """``where`` (the thing with ``key``, and who saw it) carries the variables of create
+        ``creator`` with the digest ``variables``; its create, None if nobody sent it."""
+        create = self.creates.get(creator)
+        if create is None:
+            self.violations.append(
+                Violation(
+                    f"phantom-{self.noun}", f"{where} carries op {creator!r}, which no create sent"
+                )
+            )
+            return None
+        if create.outcome is Outcome.REFUSED:
+            self.violations.append(
+                Violation(
+                    "refused-create-applied",
+                    f"create {creator} was refused ({create.error}) but {where} exists",
+                )
+            )
+        if variables != create.args["digest"]:
+            self.violations.append(
+                Violation(
+                    "payload-changed",
+                    f"{where} has variables other than its create {creator} sent",
+                )
+            )
+        known = self.key_to_op.setdefault(key, creator)
+        if known != creator:
+            self.violations.append(
+                Violation(
+                    self.reused_rule,
+                    f"{where} belongs to {known} but carries the variables of {creator}",
+                )
+            )
+        self.op_to_keys[creator].add(key)
+        return create
+
+    def duplicate_creates(self) -> list[Violation]:
+        """A create that made more than one."""
+        return repeated(
+            self.op_to_keys,
+            "duplicate-create",
+            lambda creator, keys: f"create {creator} made {self.noun}s {keys}",
+        )
+
+
+def completed_jobs_back(
+    sightings: Sequence[tuple[Op, dict[str, Any]]],
+    completions: dict[int, list[Op]],
+    job: Callable[[dict[str, Any]], str],
+) -> list[Violation]:
+    """A job activated after a completion of it was acknowledged (``job`` names it)."""
+    return [
+        Violation(
+            "completed-job-back",
+            f"{job(s)} completed by {done.id} "
+            f"(acknowledged at {done.end}s) is back in {op.id} at {op.start}s",
+        )
+        for op, s in sightings
+        for done in completions.get(s["key"], [])
+        if done.outcome is Outcome.OK and done.end < op.start
+    ]
+
+
+def by_job_key(ops: Sequence[Op]) -> defaultdict[int, list[Op]]:
+    """Job commands (complete, fail) by the key of the job they name."""
+    return grouped(ops, lambda op: op.args["key"])
+
+
 def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
-    violations: list[Violation] = []
-    by_kind: dict[str, list[Op]] = defaultdict(list)
-    for op in ops:
-        by_kind[op.kind].append(op)
+    by_kind = grouped(ops, lambda op: op.kind)
     creates = {op.id: op for op in by_kind["create_job"]}
 
     # key <-> create, from the creates' answers and from every sighting of a job
-    key_to_op: dict[int, str] = {}
-    op_to_keys: dict[str, set[int]] = defaultdict(set)
+    creators = Creators(creates, "job", "duplicate-key", "key-reused")
     for op in creates.values():
         if op.outcome is Outcome.OK:
-            key = int(op.result)
-            if key in key_to_op:
-                violations.append(
-                    Violation(
-                        "duplicate-key", f"key {key} acknowledged for {key_to_op[key]} and {op.id}"
-                    )
-                )
-            key_to_op[key] = op.id
-            op_to_keys[op.id].add(key)
+            creators.acknowledged(int(op.result), op)
     sightings = [
         (op, s)
         for op in by_kind["activate_jobs"] + by_kind["inspect_job"]
@@ -208,66 +295,16 @@ def check_jobs(ops: Sequence[Op], events: Sequence[Event]) -> list[Violation]:
         if s is not None
     ]
     for op, s in sightings:
-        key, creator = s["key"], s["op"]
-        create = creates.get(creator)
-        if create is None:
-            violations.append(
-                Violation(
-                    "phantom-job",
-                    f"job {key} (seen by {op.id}) carries op {creator!r}, which no create sent",
-                )
-            )
-            continue
-        if create.outcome is Outcome.REFUSED:
-            violations.append(
-                Violation(
-                    "refused-create-applied",
-                    f"create {creator} was refused "
-                    f"({create.error}) but job {key} exists (seen by {op.id})",
-                )
-            )
-        if s["digest"] != create.args["digest"]:
-            violations.append(
-                Violation(
-                    "payload-changed",
-                    f"job {key} (seen by {op.id}) has variables other "
-                    f"than its create {creator} sent",
-                )
-            )
-        known = key_to_op.setdefault(key, creator)
-        if known != creator:
-            violations.append(
-                Violation(
-                    "key-reused",
-                    f"job {key} belongs to {known} but {op.id} saw it "
-                    f"with the payload of {creator}",
-                )
-            )
-        op_to_keys[creator].add(key)
-    for creator, keys in sorted(op_to_keys.items()):
-        if len(keys) > 1:
-            violations.append(
-                Violation("duplicate-create", f"create {creator} made jobs {sorted(keys)}")
-            )
+        creators.sighted(s["key"], s["op"], s["digest"], f"job {s['key']} (seen by {op.id})")
+    violations = creators.violations
+    violations.extend(creators.duplicate_creates())
+    key_to_op = creators.key_to_op
 
-    completions: dict[int, list[Op]] = defaultdict(list)
-    for op in by_kind["complete_job"]:
-        completions[op.args["key"]].append(op)
-    fails: dict[int, list[Op]] = defaultdict(list)
-    for op in by_kind["fail_job"]:
-        fails[op.args["key"]].append(op)
+    completions = by_job_key(by_kind["complete_job"])
+    fails = by_job_key(by_kind["fail_job"])
 
     # no acknowledged completion comes back
-    for op, s in sightings:
-        for done in completions.get(s["key"], []):
-            if done.outcome is Outcome.OK and done.end < op.start:
-                violations.append(
-                    Violation(
-                        "completed-job-back",
-                        f"job {s['key']} completed by {done.id} "
-                        f"(acknowledged at {done.end}s) is back in {op.id} at {op.start}s",
-                    )
-                )
+    violations.extend(completed_jobs_back(sightings, completions, lambda s: f"job {s['key']}"))
 
     # every known job is present at the end or completed
     final = inspections(by_kind["inspect_job"])

@@ -55,14 +55,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import trio
 
 from ...client import Job, NotFound
 from ...keys import message_partition, partition_of
 from ..bpmn import ProcessBuilder
-from .history import Op, Outcome, Recorded, Violation, inspections
-from .jobs import LEASE, digest, early_leases
-from .workload import ClientContext, Operation
+from .history import Op, Outcome, Recorded, Violation, grouped, inspections, repeated
+from .jobs import Creators, activate, by_job_key, completed_jobs_back, digest, early_leases
+from .workload import ClientContext, Operation, share_out
 
 TASK, MSG, TIMER = "chaos-task", "chaos-msg", "chaos-timer"
 PROCESSES = (TASK, MSG, TIMER)
@@ -122,16 +123,11 @@ def _sighting(job: Job) -> dict[str, Any]:
     }
 
 
-def _sightings(jobs: list[Job]) -> list[dict[str, Any]]:
-    return [_sighting(j) for j in jobs]
-
-
+@attrs.frozen
 class CreateInstance:
     name = "create_instance"
     weight = 1.0
-
-    def __init__(self, part: Processes) -> None:
-        self.part = part
+    part: Processes
 
     async def __call__(self, ctx: ClientContext) -> None:
         op_id = ctx.new_id()
@@ -155,13 +151,12 @@ class CreateInstance:
             self.part.instances.add(answer.process_instance_key)
 
 
+@attrs.frozen
 class CreateInstanceWithResult:
     name = "create_instance_with_result"
     weight = 0.15
     wait = 4.0
-
-    def __init__(self, part: Processes) -> None:
-        self.part = part
+    part: Processes
 
     async def __call__(self, ctx: ClientContext) -> None:
         op_id = ctx.new_id()
@@ -188,26 +183,15 @@ class CreateInstanceWithResult:
             self.part.finished.add(answer.process_instance_key)
 
 
+@attrs.frozen
 class WorkInstances:
     name = "work_instances"
     weight = 1.2
-
-    def __init__(self, part: Processes) -> None:
-        self.part = part
+    part: Processes
 
     async def __call__(self, ctx: ClientContext) -> None:
         job_type = ctx.rng.choice((PREP_TYPE, FINAL_TYPE, FINAL_TYPE))
-        max_jobs = ctx.rng.randint(1, 8)
-        poll = ctx.rng.choice((0.0, 0.5, 1.0))
-
-        async def request() -> list[Job]:
-            return await ctx.client.activate_jobs(
-                job_type, worker=ctx.name, max_jobs=max_jobs, timeout=LEASE, request_timeout=poll
-            )
-
-        args = {"type": job_type, "max_jobs": max_jobs, "lease": LEASE}
-        _, jobs, _ = await ctx.call("activate_instance_jobs", args, request, result=_sightings)
-        for job in jobs or []:
+        for job in await activate(ctx, "activate_instance_jobs", job_type, _sighting):
             part = self.part
             part.instances.add(job.process_instance_key)
             if job.element_id == "final":
@@ -249,12 +233,11 @@ class WorkInstances:
         await ctx.call("fail_instance_job", args, request, keyed=True)
 
 
+@attrs.frozen
 class PublishMessage:
     name = "publish_message"
     weight = 0.8
-
-    def __init__(self, part: Processes) -> None:
-        self.part = part
+    part: Processes
 
     async def __call__(self, ctx: ClientContext) -> None:
         part = self.part
@@ -333,10 +316,7 @@ class Processes:
                 await trio.sleep(0.5)
 
     async def verify(self, contexts: Sequence[ClientContext]) -> None:
-        keys = sorted(self.instances)
-        async with trio.open_nursery() as nursery:
-            for i, ctx in enumerate(contexts):
-                nursery.start_soon(self._inspect, ctx, keys[i :: len(contexts)])
+        await share_out(contexts, self.instances, self._inspect)
 
     async def _inspect(self, ctx: ClientContext, keys: list[int]) -> None:
         for key in keys:
@@ -367,10 +347,7 @@ class Processes:
 
 def check_instances(recorded: Recorded) -> list[Violation]:
     ops, events = recorded.ops, recorded.events
-    violations: list[Violation] = []
-    by_kind: dict[str, list[Op]] = defaultdict(list)
-    for op in ops:
-        by_kind[op.kind].append(op)
+    by_kind = grouped(ops, lambda op: op.kind)
     with_result = by_kind["create_instance_with_result"]
     creates = {op.id: op for op in by_kind["create_instance"] + with_result}
     deployed: dict[str, set[int]] = defaultdict(set)
@@ -380,22 +357,14 @@ def check_instances(recorded: Recorded) -> list[Violation]:
                 deployed[pid].add(int(key))
 
     # instance key <-> create, definition and variables
-    key_to_op: dict[int, str] = {}
-    op_to_keys: dict[str, set[int]] = defaultdict(set)
+    creators = Creators(creates, "instance", "duplicate-instance-key", "instance-key-reused")
+    violations = creators.violations
     definition: dict[int, tuple[str, int]] = {}
     for op in creates.values():
         if op.outcome is not Outcome.OK:
             continue
         key = int(op.result["key"])
-        if key in key_to_op:
-            violations.append(
-                Violation(
-                    "duplicate-instance-key",
-                    f"instance {key} acknowledged for {key_to_op[key]} and {op.id}",
-                )
-            )
-        key_to_op[key] = op.id
-        op_to_keys[op.id].add(key)
+        creators.acknowledged(key, op)
         answered = (str(op.result["process"]), int(op.result["definition"]))
         definition[key] = answered
         if answered[0] != op.args["process"] or (
@@ -418,34 +387,9 @@ def check_instances(recorded: Recorded) -> list[Violation]:
     for op, s in sightings:
         instance, creator = s["instance"], s["op"]
         where = f"instance {instance} (job {s['key']}, seen by {op.id})"
-        create = creates.get(creator)
+        create = creators.sighted(instance, creator, s["digest"], where)
         if create is None:
-            violations.append(
-                Violation(
-                    "phantom-instance", f"{where} carries op {creator!r}, which no create sent"
-                )
-            )
             continue
-        if create.outcome is Outcome.REFUSED:
-            violations.append(
-                Violation(
-                    "refused-create-applied",
-                    f"create {creator} was refused ({create.error}) but {where} exists",
-                )
-            )
-        if s["digest"] != create.args["digest"]:
-            violations.append(
-                Violation("payload-changed", f"{where} has variables other than {creator} sent")
-            )
-        known = key_to_op.setdefault(instance, creator)
-        if known != creator:
-            violations.append(
-                Violation(
-                    "instance-key-reused",
-                    f"{where} belongs to {known} but carries the variables of {creator}",
-                )
-            )
-        op_to_keys[creator].add(instance)
         seen_definition = (s["process"], int(s["definition"]))
         expected = definition.setdefault(instance, seen_definition)
         if seen_definition != expected or seen_definition[0] != create.args["process"]:
@@ -456,51 +400,37 @@ def check_instances(recorded: Recorded) -> list[Violation]:
                     f"({create.args['process']}) was answered with {expected}",
                 )
             )
-    for creator, keys in sorted(op_to_keys.items()):
-        if len(keys) > 1:
-            violations.append(
-                Violation("duplicate-create", f"create {creator} made instances {sorted(keys)}")
-            )
+    violations.extend(creators.duplicate_creates())
+    key_to_op = creators.key_to_op
 
     # each element once per instance
     jobs_of: dict[tuple[int, str], set[int]] = defaultdict(set)
-    instance_of_job: dict[int, int] = {}
     for _, s in sightings:
         jobs_of[(s["instance"], s["element"])].add(s["key"])
-        instance_of_job[s["key"]] = s["instance"]
-    for (instance, element), keys in sorted(jobs_of.items()):
-        if len(keys) > 1:
-            violations.append(
-                Violation(
-                    "element-twice",
-                    f"instance {instance} ran {element!r} more than once: jobs {sorted(keys)}",
-                )
-            )
+    violations.extend(
+        repeated(
+            jobs_of,
+            "element-twice",
+            lambda at, keys: f"instance {at[0]} ran {at[1]!r} more than once: jobs {keys}",
+        )
+    )
 
     violations.extend(_messages(sightings, by_kind["publish_message"]))
 
-    completions: dict[int, list[Op]] = defaultdict(list)
-    for op in by_kind["complete_instance_job"]:
-        completions[op.args["key"]].append(op)
-    fails: dict[int, list[Op]] = defaultdict(list)
-    for op in by_kind["fail_instance_job"]:
-        fails[op.args["key"]].append(op)
-    finals: dict[int, list[Op]] = defaultdict(list)  # instance -> completions of its final job
-    for op in by_kind["complete_instance_job"]:
-        if op.args.get("element") == "final":
-            finals[op.args["instance"]].append(op)
+    completions = by_job_key(by_kind["complete_instance_job"])
+    fails = by_job_key(by_kind["fail_instance_job"])
+    finals = grouped(  # instance -> completions of its final job
+        (op for op in by_kind["complete_instance_job"] if op.args.get("element") == "final"),
+        lambda op: op.args["instance"],
+    )
 
     # no acknowledged completion comes back; nothing runs in an instance after it completed
+    violations.extend(
+        completed_jobs_back(
+            sightings, completions, lambda s: f"job {s['key']} of instance {s['instance']}"
+        )
+    )
     for op, s in sightings:
-        for done in completions.get(s["key"], []):
-            if done.outcome is Outcome.OK and done.end < op.start:
-                violations.append(
-                    Violation(
-                        "completed-job-back",
-                        f"job {s['key']} of instance {s['instance']} completed by {done.id} "
-                        f"(acknowledged at {done.end}s) is back in {op.id} at {op.start}s",
-                    )
-                )
         for done in finals.get(s["instance"], []):
             if done.outcome is Outcome.OK and done.end < op.start and done.args["key"] != s["key"]:
                 violations.append(
@@ -623,17 +553,16 @@ def _messages(
                     f"{where} got {msg} by {op.end}s, but it was published at {publish.start}s",
                 )
             )
-    for instance, msgs in sorted(got.items()):
-        if len(msgs) > 1:
-            violations.append(
-                Violation(
-                    "correlated-twice",
-                    f"instance {instance} got messages {sorted(msgs)} (at most one may get in)",
-                )
-            )
-    for msg, instances in sorted(went_to.items()):
-        if len(instances) > 1:
-            violations.append(
-                Violation("message-correlated-twice", f"{msg} got into {sorted(instances)}")
-            )
+    violations.extend(
+        repeated(
+            got,
+            "correlated-twice",
+            lambda instance, msgs: (
+                f"instance {instance} got messages {msgs} (at most one may get in)"
+            ),
+        )
+    )
+    violations.extend(
+        repeated(went_to, "message-correlated-twice", lambda msg, into: f"{msg} got into {into}")
+    )
     return violations

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -120,6 +120,19 @@ class ClientContext:
             )
         )
         return Outcome.OK, answer, None
+
+
+async def share_out(
+    contexts: Sequence[ClientContext],
+    keys: Iterable[int],
+    inspect: Callable[[ClientContext, list[int]], Awaitable[None]],
+) -> None:
+    """A part's final inspection: ``keys`` in order, dealt out to ``contexts`` in turn, each
+    context working through its share at the same time as the others."""
+    ordered = sorted(keys)
+    async with trio.open_nursery() as nursery:
+        for i, ctx in enumerate(contexts):
+            nursery.start_soon(inspect, ctx, ordered[i :: len(contexts)])
 
 
 class Workload:

@@ -32,6 +32,7 @@ from ..expressions import (
     Fail,
     evaluate_string,
     evaluate_with_warnings,
+    source_of,
     with_warnings,
 )
 from ..values import Instance
@@ -66,7 +67,7 @@ def correlation_key(text: str, variables: Mapping[str, Any], now_ms: int) -> str
         whole = int(Decimal(value).to_integral_value(rounding="ROUND_DOWN"))
         whole = (whole + (_INT64 >> 1)) % _INT64 - (_INT64 >> 1)  # longValue keeps 64 bits
         return str(whole)
-    source = text[1:] if len(text) > 1 and text[0] == "=" else text
+    source = source_of(text)
     raise Fail(
         EXTRACT_VALUE_ERROR,
         with_warnings(
