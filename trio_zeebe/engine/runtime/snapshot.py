@@ -211,28 +211,24 @@ def _fail(what: str) -> SnapshotError:
     return SnapshotError(f"bad engine snapshot: {what}")
 
 
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise _fail(f"expected an integer, got {type(value).__name__}")
-    return value
+S = TypeVar("S")
 
 
-def _str(value: Any) -> str:
-    if type(value) is not str:
-        raise _fail(f"expected a string, got {type(value).__name__}")
-    return value
+def _exactly(kind: type[S], noun: str) -> Callable[[Any], S]:
+    """A check that a decoded value is of type ``kind`` itself (no subclass: bool is no int)."""
+
+    def check(value: Any) -> S:
+        if type(value) is not kind:
+            raise _fail(f"expected {noun}, got {type(value).__name__}")
+        return value
+
+    return check
 
 
-def _bool(value: Any) -> bool:
-    if type(value) is not bool:
-        raise _fail(f"expected a boolean, got {type(value).__name__}")
-    return value
-
-
-def _bytes(value: Any) -> bytes:
-    if type(value) is not bytes:
-        raise _fail(f"expected bytes, got {type(value).__name__}")
-    return value
+_int = _exactly(int, "an integer")
+_str = _exactly(str, "a string")
+_bool = _exactly(bool, "a boolean")
+_bytes = _exactly(bytes, "bytes")
 
 
 def _json(value: Any, depth: int = 0) -> Any:
