@@ -101,7 +101,7 @@ async def restart(data: Path, label: str, snapshot_first: bool = False) -> None:
         elapsed = time.perf_counter() - started
         proc = b.partitions.processor(1)  # type: ignore[union-attr]
         assert proc is not None
-        jobs = proc.machine.job_count  # type: ignore[attr-defined]
+        jobs = len(proc.machine.jobs())  # type: ignore[attr-defined]
         print(f"restart {label}: serving after {elapsed:.2f}s with {jobs} jobs", flush=True)
         if snapshot_first:
             before = sizes(data)
