@@ -1,9 +1,13 @@
 """How long a snapshot of a big partition stalls the broker's trio thread, and how long restoring
-it takes. A benchmark, not a test: ``python bench/snapshot_pause.py [--jobs 1000000]``.
+it takes. A benchmark, not a test: ``python bench/snapshot_pause.py [--jobs 1000000]`` or
+``python bench/snapshot_pause.py --instances 100000``.
 
-Builds one partition's engine state through the engine's own apply path (``Engine.apply`` of
-``--jobs`` CreateJob commands with 100-byte JSON variables, as the processor applies committed
-records), and reports memory per active job (the process's resident set before and after).
+Builds one partition's engine state through the engine's own apply path (``Engine.apply``, as
+the processor applies committed records): ``--jobs`` CreateJob commands with 100-byte JSON
+variables, or with ``--instances`` a deployed process (start -> service task -> end) and that
+many CreateProcessInstance commands with 100-byte JSON variables, each instance then waiting
+at its service task (one active job each). It reports memory per active job or per active
+process instance (the process's resident set before and after creating them).
 Then, inside ``trio.run``, a ticker task checkpoints every millisecond and records the longest
 gap between two of its wake-ups while the snapshot is taken the way the partition processor
 takes it (:meth:`PartitionProcessor.produce_snapshot` and the snapshot store's ``save`` on a
@@ -29,13 +33,16 @@ from typing import Any
 import trio
 
 from trio_zeebe.disk import RealDisk
-from trio_zeebe.engine.commands import CommandType, command
+from trio_zeebe.engine.commands import AnswerStatus, CommandType, command, decode_answer
 from trio_zeebe.engine.engine import Engine
 from trio_zeebe.processing.processor import produce_snapshot
+from trio_zeebe.proto import gateway_pb2 as gw
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.snapshots import SnapshotStore
+from trio_zeebe.testing.bpmn import ProcessBuilder
 
 PAYLOAD = 100
+NOW = 1_700_000_000.0  # the leader's clock for every applied command
 
 
 def rss() -> int:
@@ -61,9 +68,39 @@ def build(jobs: int) -> tuple[Engine, float, int]:
     apply = engine.apply
     started = time.perf_counter()
     for position in range(1, jobs + 1):
-        apply(record, position, 1_700_000_000.0)
+        apply(record, position, NOW)
     elapsed = time.perf_counter() - started
     assert len(engine.jobs()) == jobs, "a CreateJob was refused"
+    return engine, elapsed, rss() - before
+
+
+def build_instances(instances: int) -> tuple[Engine, float, int]:
+    """An engine with ``instances`` process instances of start -> service task -> end, each
+    waiting at its service task; the memory is the resident set's growth from creating them
+    (the deployment is made before the first measurement)."""
+    process = (
+        ProcessBuilder("bench")
+        .start_event("start")
+        .service_task("work", job_type="bench")
+        .end_event("end")
+        .done()
+    )
+    engine = Engine(1, 1)
+    deploy = gw.DeployResourceRequest(resources=[gw.Resource(name="bench.bpmn", content=process)])
+    answer = decode_answer(engine.apply(command(CommandType.DEPLOY_RESOURCE, deploy), 1, NOW))
+    assert answer.status is AnswerStatus.OK, f"the deployment was refused: {answer.body}"
+    record = command(
+        CommandType.CREATE_PROCESS_INSTANCE,
+        gw.CreateProcessInstanceRequest(bpmnProcessId="bench", version=-1, variables=variables()),
+    )
+    before = rss()
+    apply = engine.apply
+    started = time.perf_counter()
+    for position in range(2, instances + 2):
+        apply(record, position, NOW)
+    elapsed = time.perf_counter() - started
+    assert not engine.pending_steps, "an instance did not reach its service task in one apply"
+    assert len(engine.jobs()) == instances, "a CreateProcessInstance was refused"
     return engine, elapsed, rss() - before
 
 
@@ -100,15 +137,23 @@ async def measure(engine: Engine, directory: str, old: bool) -> dict[str, Any]:
     during = sorted(gaps[first:], reverse=True)
     result["max_gap_ms"] = 1000 * during[0][0]
     result["top_gaps"] = [(round(1000 * g, 1), round(w - started, 3)) for g, w in during[:5]]
+    restored, data = Engine(1, 1), store.load(info)
     started = time.perf_counter()
-    Engine(1, 1).restore(store.load(info))
+    restored.restore(data)
     result["restore_s"] = time.perf_counter() - started
+    assert restored.snapshot() == data, "the restored state differs from the snapshot"
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=1_000_000)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--jobs", type=int, default=1_000_000, help="standalone active jobs")
+    mode.add_argument(
+        "--instances",
+        type=int,
+        help="active process instances (start -> service task -> end), each at its job",
+    )
     parser.add_argument("--old", action="store_true", help="Engine.snapshot() in one go")
     parser.add_argument(
         "--gc-freeze",
@@ -118,19 +163,36 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    engine, build_s, memory = build(args.jobs)
+    if args.instances is not None:
+        engine, build_s, memory = build_instances(args.instances)
+    else:
+        engine, build_s, memory = build(args.jobs)
     if args.gc_freeze:
         gc.freeze()
     with tempfile.TemporaryDirectory() as tmp:
         result = trio.run(measure, engine, tmp, args.old)
-    result.update(jobs=args.jobs, build_s=build_s, bytes_per_job=memory / args.jobs)
+    if args.instances is not None:
+        result.update(
+            instances=args.instances,
+            build_s=build_s,
+            bytes_per_instance=memory / args.instances,
+        )
+    else:
+        result.update(jobs=args.jobs, build_s=build_s, bytes_per_job=memory / args.jobs)
     if args.json:
         print(json.dumps(result))
         return 0
-    print(
-        f"{args.jobs:,} active jobs ({PAYLOAD}-byte variables) built through Engine.apply in "
-        f"{build_s:.1f} s; memory {result['bytes_per_job']:.0f} bytes per job"
-    )
+    if args.instances is not None:
+        print(
+            f"{args.instances:,} active process instances (start -> service task -> end, "
+            f"{PAYLOAD}-byte variables, one active job each) built through Engine.apply in "
+            f"{build_s:.1f} s; memory {result['bytes_per_instance']:.0f} bytes per instance"
+        )
+    else:
+        print(
+            f"{args.jobs:,} active jobs ({PAYLOAD}-byte variables) built through Engine.apply "
+            f"in {build_s:.1f} s; memory {result['bytes_per_job']:.0f} bytes per job"
+        )
     way = "Engine.snapshot() in one go" if args.old else "produce_snapshot (incremental)"
     print(
         f"snapshot ({way}): {result['bytes'] / 1e6:.1f} MB, produced in "

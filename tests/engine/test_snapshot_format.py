@@ -14,7 +14,11 @@ from trio_zeebe.engine.commands import CommandType, command
 from trio_zeebe.engine.engine import Engine
 from trio_zeebe.engine.runtime.snapshot import BLOCK_ROWS, SnapshotError
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
+from trio_zeebe.testing.bpmn import ProcessBuilder
 
+from .process.driver import Driver
+
+INSTANCES = 8  # the element instances family's place in the snapshot array
 JOBS = 11  # the jobs family's place in the snapshot array
 
 
@@ -92,3 +96,67 @@ def test_an_older_format_is_refused() -> None:
     data[1] = 3
     with pytest.raises(SnapshotError, match="unsupported version 3"):
         Engine(1, 1).restore(codec.packb(data))
+
+
+def _waiting_join() -> Driver:
+    """Instances of fork -> (a, b) -> join, with ``a`` completed: each process instance keeps
+    the taken flow into the join among its active flows while ``b`` waits."""
+    xml = (
+        ProcessBuilder("p")
+        .start_event("start")
+        .parallel_gateway("fork")
+        .service_task("a", job_type="a")
+        .parallel_gateway("join")
+        .end_event("end")
+        .move_to("fork")
+        .service_task("b", job_type="b")
+        .connect_to("join")
+        .done()
+    )
+    d = Driver()
+    d.deploy(xml)
+    for _ in range(3):
+        d.create("p", {"n": 1})
+        d.complete_type("a")
+    return d
+
+
+def test_instances_restore_with_their_active_flows() -> None:
+    engine = _waiting_join().engine
+    data = engine.snapshot()
+    waiting = [i for i in engine.instances().values() if i.active_flows]
+    assert len(waiting) == 3
+    restored = Engine(1, 1)
+    restored.restore(data)
+    assert list(restored.instances().items()) == list(engine.instances().items())
+    assert all(type(i.active_flows) is tuple for i in restored.instances().values())
+    assert restored.snapshot() == data
+
+
+def _instance_mutations() -> list[tuple[str, Any]]:
+    # columns: 1 key, 2 element id, 4 flow scope, 9 state, 14 active flows
+    return [
+        ("an unknown element", lambda b: [*b[:2], ["nowhere"], *b[3:]]),
+        ("an unknown state", lambda b: [*b[:9], ["DONE"], *b[10:]]),
+        ("a dangling flow scope", lambda b: [*b[:4], [12345], *b[5:]]),
+        ("active flows not a list", lambda b: [*b[:14], ["f"], *b[15:]]),
+        ("an active flow that is an int", lambda b: [*b[:14], [["f", 1]], *b[15:]]),
+        ("active flows of bytes", lambda b: [*b[:14], [[b"f"]] * b[0], *b[15:]]),
+        ("duplicate keys", lambda b: [b[0], [b[1][0]] * b[0], *b[2:]]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("what", "mutate"), _instance_mutations(), ids=[m[0] for m in _instance_mutations()]
+)
+def test_a_malformed_instances_block_is_refused(what: str, mutate: Any) -> None:
+    data = codec.unpackb(_waiting_join().engine.snapshot())
+    original = codec.packb(data)
+    hostile = copy.deepcopy(data)
+    hostile[INSTANCES] = [mutate(hostile[INSTANCES][0])]
+    engine = Engine(1, 1)
+    before = engine.snapshot()
+    with pytest.raises(SnapshotError):
+        engine.restore(codec.packb(hostile))
+    assert engine.snapshot() == before
+    Engine(1, 1).restore(original)  # the untouched snapshot still restores

@@ -314,6 +314,12 @@ def _all_headers(column: list[Any]) -> list[Any]:
     return [_headers(value) for value in column]
 
 
+def _all_strings(column: list[Any]) -> list[Any]:
+    if set(map(type, column)) == {list} and set(map(type, chain.from_iterable(column))) <= {str}:
+        return list(map(tuple, column))
+    return [_strings(value) for value in column]
+
+
 def _each(check: _Check) -> _Column:
     def each(column: list[Any]) -> list[Any]:
         return list(map(check, column))
@@ -379,6 +385,7 @@ _COLUMNS.update(
         _bytes: _typed(bytes, "bytes"),
         _object: _objects,
         _headers: _all_headers,
+        _strings: _all_strings,
     }
 )
 _DEFINITION: tuple[_Check, ...] = (_int, _str, _int, _str, _bytes, _bytes, _int)
@@ -453,8 +460,8 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
         state.definitions[definition.key] = definition
         models[definition.key] = model
     _restore_instances(state, instances, models)
-    for key, scope in _rows(variables, (_int, _object)):
-        state.variables[key] = scope
+    for keys, scopes in _blocks(variables, (_int, _object)):
+        state.variables.update(zip(keys, scopes, strict=True))
     for key, element_id, taken in _rows(joins, (_int, _str, _each_join)):
         state.joins[(key, element_id)] = taken
     _restore_jobs(state, jobs)
@@ -511,9 +518,9 @@ def _restore_instances(state: EngineState, family: Any, models: Mapping[int, Pro
         instances.update(zip(map(itemgetter(0), block), block, strict=True))
         if len(instances) != before + len(block):
             raise _fail("instance keys repeat")
-        if not {i.state for i in block} <= _INSTANCE_STATES:
+        if not set(map(itemgetter(8), block)) <= _INSTANCE_STATES:
             raise _fail("instance state")
-        for definition_key, element_id in {(i.definition_key, i.element_id) for i in block}:
+        for definition_key, element_id in set(map(itemgetter(5, 1), block)):
             model = models.get(definition_key)
             if model is None or element_id not in model.elements:
                 raise _fail(f"instance of {definition_key}: unknown element {element_id!r}")
@@ -524,18 +531,20 @@ def _restore_instances(state: EngineState, family: Any, models: Mapping[int, Pro
 
 
 def _restore_jobs(state: EngineState, family: Any) -> None:
-    jobs, instances = state.jobs, state.instances
+    jobs = state.jobs
+    elements: set[int] = set()
     for block in _values(Job, family, _JOB):
         before = len(jobs)
         jobs.update(zip(map(itemgetter(0), block), block, strict=True))
         if len(jobs) != before + len(block):
             raise _fail("job keys repeat")
-        if not {job.state for job in block} <= _JOB_STATES:
+        if not set(map(itemgetter(2), block)) <= _JOB_STATES:
             raise _fail("job state")
-        elements = set(map(itemgetter(11), block))
-        elements.difference_update(instances)
-        if any(key >= 0 for key in elements):
-            raise _fail(f"job of element instance {max(elements)}: unknown element instance")
+        elements.update(map(itemgetter(11), block))
+    # Once for all blocks: removing a dict's keys from a set walks the whole dict.
+    elements.difference_update(state.instances)
+    if any(key >= 0 for key in elements):
+        raise _fail(f"job of element instance {max(elements)}: unknown element instance")
 
 
 def _highest_key(family: Mapping[int, Any], partition_id: int) -> int | None:
