@@ -24,6 +24,10 @@ project's own client (pure Python over anyio, ``--backend``), one ``Client`` per
 alternate which system goes first. Ratios are trio_zeebe / etcd from the same round; medians are
 over rounds.
 
+Where ``/proc`` exists, each trio_zeebe figure also gives the CPU its measured seconds cost, per
+answer: the three brokers' together and the load generator's. On a machine whose cores are all
+busy the rate is that CPU's inverse, so this tells a slow path from a path that waits.
+
     python bench/vs_etcd.py [--rounds 3] [--seconds 8] [--warmup 1] [--inflight 1,64,256]
                             [--whole-inflight 64] [--backend trio|asyncio] [--json]
     nox -s bench -- vs-etcd [same options]
@@ -101,15 +105,39 @@ def variables_of_size(size: int) -> dict[str, str]:
 # --- the closed loop, shared by both load generators ---------------------------------------
 
 
-class Window:
-    """Counts answers whose request was sent after the warm-up and that arrived before the end."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process ``pid`` has used so far; None without ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, warmup: float, seconds: float) -> None:
+
+class Window:
+    """Counts answers whose request was sent after the warm-up and that arrived before the end;
+    with ``pids`` (the servers') also the CPU those and this process used meanwhile."""
+
+    def __init__(self, warmup: float, seconds: float, pids: Sequence[int] = ()) -> None:
         now = time.perf_counter()
         self.start = now + warmup
         self.end = self.start + seconds
         self.latencies: list[float] = []
         self.errors = 0
+        self.pids = [*pids, os.getpid()]
+        self._cpu: list[list[float | None]] = []
+
+    def sample_cpu(self) -> None:
+        """Called at the window's start and at its end."""
+        self._cpu.append([cpu_seconds(pid) for pid in self.pids])
+
+    async def watch_cpu(self, sleep: Any) -> None:
+        """Sample the CPU at the window's start and end (``sleep``: the event loop's)."""
+        await sleep(max(0.0, self.start - time.perf_counter()))
+        self.sample_cpu()
+        await sleep(max(0.0, self.end - time.perf_counter()))
+        self.sample_cpu()
 
     def open(self) -> bool:
         return time.perf_counter() < self.end
@@ -127,6 +155,19 @@ class Window:
             "p50_ms": 1000 * lat[len(lat) // 2] if lat else None,
             "p99_ms": 1000 * lat[int(len(lat) * 0.99)] if lat else None,
             "errors": self.errors,
+            **self._cpu_per_answer(len(lat)),
+        }
+
+    def _cpu_per_answer(self, answers: int) -> dict[str, float]:
+        if len(self._cpu) != 2 or not answers or len(self.pids) < 2:
+            return {}
+        before, after = self._cpu
+        if None in before or None in after:
+            return {}
+        used = [b - a for a, b in zip(before, after, strict=True)]  # type: ignore[operator]
+        return {
+            "server_cpu_ms": 1000 * sum(used[:-1]) / answers,
+            "client_cpu_ms": 1000 * used[-1] / answers,
         }
 
 
@@ -254,7 +295,8 @@ async def etcd_load(args: argparse.Namespace) -> dict[str, Any]:
             await c.close()
         return {}
 
-    window = Window(args.warmup, args.seconds)
+    pids = [int(p) for p in args.server_pids.split(",")] if args.server_pids else []
+    window = Window(args.warmup, args.seconds, pids)
 
     async def loop(worker: int) -> None:
         stub = kv[worker % len(kv)]
@@ -270,7 +312,8 @@ async def etcd_load(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             window.record(sent, time.perf_counter())
 
-    await asyncio.gather(*(loop(i) for i in range(args.inflight)))
+    watch = [window.watch_cpu(asyncio.sleep)] if pids else []
+    await asyncio.gather(*(loop(i) for i in range(args.inflight)), *watch)
     for c in channels:
         await c.close()
     return window.result()
@@ -294,7 +337,8 @@ async def zeebe_load(args: argparse.Namespace) -> dict[str, Any]:
         if args.load == "zeebe-ready":
             await zeebe_ready(clients)
             return {}
-        window = Window(args.warmup, args.seconds)
+        pids = [int(p) for p in args.server_pids.split(",")] if args.server_pids else []
+        window = Window(args.warmup, args.seconds, pids)
         whole = args.load == "zeebe-whole"
 
         async def call(c: Client) -> Any:
@@ -328,6 +372,8 @@ async def zeebe_load(args: argparse.Namespace) -> dict[str, Any]:
                         ).run
                     )
             async with anyio.create_task_group() as tg:
+                if pids:
+                    tg.start_soon(window.watch_cpu, anyio.sleep)
                 for i in range(args.inflight):
                     tg.start_soon(loop, i)
             workers.cancel_scope.cancel()
@@ -381,7 +427,10 @@ def fmt_rate(r: dict[str, Any]) -> str:
     p50 = r.get("p50_ms")
     p50s = f"{p50:6.1f} ms" if p50 is not None else "     - ms"
     err = f" ({r['errors']} errors)" if r.get("errors") else ""
-    return f"{r['ops_per_s']:8.0f}/s p50 {p50s}{err}"
+    cpu = ""
+    if r.get("server_cpu_ms") is not None:
+        cpu = f" cpu {r['server_cpu_ms']:.1f}+{r['client_cpu_ms']:.1f} ms"
+    return f"{r['ops_per_s']:8.0f}/s p50 {p50s}{cpu}{err}"
 
 
 def ratio(a: float, b: float) -> float:
@@ -405,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ca", help=argparse.SUPPRESS)
     parser.add_argument("--gen", help=argparse.SUPPRESS)
     parser.add_argument("--inflight-one", dest="inflight_n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pids", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.load:
@@ -464,6 +514,8 @@ def drive(
         run_load("etcd-ready", etcd.endpoints, ca, gen)
         run_load("zeebe-ready", brokers.gateways, ca, gen, backend=args.backend)
         load_before = os.getloadavg()
+        etcd_pids = ",".join(str(p.pid) for p in etcd.procs)
+        zeebe_pids = ",".join(str(brokers.procs[i].pid) for i in range(3))
         for r in range(args.rounds):
             row: dict[str, Any] = {}
             systems = ["etcd", "zeebe"] if r % 2 == 0 else ["zeebe", "etcd"]
@@ -476,7 +528,13 @@ def drive(
                 if system == "etcd":
                     n = int(what)
                     row[name] = run_load(
-                        "etcd-put", etcd.endpoints, ca, gen, inflight_one=n, **timing
+                        "etcd-put",
+                        etcd.endpoints,
+                        ca,
+                        gen,
+                        inflight_one=n,
+                        server_pids=etcd_pids,
+                        **timing,
                     )
                 elif what == "whole":
                     row[name] = run_load(
@@ -486,6 +544,7 @@ def drive(
                         gen,
                         inflight_one=args.whole_inflight,
                         backend=args.backend,
+                        server_pids=zeebe_pids,
                         **timing,
                     )
                 else:
@@ -496,6 +555,7 @@ def drive(
                         gen,
                         inflight_one=int(what),
                         backend=args.backend,
+                        server_pids=zeebe_pids,
                         **timing,
                     )
             rounds.append(row)
