@@ -190,16 +190,38 @@ def chunks(view: View) -> Generator[bytes, None, None]:
         count = len(header) + len(view.families) + 1
         yield _array_header(count) + b"".join(codec.packb(h) for h in header)
         packb = codec.packb
-        sources = [(dict.__len__(f), iter(dict.items(f))) for f in view.families]
-        steps = (len(view.steps), iter(enumerate(view.steps)))
-        sources.insert(8, steps)  # the steps come after the outbox
-        for (length, items), row, tuples in zip(sources, _ROWS, _ROW_VALUES, strict=True):
+        families: list[Any] = list(view.families)
+        families.insert(8, view.steps)  # the steps come after the outbox
+        for family, row, tuples in zip(families, _ROWS, _ROW_VALUES, strict=True):
+            length = len(family) if family is view.steps else dict.__len__(family)
+            # The values themselves where they are the rows: no (key, value) pair per row,
+            # which the collector would track (and count as long-lived when a collection
+            # comes while the block is built).
+            if row is _value_row:
+                items = iter(family) if family is view.steps else iter(dict.values(family))
+            else:
+                items = iter(dict.items(family))
             yield _array_header(-(-length // BLOCK_ROWS))
             for _ in range(0, length, BLOCK_ROWS):
-                block = list(islice(items, BLOCK_ROWS))
-                if tuples:  # out of the cyclic collector's walks while we pass by (untrack.py)
-                    untrack_all(map(_value, block))
-                yield packb(_block(list(map(row, block))))
+                # No collection while a block is built: its temporaries (columns, sets) die by
+                # reference counting at its end, and a collection meanwhile would only move
+                # them into the older generations, which is what starts full passes.
+                collecting = gc.isenabled()
+                gc.disable()
+                try:
+                    block = list(islice(items, BLOCK_ROWS))
+                    if row is _value_row:
+                        untrack_all(block)  # out of the collector's walks while we pass by
+                    else:
+                        if tuples:
+                            untrack_all(map(_value, block))
+                        block = list(map(row, block))
+                    piece = packb(_block(block))
+                    del block
+                finally:
+                    if collecting:
+                        gc.enable()
+                yield piece
     finally:
         release(view)
 
