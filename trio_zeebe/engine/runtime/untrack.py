@@ -27,7 +27,7 @@ visit. Untracking only at snapshots is not enough: the collector starts a full p
 objects that survived since the last one reach a quarter of those it tracks, so with the
 rows untracked it runs full passes far more often, and each tracked row made since the last
 snapshot counts towards the next one. (A full pass still visits every entry of the families'
-dicts, a tenth of what a tracked row costs.) Elsewhere than on CPython (no
+dicts, about a fifth of what a tracked row costs.) Elsewhere than on CPython (no
 ``ctypes.pythonapi``) this is a no-op, and rows stay tracked as any object.
 """
 
