@@ -15,7 +15,12 @@ real disk, fsync included), so the longest gap is how long every other task of t
 (heartbeats, SWIM probes, other partitions) waited. On a shared machine the wall-clock gap also
 holds the time the OS ran other processes; the trio thread's CPU time within the gap is the
 part this process's own work is responsible for. ``--old`` measures the previous way, the
-whole ``Engine.snapshot()`` in one go. Finally the bytes are restored into a fresh engine.
+whole ``Engine.snapshot()`` in one go. A second snapshot follows at once: the first one is
+the first after the rows were made, the second what a broker that snapshots periodically sees
+(the rows not changed since the last snapshot are out of the cyclic collector's walks by then).
+Finally the bytes are restored into a fresh engine. One full pass of the cyclic garbage
+collector is timed after the snapshots and after the restore, with the number of objects it
+still tracks: what every full pass, landing at a random moment, costs the trio thread.
 """
 
 from __future__ import annotations
@@ -52,6 +57,15 @@ def rss() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def full_pass() -> tuple[float, int]:
+    """One full (generation-2) pass of the cyclic garbage collector: its seconds, and how many
+    objects it still tracks afterwards (what every later full pass walks again)."""
+    started = time.perf_counter()
+    gc.collect()
+    elapsed = time.perf_counter() - started
+    return elapsed, len(gc.get_objects())
 
 
 def variables() -> str:
@@ -120,27 +134,36 @@ async def measure(engine: Engine, directory: str, old: bool) -> dict[str, Any]:
 
     store = SnapshotStore(RealDisk(), directory)
     result: dict[str, Any] = {}
+    windows: list[tuple[float, float]] = []  # each snapshot's start and end
     async with trio.open_nursery() as nursery:
         nursery.start_soon(ticker)
-        await trio.sleep(0.05)
-        started = time.perf_counter()
-        body = engine.snapshot() if old else await produce_snapshot(engine)
-        produced = time.perf_counter()
-        info = await store.save(1, 1, body)
-        result["produce_s"] = produced - started
-        result["total_s"] = time.perf_counter() - started
-        result["bytes"] = info.size
-        await trio.sleep(0.05)
+        for index in (1, 2):
+            await trio.sleep(0.05)
+            started = time.perf_counter()
+            body = engine.snapshot() if old else await produce_snapshot(engine)
+            produced = time.perf_counter()
+            info = await store.save(index, 1, body)
+            if index == 1:
+                result["produce_s"] = produced - started
+                result["total_s"] = time.perf_counter() - started
+                result["bytes"] = info.size
+            await trio.sleep(0.05)
+            windows.append((started, time.perf_counter()))
         done.set()
-    first = next(i for i, g in enumerate(gaps) if g[1] >= started)
-    result["max_cpu_gap_ms"] = 1000 * max(cpu_gaps[first:])
-    during = sorted(gaps[first:], reverse=True)
-    result["max_gap_ms"] = 1000 * during[0][0]
-    result["top_gaps"] = [(round(1000 * g, 1), round(w - started, 3)) for g, w in during[:5]]
+    result["gc_after_snapshot"] = full_pass()
+    for (started, ended), prefix in zip(windows, ("", "second_"), strict=True):
+        inside = [i for i, g in enumerate(gaps) if started <= g[1] <= ended]
+        result[f"{prefix}max_cpu_gap_ms"] = 1000 * max(cpu_gaps[i] for i in inside)
+        during = sorted((gaps[i] for i in inside), reverse=True)
+        result[f"{prefix}max_gap_ms"] = 1000 * during[0][0]
+        result[f"{prefix}top_gaps"] = [
+            (round(1000 * g, 1), round(w - started, 3)) for g, w in during[:5]
+        ]
     restored, data = Engine(1, 1), store.load(info)
     started = time.perf_counter()
     restored.restore(data)
     result["restore_s"] = time.perf_counter() - started
+    result["gc_after_restore"] = full_pass()
     assert restored.snapshot() == data, "the restored state differs from the snapshot"
     return result
 
@@ -167,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         engine, build_s, memory = build_instances(args.instances)
     else:
         engine, build_s, memory = build(args.jobs)
+    tracked_built = len(gc.get_objects())  # no collection here: it would change the stall
     if args.gc_freeze:
         gc.freeze()
     with tempfile.TemporaryDirectory() as tmp:
         result = trio.run(measure, engine, tmp, args.old)
+    result["tracked_built"] = tracked_built
     if args.instances is not None:
         result.update(
             instances=args.instances,
@@ -201,7 +226,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['max_cpu_gap_ms']:.0f} ms of the trio thread's CPU time"
     )
     print("  longest stalls (ms, ended at s after the start):", result["top_gaps"])
+    print(
+        f"a second snapshot right after: longest trio stall {result['second_max_gap_ms']:.0f} "
+        f"ms wall clock, {result['second_max_cpu_gap_ms']:.0f} ms of the trio thread's CPU time"
+    )
+    print("  longest stalls (ms, ended at s after the start):", result["second_top_gaps"])
     print(f"restore into a fresh engine: {result['restore_s']:.2f} s")
+    snap_s, snap_n = result["gc_after_snapshot"]
+    restore_s, restore_n = result["gc_after_restore"]
+    print(
+        f"objects the cyclic collector tracks: {result['tracked_built']:,} after building; "
+        f"one full pass after the snapshot {1000 * snap_s:.0f} ms, {snap_n:,} tracked; "
+        f"after the restore (both states alive) {1000 * restore_s:.0f} ms, {restore_n:,} tracked"
+    )
     return 0
 
 

@@ -41,6 +41,7 @@ from .messaging.values import (
 )
 from .state import EngineState
 from .timer_state import Timer
+from .untrack import untrack_all
 from .values import (
     INSTANCE_STATES,
     JOB_STATES,
@@ -122,6 +123,9 @@ def release(view: View) -> None:
         family.thaw()
 
 
+_value = itemgetter(1)
+
+
 def _value_row(item: tuple[Any, Any]) -> tuple[Any, ...]:
     return item[1]  # type: ignore[no-any-return]
 
@@ -150,6 +154,11 @@ _ROWS: tuple[_Row, ...] = (
     *(tuple, _received_row),
     *(_value_row,) * 3,  # timers and decisions
 )
+# Whether each family's values are tuples (rows, or tuples of ints and strings), through which
+# no reference cycle can pass: the writer untracks them (untrack.py). The others are the
+# variables' scopes (dicts: left to the collector, which does not track one of flat values
+# anyway) and the sequences (ints).
+_ROW_VALUES = tuple(row is not tuple for row in _ROWS)
 _SHARED = frozenset((int, str, bytes, bool, type(None)))
 
 
@@ -181,13 +190,38 @@ def chunks(view: View) -> Generator[bytes, None, None]:
         count = len(header) + len(view.families) + 1
         yield _array_header(count) + b"".join(codec.packb(h) for h in header)
         packb = codec.packb
-        sources = [(dict.__len__(f), iter(dict.items(f))) for f in view.families]
-        steps = (len(view.steps), iter(enumerate(view.steps)))
-        sources.insert(8, steps)  # the steps come after the outbox
-        for (length, items), row in zip(sources, _ROWS, strict=True):
+        families: list[Any] = list(view.families)
+        families.insert(8, view.steps)  # the steps come after the outbox
+        for family, row, tuples in zip(families, _ROWS, _ROW_VALUES, strict=True):
+            length = len(family) if family is view.steps else dict.__len__(family)
+            # The values themselves where they are the rows: no (key, value) pair per row,
+            # which the collector would track (and count as long-lived when a collection
+            # comes while the block is built).
+            if row is _value_row:
+                items = iter(family) if family is view.steps else iter(dict.values(family))
+            else:
+                items = iter(dict.items(family))
             yield _array_header(-(-length // BLOCK_ROWS))
             for _ in range(0, length, BLOCK_ROWS):
-                yield packb(_block([row(i) for i in islice(items, BLOCK_ROWS)]))
+                # No collection while a block is built: its temporaries (columns, sets) die by
+                # reference counting at its end, and a collection meanwhile would only move
+                # them into the older generations, which is what starts full passes.
+                collecting = gc.isenabled()
+                gc.disable()
+                try:
+                    block = list(islice(items, BLOCK_ROWS))
+                    if row is _value_row:
+                        untrack_all(block)  # out of the collector's walks while we pass by
+                    else:
+                        if tuples:
+                            untrack_all(map(_value, block))
+                        block = list(map(row, block))
+                    piece = packb(_block(block))
+                    del block
+                finally:
+                    if collecting:
+                        gc.enable()
+                yield piece
     finally:
         release(view)
 
@@ -371,10 +405,12 @@ T = TypeVar("T", bound=tuple[Any, ...])
 
 def _values(cls: type[T], family: Any, checks: tuple[_Check, ...]) -> Iterator[list[T]]:
     """Each block of ``family`` as values of the NamedTuple ``cls`` (whose fields ``checks``
-    describe, in order)."""
+    describe, in order), which the cyclic collector does not track (untrack.py)."""
     make = partial(tuple.__new__, cls)
     for columns in _blocks(family, checks):
-        yield list(map(make, zip(*columns, strict=True)))
+        block = list(map(make, zip(*columns, strict=True)))
+        untrack_all(block)
+        yield block
 
 
 _COLUMNS.update(
@@ -413,7 +449,9 @@ def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> 
 
     The cyclic garbage collector is paused meanwhile: restoring allocates millions of objects
     that all stay alive, and each collection they trigger would walk all of them again (a
-    third of the restore time at 100,000 jobs). Reference counting still frees what dies."""
+    third of the restore time at 100,000 jobs). Reference counting still frees what dies. The
+    rows are made untracked (untrack.py), so later full passes of the collector do not walk
+    them either."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -464,11 +502,13 @@ def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) ->
         state.variables.update(zip(keys, scopes, strict=True))
     for key, element_id, taken in _rows(joins, (_int, _str, _each_join)):
         state.joins[(key, element_id)] = taken
+    untrack_all(state.joins.values())
     _restore_jobs(state, jobs)
     for incident in chain.from_iterable(_values(Incident, incidents, _INCIDENT)):
         state.incidents[incident.key] = incident
     for key, at, fetch in _rows(deferred, (_int, _int, _strings)):
         state.deferred[key] = Deferred(at, fetch)
+    untrack_all(state.deferred.values())
     for send in chain.from_iterable(_values(PendingSend, outbox, (_int, _int, _bytes))):
         state.outbox[send.send_id] = send
     for step in chain.from_iterable(_values(Step, steps, _STEP)):
@@ -595,6 +635,7 @@ def _restore_messaging(messaging: MessagingState, families: list[Any]) -> None:
         messaging.sequences[target] = seq
     for source, floor, above in _rows(received, (_int, _int, _ints)):
         messaging.received[source] = (floor, above)
+    untrack_all(messaging.received.values())
 
 
 def _ints(value: Any) -> tuple[int, ...]:

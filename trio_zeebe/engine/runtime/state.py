@@ -7,6 +7,10 @@ goes through the ``put_*`` / ``drop_*`` methods here, so the derived indexes (ch
 scope, incidents per element and job, the job queues, the deployed models by key and version)
 never drift from the families. Nothing here decides anything: the processors and behaviours
 do.
+
+The ``put_*`` methods take the row out of the cyclic garbage collector's walks (``untrack.py``):
+a tracked row would count as a long-lived object and cost each full pass a microsecond, and
+these are the families most rows go to; the snapshot writer and the restore untrack the rest.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .jobindex import JobIndex
 from .messaging.state import MessagingState
 from .timer_state import Timer, TimerIndex
 from .trace import TraceListener, TraceRecord
+from .untrack import untrack
 from .values import Deferred, Definition, Incident, Instance, Job, Step
 
 __all__ = ["EngineState", "KeysExhausted"]
@@ -117,6 +122,7 @@ class EngineState:
     # --- element instances ------------------------------------------------------------------
 
     def put_instance(self, instance: Instance) -> None:
+        untrack(instance)
         key = instance.key
         if key not in self.instances and instance.flow_scope_key >= 0:
             self.children.setdefault(instance.flow_scope_key, {})[key] = None
@@ -142,6 +148,7 @@ class EngineState:
     # --- jobs -------------------------------------------------------------------------------
 
     def put_job(self, job: Job) -> None:
+        untrack(job)
         old = self.jobs.get(job.key)
         self.jobs[job.key] = job
         self.job_index.changed(old, job)
@@ -155,6 +162,7 @@ class EngineState:
     # --- incidents --------------------------------------------------------------------------
 
     def put_incident(self, incident: Incident) -> None:
+        untrack(incident)
         self.incidents[incident.key] = incident
         self._index_incident(incident)
 
@@ -184,6 +192,7 @@ class EngineState:
     # --- timers -----------------------------------------------------------------------------
 
     def put_timer(self, timer: Timer) -> None:
+        untrack(timer)
         self.timers[timer.key] = timer
         self.timer_index.added(timer)
 

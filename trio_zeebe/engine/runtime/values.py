@@ -4,6 +4,12 @@ Every value is a NamedTuple: a change replaces the value (``_replace``), never m
 snapshot can freeze the families (their storage keeps the values of the moment) and serialize
 them later while processing goes on. Dicts inside values (variables, payloads, headers) are never
 mutated either once stored. Field order is the snapshot's column order.
+
+A value never refers, itself or through what it holds, to another value or to anything that
+refers back to it, so no value is part of a reference cycle: the snapshot writer and the restore
+take the values out of the cyclic garbage collector's walks (``untrack.py``), reference counting
+frees them. A new value type must keep to that (fields of ints, strings, bytes, tuples of those,
+JSON-like dicts and lists).
 """
 
 from __future__ import annotations

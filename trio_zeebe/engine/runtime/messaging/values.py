@@ -1,5 +1,6 @@
 """The immutable values of the messaging families (NamedTuples, replaced on change; the field
-order is the snapshot's row layout).
+order is the snapshot's row layout; like the engine's values, ``..values``, never part of a
+reference cycle, so they are taken out of the cyclic collector's walks).
 
 Where they live: a :class:`Message` and its :class:`MessageSubscription` / :class:`Correlation`
 records on the message partition (the one its correlation key hashes to); a
