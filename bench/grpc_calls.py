@@ -7,8 +7,8 @@ calls in flight on one connection (``--inflight``), each with a ``grpc-timeout``
 through the client's connection layer (:class:`~trio_zeebe.client.connection.Connections`,
 what ``trio_zeebe.Client`` calls go through, a 10 s timeout per call), with ``--layer channel``
 straight on the channel. Printed per bound: calls/s, and the CPU microseconds per call of
-the server process and of this one (user + system, over the measured window). A benchmark,
-not a test.
+the server process and of this one (user + system over the measured window; the user part,
+the Python side, in brackets). A benchmark, not a test.
 
     python bench/grpc_calls.py [--seconds 5] [--warmup 1] [--inflight 1,64] [--size 40]
                                [--layer client|channel] [--backend trio|asyncio] [--rounds 1]
@@ -40,11 +40,12 @@ from trio_zeebe.grpc.framing import MAX_MESSAGE_BYTES
 METHOD = "/bench.Calls/Call"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds process ``pid`` has used so far (from ``/proc``)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds process ``pid`` has used so far (from ``/proc``)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def write_certs(directory: Path) -> None:
@@ -133,7 +134,7 @@ async def closed_loop(
 ) -> dict[str, float]:
     request = b"q" * size
     done = 0
-    marks: dict[str, tuple[float, int, float, float | None]] = {}
+    marks: dict[str, tuple[float, int, tuple[float, float], tuple[float, float] | None]] = {}
     async with calling(layer, port, ca) as call:
         stop = False
 
@@ -145,7 +146,8 @@ async def closed_loop(
 
         def mark(name: str) -> None:
             server = cpu_seconds(server_pid) if server_pid else None
-            marks[name] = (time.perf_counter(), done, time.process_time(), server)
+            own = os.times()
+            marks[name] = (time.perf_counter(), done, (own.user, own.system), server)
 
         async with anyio.create_task_group() as tg:
             for _ in range(inflight):
@@ -160,10 +162,12 @@ async def closed_loop(
     result = {
         "inflight": inflight,
         "calls_per_s": calls / (t1 - t0),
-        "client_us_per_call": (c1 - c0) / calls * 1e6,
+        "client_us_per_call": (sum(c1) - sum(c0)) / calls * 1e6,
+        "client_user_us_per_call": (c1[0] - c0[0]) / calls * 1e6,
     }
     if s0 is not None and s1 is not None:
-        result["server_us_per_call"] = (s1 - s0) / calls * 1e6
+        result["server_us_per_call"] = (sum(s1) - sum(s0)) / calls * 1e6
+        result["server_user_us_per_call"] = (s1[0] - s0[0]) / calls * 1e6
     return result
 
 
@@ -232,11 +236,13 @@ def main() -> None:
                     )
                     results.append(result)
                     if not args.json:
-                        server_cpu = result.get("server_us_per_call")
+                        nan = float("nan")
                         print(
                             f"{inflight:4d} in flight: {result['calls_per_s']:8.0f} calls/s"
-                            f"  server {server_cpu or float('nan'):6.1f} µs/call"
-                            f"  client {result['client_us_per_call']:6.1f} µs/call",
+                            f"  server {result.get('server_us_per_call', nan):6.1f} µs/call"
+                            f" (user {result.get('server_user_us_per_call', nan):5.1f})"
+                            f"  client {result['client_us_per_call']:6.1f} µs/call"
+                            f" (user {result['client_user_us_per_call']:5.1f})",
                             flush=True,
                         )
         finally:

@@ -184,8 +184,10 @@ class _Call:
         self.id = stream_id
         self.decoder = MessageDecoder(max_size)
         self.messages: collections.deque[bytes] = collections.deque()
-        self.changed = anyio.Event()
-        self.window = anyio.Event()
+        # Made only when a task waits for them: most calls never wait for a window, and
+        # an event costs more than the rest of a small call's bookkeeping.
+        self.changed: anyio.Event | None = None
+        self.window: anyio.Event | None = None
         self.headers: dict[bytes, bytes] | None = None
         self.status: GrpcError | None = None  # set with the trailers; code OK included
         self.error: GrpcError | None = None  # a failure of the call (reset, connection, ...)
@@ -195,8 +197,19 @@ class _Call:
         self.unconsumed = 0  # bytes of complete messages the caller has not taken yet
 
     def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
+        if self.changed is not None:
+            self.changed.set()
+            self.changed = None
+
+    async def wait_changed(self) -> None:
+        """Until the next :meth:`notify` (the caller checks what it waits for again)."""
+        if self.changed is None:
+            self.changed = anyio.Event()
+        await self.changed.wait()
+
+    def open_window(self) -> None:
+        if self.window is not None:
+            self.window.set()
 
 
 class Channel:
@@ -219,8 +232,15 @@ class Channel:
         self._closed: ChannelError | None = None
         self._goaway: GoAway | None = None
         self._ping_acked = anyio.Event()
-        self._slot_freed = anyio.Event()
+        self._slot_freed: anyio.Event | None = None  # made when a call waits for a slot
         self._settings_seen = anyio.Event()
+        self._request_head = [(b":method", b"POST"), (b":scheme", scheme)]
+        self._request_tail = [
+            (b":authority", authority),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+            (b"user-agent", USER_AGENT),
+        ]
 
     @property
     def closed(self) -> bool:
@@ -245,7 +265,7 @@ class Channel:
             with _deadline_scope(deadline):
                 call = await self._start_call(path, request, timeout, metadata)
                 while not call.ended:
-                    await call.changed.wait()
+                    await call.wait_changed()
             self._raise_for(call)
             if len(call.messages) != 1:
                 raise GrpcError(
@@ -286,32 +306,29 @@ class Channel:
                 StatusCode.RESOURCE_EXHAUSTED,
                 f"request of {len(request)} bytes is larger than the maximum {self._max_size}",
             )
-        headers = [
-            (b":method", b"POST"),
-            (b":scheme", self._scheme),
-            (b":path", path.encode()),
-            (b":authority", self._authority),
-            (b"content-type", b"application/grpc"),
-            (b"te", b"trailers"),
-            (b"user-agent", USER_AGENT),
-        ]
+        headers = [*self._request_head, (b":path", path.encode()), *self._request_tail]
         if grpc_timeout is not None:
             headers.append((b"grpc-timeout", format_timeout(grpc_timeout)))
-        headers += encode_metadata(metadata)
-        # The server's SETTINGS_MAX_CONCURRENT_STREAMS: wait for a call to end, as gRPC does.
-        while (
-            self._h2.open_outbound_streams >= self._h2.remote_settings.max_concurrent_streams
-            and self._closed is None
-        ):
+        if metadata:
+            headers += encode_metadata(metadata)
+        while True:
+            try:
+                stream_id = self._h2.get_next_available_stream_id()
+                # h2 counts the open streams against the server's limit here (walking them
+                # all: counting them first as well would double that).
+                self._h2.send_headers(stream_id, headers)
+                break
+            except h2.exceptions.TooManyStreamsError:
+                pass
+            except h2.exceptions.H2Error as exc:
+                raise ChannelError(f"cannot start a call: {exc}", sent=False) from exc
+            # The server's SETTINGS_MAX_CONCURRENT_STREAMS: wait for a call to end, as gRPC does.
+            if self._slot_freed is None:
+                self._slot_freed = anyio.Event()
             await self._slot_freed.wait()
-        if self._closed is not None or self._goaway is not None:
-            raise ChannelError("the connection closed while the call waited", sent=False)
-        try:
-            stream_id = self._h2.get_next_available_stream_id()
-            call = _Call(stream_id, self._max_size)
-            self._h2.send_headers(stream_id, headers)
-        except h2.exceptions.H2Error as exc:
-            raise ChannelError(f"cannot start a call: {exc}", sent=False) from exc
+            if self._closed is not None or self._goaway is not None:
+                raise ChannelError("the connection closed while the call waited", sent=False)
+        call = _Call(stream_id, self._max_size)
         self._calls[stream_id] = call
         self._flush()
         call.queued_at = self._queued_total
@@ -335,6 +352,7 @@ class Channel:
             if size <= 0 and view:
                 call.window = anyio.Event()
                 await call.window.wait()
+                call.window = None
                 continue
             last = size == len(view)
             try:
@@ -490,13 +508,13 @@ class Channel:
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id == 0:
                 for call in self._calls.values():
-                    call.window.set()
+                    call.open_window()
             elif (waiting := self._calls.get(event.stream_id)) is not None:
-                waiting.window.set()
+                waiting.open_window()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
             self._settings_seen.set()
             for call in self._calls.values():
-                call.window.set()
+                call.open_window()
         elif isinstance(event, h2.events.PingAckReceived):
             self._ping_acked.set()
 
@@ -524,13 +542,14 @@ class Channel:
 
     def _end(self, call: _Call) -> None:
         call.ended = True
-        call.window.set()
+        call.open_window()
         call.notify()
         self._free_slot()
 
     def _free_slot(self) -> None:
-        self._slot_freed.set()
-        self._slot_freed = anyio.Event()
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+            self._slot_freed = None
 
     def _fail_all(self, reason: str) -> None:
         if self._goaway is not None:
@@ -649,7 +668,7 @@ class ServerStream:
         try:
             with _deadline_scope(self._deadline):
                 while not call.messages and not call.ended:
-                    await call.changed.wait()
+                    await call.wait_changed()
         except TimeoutError:
             self._channel._finish(call)
             raise GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded") from None
