@@ -138,6 +138,22 @@ def test_frame_boundary_tracks_partial_frames_and_takes_out_goaway() -> None:
     ]
 
 
+def test_frame_boundary_keeps_the_byte_stream_whatever_the_reads() -> None:
+    # Every split into three reads, among them a 9-byte read that ends one split frame header
+    # and begins the next: it once came out as the read itself, bytes out of order.
+    ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"
+    settings_ack = b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"
+    goaway = b"\x00\x00\x0a\x07\x00\x00\x00\x00\x00" + struct.pack(">II", 3, 0) + b"go"
+    wire = ping + settings_ack + goaway + settings_ack + ping
+    for i in range(1, len(wire)):
+        for j in range(i + 1, len(wire)):
+            client = FrameBoundary(preface=False, extract_goaway=True)
+            kept = b"".join(client.feed(part) for part in (wire[:i], wire[i:j], wire[j:]))
+            assert kept == ping + settings_ack + settings_ack + ping, (i, j)
+            assert [(g.last_stream_id, g.debug_data) for g in client.goaways] == [(3, b"go")]
+            assert client.headers_seen == 5 and not client.mid_frame
+
+
 def test_frame_boundary_refuses_an_oversized_frame_from_its_header() -> None:
     boundary = FrameBoundary(preface=False, max_frame_size=16384)
     boundary.feed(b"\x00\x40\x00\x00\x00\x00\x00\x00\x01" + b"x" * 16384)  # exactly the limit

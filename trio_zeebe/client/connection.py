@@ -270,6 +270,10 @@ class Connections:
         left = deadline - anyio.current_time()
         if left <= 0:
             raise DeadlineExceeded(f"no answer from any gateway within {timeout:g}s")
+        held = self._held
+        if held is not None and held.channel is not None and not held.channel.closed:
+            # The usual case, without the lock and a cancel scope (a call's fixed costs).
+            return held.channel, held.name
         try:
             with anyio.fail_after(left):
                 return await self._channel()

@@ -47,6 +47,11 @@ _CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSErro
 _HIGH_WATER = 512 * 1024  # queued output beyond which senders wait for the writer
 _READ_BYTES = 65536
 _FLUSH_ON_CLOSE = 2.0  # seconds to get a final GOAWAY out
+_RESPONSE_HEADERS = [
+    (b":status", b"200"),
+    (b"content-type", b"application/grpc"),
+    (b"grpc-accept-encoding", b"identity"),
+]  # never changed: h2 only reads the headers it is given
 
 
 def _is_grpc_content_type(value: bytes) -> bool:
@@ -407,14 +412,17 @@ class GrpcConnection:
         call = st.call
         try:
             with call.cancel_scope:
-                await st.request_done.wait()
+                if not st.request_done.is_set():  # (a wait on a set event still yields)
+                    await st.request_done.wait()
                 if st.closed:
                     return
                 request = self._single_request(st)
                 if st.method.kind is RpcKind.UNARY:
                     assert st.method.unary is not None
                     response = await st.method.unary(request, call)
-                    await self._send_message(st, response)
+                    # No checkpoint between the message and the status: the writer sends
+                    # the whole answer (headers, message, trailers) in one write.
+                    await self._send_message(st, response, checkpoint=False)
                 else:
                     assert st.method.stream is not None
 
@@ -483,18 +491,14 @@ class GrpcConnection:
 
     # ---- writing --------------------------------------------------------------------
 
-    def _response_headers(self) -> list[tuple[bytes, bytes]]:
-        return [
-            (b":status", b"200"),
-            (b"content-type", b"application/grpc"),
-            (b"grpc-accept-encoding", b"identity"),
-        ]
-
-    async def _send_message(self, st: _Stream, payload: bytes) -> None:
+    async def _send_message(self, st: _Stream, payload: bytes, *, checkpoint: bool = True) -> None:
+        """Queue one message (waiting for flow-control window and output space as needed);
+        with ``checkpoint`` also let other tasks run afterwards, as a streaming handler's
+        send should."""
         if st.closed:
             raise _StreamGone
         if not st.headers_sent:
-            self._h2_call(st, self._h2.send_headers, st.id, self._response_headers())
+            self._h2_call(st, self._h2.send_headers, st.id, _RESPONSE_HEADERS)
             st.headers_sent = True
         data = memoryview(encode_message(payload))
         st.partial_send = True
@@ -518,7 +522,8 @@ class GrpcConnection:
                 await self._wait_for_space()
         st.partial_send = False
         self._reset_ping_strikes()
-        await trio.lowlevel.checkpoint()
+        if checkpoint:
+            await trio.lowlevel.checkpoint()
 
     def _send_status(
         self,
@@ -530,12 +535,13 @@ class GrpcConnection:
         ended_early: bool = False,
     ) -> None:
         trailers = self._status_headers(code, message, details)
-        try:
-            trailers += encode_metadata(st.call.trailing_metadata)
-        except ValueError as exc:
-            log.error("gRPC handler of %s set bad trailing metadata: %s", st.call.method, exc)
+        if st.call.trailing_metadata:
+            try:
+                trailers += encode_metadata(st.call.trailing_metadata)
+            except ValueError as exc:
+                log.error("gRPC handler of %s set bad trailing metadata: %s", st.call.method, exc)
         if not st.headers_sent:
-            trailers = self._response_headers() + trailers  # trailers-only
+            trailers = _RESPONSE_HEADERS + trailers  # trailers-only
         self._h2_call(st, self._h2.send_headers, st.id, trailers, True)
         st.headers_sent = True
         st.closed = True

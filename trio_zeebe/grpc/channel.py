@@ -22,6 +22,7 @@ caller consumes messages, so a slow consumer slows the server rather than fillin
 from __future__ import annotations
 
 import collections
+import heapq
 import logging
 import math
 import ssl
@@ -148,6 +149,7 @@ async def open_channel(
             channel._start()
             tg.start_soon(channel._reader)
             tg.start_soon(channel._writer)
+            tg.start_soon(channel._watch_deadlines)
             if keepalive_interval is not None:
                 tg.start_soon(channel._keepalive, keepalive_interval, keepalive_timeout)
             try:
@@ -184,8 +186,10 @@ class _Call:
         self.id = stream_id
         self.decoder = MessageDecoder(max_size)
         self.messages: collections.deque[bytes] = collections.deque()
-        self.changed = anyio.Event()
-        self.window = anyio.Event()
+        # Made only when a task waits for them: most calls never wait for a window, and
+        # an event costs more than the rest of a small call's bookkeeping.
+        self.changed: anyio.Event | None = None
+        self.window: anyio.Event | None = None
         self.headers: dict[bytes, bytes] | None = None
         self.status: GrpcError | None = None  # set with the trailers; code OK included
         self.error: GrpcError | None = None  # a failure of the call (reset, connection, ...)
@@ -195,8 +199,19 @@ class _Call:
         self.unconsumed = 0  # bytes of complete messages the caller has not taken yet
 
     def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
+        if self.changed is not None:
+            self.changed.set()
+            self.changed = None
+
+    async def wait_changed(self) -> None:
+        """Until the next :meth:`notify` (the caller checks what it waits for again)."""
+        if self.changed is None:
+            self.changed = anyio.Event()
+        await self.changed.wait()
+
+    def open_window(self) -> None:
+        if self.window is not None:
+            self.window.set()
 
 
 class Channel:
@@ -219,8 +234,20 @@ class Channel:
         self._closed: ChannelError | None = None
         self._goaway: GoAway | None = None
         self._ping_acked = anyio.Event()
-        self._slot_freed = anyio.Event()
+        self._slot_freed: anyio.Event | None = None  # made when a call waits for a slot
+        # Unary calls' deadlines, soonest first; ended calls stay until they come up (or the
+        # heap is compacted). One task watches them all: a cancel scope per call would cost
+        # more than the rest of a small call.
+        self._deadlines: list[tuple[float, int, _Call]] = []
+        self._watch_scope: anyio.CancelScope | None = None
         self._settings_seen = anyio.Event()
+        self._request_head = [(b":method", b"POST"), (b":scheme", scheme)]
+        self._request_tail = [
+            (b":authority", authority),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+            (b"user-agent", USER_AGENT),
+        ]
 
     @property
     def closed(self) -> bool:
@@ -242,10 +269,11 @@ class Channel:
         deadline = _deadline(timeout)
         call = None
         try:
-            with _deadline_scope(deadline):
-                call = await self._start_call(path, request, timeout, metadata)
-                while not call.ended:
-                    await call.changed.wait()
+            call = await self._start_call(path, request, timeout, metadata, deadline)
+            if deadline != math.inf:
+                self._watch(call, deadline)
+            while not call.ended:
+                await call.wait_changed()
             self._raise_for(call)
             if len(call.messages) != 1:
                 raise GrpcError(
@@ -253,8 +281,6 @@ class Channel:
                     f"{path}: expected one response message, got {len(call.messages)}",
                 )
             return call.messages.popleft()
-        except TimeoutError:
-            raise GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded") from None
         finally:
             if call is not None:
                 self._finish(call)
@@ -276,7 +302,10 @@ class Channel:
         request: bytes,
         grpc_timeout: float | None,
         metadata: Iterable[tuple[str, MetadataValue]],
+        deadline: float,
     ) -> _Call:
+        """The call, its request queued; DEADLINE_EXCEEDED if it has to wait (for a stream
+        slot, window or output space) until ``deadline``."""
         if self._closed is not None:
             raise ChannelError(f"the connection is closed: {self._closed.message}", sent=False)
         if self._goaway is not None:
@@ -286,43 +315,40 @@ class Channel:
                 StatusCode.RESOURCE_EXHAUSTED,
                 f"request of {len(request)} bytes is larger than the maximum {self._max_size}",
             )
-        headers = [
-            (b":method", b"POST"),
-            (b":scheme", self._scheme),
-            (b":path", path.encode()),
-            (b":authority", self._authority),
-            (b"content-type", b"application/grpc"),
-            (b"te", b"trailers"),
-            (b"user-agent", USER_AGENT),
-        ]
+        headers = [*self._request_head, (b":path", path.encode()), *self._request_tail]
         if grpc_timeout is not None:
             headers.append((b"grpc-timeout", format_timeout(grpc_timeout)))
-        headers += encode_metadata(metadata)
-        # The server's SETTINGS_MAX_CONCURRENT_STREAMS: wait for a call to end, as gRPC does.
-        while (
-            self._h2.open_outbound_streams >= self._h2.remote_settings.max_concurrent_streams
-            and self._closed is None
-        ):
-            await self._slot_freed.wait()
-        if self._closed is not None or self._goaway is not None:
-            raise ChannelError("the connection closed while the call waited", sent=False)
-        try:
-            stream_id = self._h2.get_next_available_stream_id()
-            call = _Call(stream_id, self._max_size)
-            self._h2.send_headers(stream_id, headers)
-        except h2.exceptions.H2Error as exc:
-            raise ChannelError(f"cannot start a call: {exc}", sent=False) from exc
+        if metadata:
+            headers += encode_metadata(metadata)
+        while True:
+            try:
+                stream_id = self._h2.get_next_available_stream_id()
+                # h2 counts the open streams against the server's limit here (walking them
+                # all: counting them first as well would double that).
+                self._h2.send_headers(stream_id, headers)
+                break
+            except h2.exceptions.TooManyStreamsError:
+                pass
+            except h2.exceptions.H2Error as exc:
+                raise ChannelError(f"cannot start a call: {exc}", sent=False) from exc
+            # The server's SETTINGS_MAX_CONCURRENT_STREAMS: wait for a call to end, as gRPC does.
+            if self._slot_freed is None:
+                self._slot_freed = anyio.Event()
+            await _wait(self._slot_freed, deadline)
+            if self._closed is not None or self._goaway is not None:
+                raise ChannelError("the connection closed while the call waited", sent=False)
+        call = _Call(stream_id, self._max_size)
         self._calls[stream_id] = call
         self._flush()
         call.queued_at = self._queued_total
         try:
-            await self._send_body(call, encode_message(request))
+            await self._send_body(call, encode_message(request), deadline)
         except BaseException:
             self._finish(call)
             raise
         return call
 
-    async def _send_body(self, call: _Call, data: bytes) -> None:
+    async def _send_body(self, call: _Call, data: bytes, deadline: float) -> None:
         view = memoryview(data)
         while True:
             if call.ended:
@@ -334,7 +360,8 @@ class Channel:
             )
             if size <= 0 and view:
                 call.window = anyio.Event()
-                await call.window.wait()
+                await _wait(call.window, deadline)
+                call.window = None
                 continue
             last = size == len(view)
             try:
@@ -346,7 +373,31 @@ class Channel:
             if last:
                 return
             while len(self._out) > _HIGH_WATER and self._closed is None:
-                await self._out_space.wait()
+                await _wait(self._out_space, deadline)
+
+    def _watch(self, call: _Call, deadline: float) -> None:
+        """End ``call`` with DEADLINE_EXCEEDED (and reset its stream) at ``deadline``."""
+        heapq.heappush(self._deadlines, (deadline, call.id, call))
+        if len(self._deadlines) > 2 * len(self._calls) + 64:
+            self._deadlines = [entry for entry in self._deadlines if not entry[2].ended]
+            heapq.heapify(self._deadlines)
+        scope = self._watch_scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            deadline = self._deadlines[0][0] if self._deadlines else math.inf
+            with anyio.CancelScope(deadline=deadline) as self._watch_scope:
+                await anyio.sleep_forever()
+            self._watch_scope = None
+            now = anyio.current_time()
+            while self._deadlines and self._deadlines[0][0] <= now:
+                call = heapq.heappop(self._deadlines)[2]
+                if not call.ended:
+                    call.error = GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded")
+                    self._finish(call)  # resets the stream: the server stops its handler
+                    call.notify()
 
     def _raise_for(self, call: _Call) -> None:
         if call.error is not None:
@@ -490,13 +541,13 @@ class Channel:
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id == 0:
                 for call in self._calls.values():
-                    call.window.set()
+                    call.open_window()
             elif (waiting := self._calls.get(event.stream_id)) is not None:
-                waiting.window.set()
+                waiting.open_window()
         elif isinstance(event, h2.events.RemoteSettingsChanged):
             self._settings_seen.set()
             for call in self._calls.values():
-                call.window.set()
+                call.open_window()
         elif isinstance(event, h2.events.PingAckReceived):
             self._ping_acked.set()
 
@@ -524,13 +575,14 @@ class Channel:
 
     def _end(self, call: _Call) -> None:
         call.ended = True
-        call.window.set()
+        call.open_window()
         call.notify()
         self._free_slot()
 
     def _free_slot(self) -> None:
-        self._slot_freed.set()
-        self._slot_freed = anyio.Event()
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+            self._slot_freed = None
 
     def _fail_all(self, reason: str) -> None:
         if self._goaway is not None:
@@ -639,8 +691,9 @@ class ServerStream:
 
     async def _start(self) -> _Call:
         if self._call is None:
+            # (its deadline applies once the request is out, as it always has)
             self._call = await self._channel._start_call(
-                self._path, self._request, self._timeout, self._metadata
+                self._path, self._request, self._timeout, self._metadata, math.inf
             )
         return self._call
 
@@ -649,7 +702,7 @@ class ServerStream:
         try:
             with _deadline_scope(self._deadline):
                 while not call.messages and not call.ended:
-                    await call.changed.wait()
+                    await call.wait_changed()
         except TimeoutError:
             self._channel._finish(call)
             raise GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded") from None
@@ -667,6 +720,17 @@ class ServerStream:
 
 def _deadline(timeout: float | None) -> float:
     return math.inf if timeout is None else anyio.current_time() + timeout
+
+
+async def _wait(event: anyio.Event, deadline: float) -> None:
+    """``event.wait()``; DEADLINE_EXCEEDED (a GrpcError) when ``deadline`` comes first."""
+    if deadline == math.inf:
+        await event.wait()
+        return
+    with anyio.CancelScope(deadline=deadline) as scope:
+        await event.wait()
+    if scope.cancelled_caught:
+        raise GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded")
 
 
 def _deadline_scope(deadline: float) -> AbstractContextManager[anyio.CancelScope]:

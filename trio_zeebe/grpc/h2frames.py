@@ -73,40 +73,68 @@ class FrameBoundary:
 
         Raises :class:`FrameTooLarge` (a connection error: FRAME_SIZE_ERROR).
         """
+        # Walks the frame headers by offset: one read carries a frame header per HEADERS or
+        # DATA frame of every call answered, so this runs per frame, not per read.
         view = memoryview(data)
-        kept: list[memoryview] = []
-        while view:
+        size = len(view)
+        extract = self._extract
+        pieces: list[bytes | memoryview] = []  # extracting: the output, once it differs
+        changed = False
+        run = 0  # extracting: where the bytes kept since the last piece start
+        pos = 0
+        while pos < size:
             if self._skip:
-                step = min(self._skip, len(view))
-                if self._frame is not None:
-                    self._frame += view[:step]
-                else:
-                    kept.append(view[:step])
+                step = min(self._skip, size - pos)
+                if self._frame is not None:  # a GOAWAY's payload: taken out
+                    self._frame += view[pos : pos + step]
+                    if run < pos:
+                        pieces.append(view[run:pos])
+                    run, changed = pos + step, True
+                pos += step
                 self._skip -= step
-                view = view[step:]
                 if not self._skip and self._frame is not None:
                     self._take_goaway(self._frame)
                 continue
-            need = FRAME_HEADER_BYTES - len(self._header)
-            self._header += view[:need]
-            view = view[need:]
-            if len(self._header) < FRAME_HEADER_BYTES:
-                continue
-            header = bytes(self._header)
-            self._header.clear()
+            header: bytes | memoryview
+            if self._header or size - pos < FRAME_HEADER_BYTES:
+                # A header split between reads: held until it is whole.
+                start = pos
+                need = FRAME_HEADER_BYTES - len(self._header)
+                self._header += view[pos : pos + need]
+                pos = min(size, pos + need)
+                if extract:
+                    if run < start:
+                        pieces.append(view[run:start])
+                    changed = True
+                if len(self._header) < FRAME_HEADER_BYTES:
+                    run = size
+                    break
+                header = bytes(self._header)
+                self._header.clear()
+                whole = False
+            else:
+                header = view[pos : pos + FRAME_HEADER_BYTES]
+                pos += FRAME_HEADER_BYTES
+                whole = True
             self.headers_seen += 1
             self._skip = int.from_bytes(header[:3], "big")
             if self.max_frame_size is not None and self._skip > self.max_frame_size:
                 raise FrameTooLarge(self._skip, self.max_frame_size)
-            if self._extract and header[3] == GOAWAY_TYPE:
+            if extract and header[3] == GOAWAY_TYPE:
+                if whole and run < pos - FRAME_HEADER_BYTES:
+                    pieces.append(view[run : pos - FRAME_HEADER_BYTES])
+                run, changed = pos, True
                 self._frame = bytearray()
                 if not self._skip:
                     self._take_goaway(self._frame)
-            else:
-                kept.append(memoryview(header))
-        if not self._extract or (len(kept) == 1 and len(kept[0]) == len(data)):
+            elif extract and not whole:
+                pieces.append(header)
+                run = pos
+        if not extract or not changed:
             return data
-        return b"".join(kept)
+        if run < size:
+            pieces.append(view[run:size])
+        return b"".join(pieces)
 
     def _take_goaway(self, payload: bytearray) -> None:
         self._frame = None
