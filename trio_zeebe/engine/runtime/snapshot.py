@@ -550,16 +550,24 @@ def _each_join(value: Any) -> tuple[tuple[str, int], ...]:
     return tuple(map(_join_counter, value))
 
 
+def _add_block(
+    family: dict[int, Any], block: list[Any], what: str, state_field: int, states: Any
+) -> None:
+    """Put one block of keyed rows (the key is field 0) into ``family``; every key must be
+    new and every row's state (field ``state_field``) one of ``states``."""
+    before = len(family)
+    family.update(zip(map(itemgetter(0), block), block, strict=True))
+    if len(family) != before + len(block):
+        raise _fail(f"{what} keys repeat")
+    if not set(map(itemgetter(state_field), block)) <= states:
+        raise _fail(f"{what} state")
+
+
 def _restore_instances(state: EngineState, family: Any, models: Mapping[int, Process]) -> None:
     instances = state.instances
     references: set[int] = set()
     for block in _values(Instance, family, _INSTANCE):
-        before = len(instances)
-        instances.update(zip(map(itemgetter(0), block), block, strict=True))
-        if len(instances) != before + len(block):
-            raise _fail("instance keys repeat")
-        if not set(map(itemgetter(8), block)) <= _INSTANCE_STATES:
-            raise _fail("instance state")
+        _add_block(instances, block, "instance", 8, _INSTANCE_STATES)
         for definition_key, element_id in set(map(itemgetter(5, 1), block)):
             model = models.get(definition_key)
             if model is None or element_id not in model.elements:
@@ -574,12 +582,7 @@ def _restore_jobs(state: EngineState, family: Any) -> None:
     jobs = state.jobs
     elements: set[int] = set()
     for block in _values(Job, family, _JOB):
-        before = len(jobs)
-        jobs.update(zip(map(itemgetter(0), block), block, strict=True))
-        if len(jobs) != before + len(block):
-            raise _fail("job keys repeat")
-        if not set(map(itemgetter(2), block)) <= _JOB_STATES:
-            raise _fail("job state")
+        _add_block(jobs, block, "job", 2, _JOB_STATES)
         elements.update(map(itemgetter(11), block))
     # Once for all blocks: removing a dict's keys from a set walks the whole dict.
     elements.difference_update(state.instances)
