@@ -308,3 +308,12 @@ def test_the_walk_sees_real_imports() -> None:
     # and the rules catch an edge against them (the gateway reaching into the Raft driver)
     bad = {**GRAPH, "trio_zeebe.gateway.x": [Import("trio_zeebe.raft.driver", typing_only=True)]}
     assert room_violations(bad) == {("trio_zeebe.gateway.x", "trio_zeebe.raft.driver")}
+
+
+def test_in_raft_only_the_driver_subpackage_uses_trio() -> None:
+    """The trio side of Raft lives in ``raft/driver/``; the rest of ``raft/`` is the sans-IO
+    core plus snapshot storage and the message router, none of which imports trio."""
+    for module, imports in GRAPH.items():
+        if module.startswith("trio_zeebe.raft.") and not inside(module, ("raft.driver",)):
+            roots = {imp.target.split(".")[0] for imp in imports}
+            assert "trio" not in roots, f"{module} imports trio outside raft/driver/"

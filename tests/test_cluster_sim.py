@@ -11,8 +11,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zeebe.raft.committed import unpack_records
-from trio_zeebe.raft.proposals import Position
+from trio_zeebe.raft.driver.committed import unpack_records
+from trio_zeebe.raft.driver.proposals import Position
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.raft_group import wait_until
 

@@ -20,7 +20,7 @@ from trio_zeebe.processing import envelope
 from trio_zeebe.processing.envelope import Kind
 from trio_zeebe.processing.processor import PartitionProcessor, position_of, produce_snapshot
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
-from trio_zeebe.raft.committed import unpack_records
+from trio_zeebe.raft.driver.committed import unpack_records
 from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from trio_zeebe.testing.cluster import SimCluster
 from trio_zeebe.testing.disk import KillSwitch

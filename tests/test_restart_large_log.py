@@ -22,7 +22,7 @@ from trio_zeebe.log.meta import MetaState, MetaStore
 from trio_zeebe.log.segmented import SegmentedLog
 from trio_zeebe.processing import envelope
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
-from trio_zeebe.raft.committed import pack_records
+from trio_zeebe.raft.driver.committed import pack_records
 from trio_zeebe.raft.messages import NORMAL, Entry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -14,11 +14,11 @@ import pytest
 import trio
 import trio.testing
 
-from trio_zeebe.raft.committed import unpack_records
 from trio_zeebe.raft.config import RaftConfig
 from trio_zeebe.raft.core import RaftCore
+from trio_zeebe.raft.driver.committed import unpack_records
+from trio_zeebe.raft.driver.proposals import Position
 from trio_zeebe.raft.errors import LeadershipLost
-from trio_zeebe.raft.proposals import Position
 from trio_zeebe.testing.disk import KillSwitch
 from trio_zeebe.testing.raft_group import SimRaftGroup, wait_until
 

@@ -23,7 +23,7 @@ from trio_zeebe.engine.commands import CommandType
 from trio_zeebe.log.segmented import SegmentedLog
 from trio_zeebe.processing import envelope
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
-from trio_zeebe.raft.committed import unpack_records
+from trio_zeebe.raft.driver.committed import unpack_records
 from trio_zeebe.testing.processes import FAST_RAFT, Brokers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]

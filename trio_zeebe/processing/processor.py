@@ -55,8 +55,8 @@ from ..engine.statemachine import (
     Traced,
 )
 from ..logs import ProgressReporter
-from ..raft.committed import Applied, Committed, Restore
 from ..raft.driver import RaftDriver
+from ..raft.driver.committed import Applied, Committed, Restore
 from ..raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from ..raft.ready import Role
 from . import envelope

@@ -1,8 +1,10 @@
 """Raft for one partition: a sans-IO core (:mod:`.core`) plus its wire messages.
 
 The package namespace is the core's API (what a test or a simulation drives it with). The
-driver (:mod:`.driver`, trio) feeds the core and carries out its :class:`Ready` batches; its
-parts are imported from their own modules (``committed``, ``proposals``, ``errors``, ...).
+trio side lives in the subpackage :mod:`.driver`: the driver feeds the core and carries out
+its :class:`Ready` batches, with its collaborators (``committed``, ``proposals``, ``inbox``,
+``leadership``, ``snapshot_transfer``) beside it. Storage and routing are ``snapshots`` and
+``router``.
 
 Sans-IO modules (no trio, sockets, files or clock): ``config``, ``core``, ``election``,
 ``errors``, ``messages``, ``progress``, ``raftlog``, ``ready``, ``status``, ``voting``.

@@ -23,9 +23,9 @@ import trio
 from ..disk import Disk
 from ..raft.config import RaftConfig
 from ..raft.driver import RaftDriver
+from ..raft.driver.proposals import Position
 from ..raft.election import ElectionTimer
 from ..raft.messages import NORMAL, Entry
-from ..raft.proposals import Position
 from ..raft.ready import Ready, Role
 from ..raft.router import RaftRouter
 from ..transport.api import Peer
@@ -147,7 +147,7 @@ class ListMachine:
 
     async def run(self) -> None:
         from .. import codec
-        from ..raft.committed import Committed, Restore
+        from ..raft.driver.committed import Committed, Restore
 
         async for item in self.channel:
             if isinstance(item, Restore):
@@ -338,7 +338,7 @@ class SimRaftGroup(SimNodes):
 
     def committed_records(self) -> list[bytes]:
         """Every record in committed NORMAL entries, in log order."""
-        from ..raft.committed import unpack_records
+        from ..raft.driver.committed import unpack_records
 
         out: list[bytes] = []
         for index in sorted(self.checker.committed):

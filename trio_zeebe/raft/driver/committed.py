@@ -13,9 +13,9 @@ from collections import deque
 import attrs
 import trio
 
-from .. import codec
-from .messages import NOOP, NORMAL, Entry
-from .snapshots import SnapshotInfo
+from ... import codec
+from ..messages import NOOP, NORMAL, Entry
+from ..snapshots import SnapshotInfo
 
 
 def pack_records(records: list[bytes]) -> bytes:

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 import attrs
 import trio
 
-from .errors import LeadershipLost
-from .messages import NORMAL, Entry
+from ..errors import LeadershipLost
+from ..messages import NORMAL, Entry
 
 PROPOSAL_WINDOW = 1
 """Uncommitted entries a leader appends before it holds new proposals back (see the module doc)."""

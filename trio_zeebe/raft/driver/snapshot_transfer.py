@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 import attrs
 import trio
 
-from ..logs import ProgressReporter
-from ..transport.api import Network, TransportError
+from ...logs import ProgressReporter
+from ...transport.api import Network, TransportError
+from ..messages import InstallSnapshot, SnapshotMeta
+from ..ready import Role, SoftState
+from ..snapshots import SnapshotChunk, SnapshotChunkAck, SnapshotInfo, SnapshotStore
 from .inbox import Inbox, SnapshotSent
-from .messages import InstallSnapshot, SnapshotMeta
-from .ready import Role, SoftState
-from .snapshots import SnapshotChunk, SnapshotChunkAck, SnapshotInfo, SnapshotStore
 
 log = logging.getLogger("trio_zeebe.raft")
 

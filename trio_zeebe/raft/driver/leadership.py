@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import trio
 
-from .progress import Progress
-from .ready import Role, SoftState
+from ..progress import Progress
+from ..ready import Role, SoftState
 
 log = logging.getLogger("trio_zeebe.raft")
 

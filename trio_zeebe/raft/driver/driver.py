@@ -1,7 +1,7 @@
 """Trio driver of one partition's Raft core: network in, durable log out, group commit.
 
 One task (``_loop``) owns the core: it is the only one that calls it. Every other task puts its
-input into the driver's :class:`~trio_zeebe.raft.inbox.Inbox` (peers' messages, the flusher's
+input into the driver's :class:`~trio_zeebe.raft.driver.inbox.Inbox` (peers' messages, the flusher's
 "persisted", campaign / transfer / hand-over requests, compaction after a snapshot, the end of a
 snapshot transfer) or into the proposal queue, and wakes the loop. The loop waits for the first
 input or the core's next deadline, then drains everything already waiting, so a burst of
@@ -21,7 +21,7 @@ Persistence follows the core's Ready contract (see :mod:`trio_zeebe.raft.core`):
 * committed entries complete the proposals waiting for them and go, in order, to the
   committed feed for the processor.
 
-Proposals are packed into log entries as described in :mod:`trio_zeebe.raft.proposals`.
+Proposals are packed into log entries as described in :mod:`trio_zeebe.raft.driver.proposals`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,19 @@ from typing import Any
 
 import trio
 
-from ..disk import Disk
-from ..log.meta import MetaState, MetaStore
-from ..log.segmented import DEFAULT_SEGMENT_BYTES, SegmentedLog
+from ...disk import Disk
+from ...log.meta import MetaState, MetaStore
+from ...log.segmented import DEFAULT_SEGMENT_BYTES, SegmentedLog
+from ..config import RaftConfig
+from ..core import RaftCore
+from ..election import ElectionTimer
+from ..errors import LeadershipLost, NotLeader, ProposalDropped
+from ..messages import Entry, HardState, InstallSnapshot, SnapshotMeta
+from ..ready import Ready, Role, SoftState
+from ..router import RaftRouter
+from ..snapshots import SnapshotChunk, SnapshotChunkAck, SnapshotInfo, SnapshotStore
+from ..status import DriverStatus
 from .committed import COMMITTED_BUFFER, Applied, CommittedFeed, pack_records
-from .config import RaftConfig
-from .core import RaftCore
-from .election import ElectionTimer
-from .errors import LeadershipLost, NotLeader, ProposalDropped
 from .inbox import (
     Campaign,
     Compact,
@@ -56,13 +61,8 @@ from .inbox import (
     TransferLeadership,
 )
 from .leadership import Leadership
-from .messages import Entry, HardState, InstallSnapshot, SnapshotMeta
 from .proposals import Position, Proposals
-from .ready import Ready, Role, SoftState
-from .router import RaftRouter
 from .snapshot_transfer import SnapshotTransfer
-from .snapshots import SnapshotChunk, SnapshotChunkAck, SnapshotInfo, SnapshotStore
-from .status import DriverStatus
 
 log = logging.getLogger("trio_zeebe.raft")
 
