@@ -30,6 +30,7 @@ busy the rate is that CPU's inverse, so this tells a slow path from a path that 
 
     python bench/vs_etcd.py [--rounds 3] [--seconds 8] [--warmup 1] [--inflight 1,64,256]
                             [--whole-inflight 64] [--backend trio|asyncio] [--json]
+                            [--new-work round-robin|local-first]
     nox -s bench -- vs-etcd [same options]
 """
 
@@ -445,6 +446,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--inflight", default="1,64,256")
     parser.add_argument("--whole-inflight", type=int, default=64)
     parser.add_argument("--backend", default="trio", choices=["trio", "asyncio"])
+    parser.add_argument(
+        "--new-work",
+        default="round-robin",
+        choices=["round-robin", "local-first"],
+        help="the brokers' network.new_work_partitions (where the gateway creates instances)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--etcd", default="etcd", help="the etcd binary (default: on PATH)")
     parser.add_argument("--keep", help="keep the clusters' directory here (logs)")
@@ -502,7 +509,8 @@ def drive(
 ) -> int:
     from trio_zeebe.testing.processes import Brokers
 
-    brokers = Brokers(base / "zeebe", partitions=3, replication_factor=3)
+    env = {"TRIO_ZEEBE_BROKER_NETWORK__NEW_WORK_PARTITIONS": args.new_work}
+    brokers = Brokers(base / "zeebe", partitions=3, replication_factor=3, env=env)
     etcd = Etcd(base, base / "zeebe" / "certs", binary)
     ca = brokers.ca
     rounds: list[dict[str, Any]] = []
@@ -571,8 +579,9 @@ def drive(
         print(json.dumps({"rounds": rounds, "median": summary, "load": [load_before, load_after]}))
         return 0
     print(
-        f"\nmedians of {len(rounds)} rounds ({args.seconds:g} s each, {args.warmup:g} s warm-up; "
-        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}):"
+        f"\nmedians of {len(rounds)} rounds (new work {args.new_work}, {args.seconds:g} s each, "
+        f"{args.warmup:g} s warm-up; load average before {load_before[0]:.2f}, "
+        f"after {load_after[0]:.2f}):"
     )
     print_summary(summary, inflights, args.whole_inflight)
     return 0

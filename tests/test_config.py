@@ -121,6 +121,10 @@ def test_unknown_section() -> None:
         ({"cluster": {"cluster_size": 0}}, "cluster.cluster_size: must be greater than 0"),
         ({"network": {"gateway": {"port": 70000}}}, "network.gateway.port: port 70000 is out"),
         ({"network": {"gateway": {"port": 26502}}}, "network: internal_api, gateway"),
+        (
+            {"network": {"new_work_partitions": "nearest"}},
+            "network.new_work_partitions: must be 'round-robin' or 'local-first', got 'nearest'",
+        ),
         ({"cluster": {"membership": {"probe_timeout": "soon"}}}, "cluster.membership.probe_t"),
         ({"cluster": {"raft": {"heartbeat_interval": "3s"}}}, "cluster.raft.heartbeat_interval"),
         ({"cluster": {"initial_contact_points": ["nohost"]}}, "cluster.initial_contact_points[0]"),
@@ -317,7 +321,7 @@ COMPANIONS: dict[str, dict[str, object]] = {
     "cluster.replication_factor": {"cluster.cluster_size": 2},
 }
 #: Keys that take one of a few words: another one.
-CHOICES = {"logging.format": "json"}
+CHOICES = {"logging.format": "json", "network.new_work_partitions": "local-first"}
 #: Keys not changed here, and where they are tested instead.
 NOT_CHANGED = {
     "security.enabled": "TLS on needs certificate files: test_unusable_tls_files_...",

@@ -324,6 +324,7 @@ class Broker:
             request_timeout=self.config.network.request_timeout,
             # A leader silent for an election timeout is about to be replaced, if it is gone.
             attempt_timeout=r.election_timeout,
+            local_first=self.config.network.new_work_partitions == "local-first",
         )
         instrument_registry(self.gateway.registry, self.metrics)
         await nursery.start(manager.run)

@@ -37,7 +37,7 @@ import attrs
 import cattrs
 
 from .codec import converter
-from .gateway.grpc_config import GrpcServerConfig
+from .gateway.grpc_config import NEW_WORK_PARTITIONS, GrpcServerConfig
 from .keys import MAX_PARTITION, PARTITION_BITS
 from .knobs import DURATION, SIZE, UNIT, KnobError, duration, non_negative, number, port, size
 from .membership.config import SwimConfig
@@ -116,6 +116,12 @@ def _host(_instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
             raise KnobError(attribute.name, str(exc)) from None
 
 
+def _new_work(_instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in NEW_WORK_PARTITIONS:
+        choices = " or ".join(repr(c) for c in NEW_WORK_PARTITIONS)
+        raise KnobError(attribute.name, f"must be {choices}, got {value!r}")
+
+
 @attrs.frozen
 class ClusterConfig:
     node_id: int = number(0, check=non_negative)
@@ -166,6 +172,12 @@ class NetworkConfig:
     """How long the gateway re-resolves and retries a job request before DEADLINE_EXCEEDED."""
     max_inflight_per_partition: int = number(4096)
     """Job commands a partition leader runs at once; more are refused as RESOURCE_EXHAUSTED."""
+    new_work_partitions: str = attrs.field(default="round-robin", validator=_new_work)
+    """Where the gateway creates new work (process instances, jobs): ``round-robin`` over
+    all partitions as Zeebe's gateway does, or ``local-first``: round-robin over the
+    partitions this broker leads, the others only when none is led here or all refuse. With
+    clients spread over every broker's gateway, ``local-first`` keeps the partitions as even
+    and saves each request a forward to another broker and back."""
 
     @property
     def advertised(self) -> str:

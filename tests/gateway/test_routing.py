@@ -46,6 +46,25 @@ async def test_create_job_round_robin_over_partitions_from_every_broker(
             assert engine_of(cluster, pid).activatable_count("rr") == 6
 
 
+async def test_local_first_creates_on_the_partitions_the_gateway_leads(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    network = {"new_work_partitions": "local-first"}
+    async with job_cluster(101, brokers=4, network=network) as cluster:
+        leaders = cluster.leaders()
+        idle = [node for node in range(4) if node not in leaders.values()]
+        assert idle  # four brokers, three partitions: one leads nothing
+        for node in range(4):
+            led = {pid for pid, leader in leaders.items() if leader == node}
+            keys = [await create(cluster, node, "lf", variables={"n": node}) for _ in range(6)]
+            spread = collections.Counter(key >> 51 for key in keys)
+            if led:  # nothing forwarded: round-robin over the partitions led here
+                assert set(spread) == led and len(set(spread.values())) == 1, (led, spread)
+            else:  # a gateway that leads nothing passes new work round-robin over them all
+                assert spread == {1: 2, 2: 2, 3: 2}
+        assert sum(engine_of(cluster, pid).activatable_count("lf") for pid in (1, 2, 3)) == 24
+
+
 async def test_key_addressed_commands_from_a_broker_that_does_not_lead(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -88,6 +88,7 @@ class Gateway:
         max_inflight: int,
         request_timeout: float,
         attempt_timeout: float,
+        local_first: bool = False,
     ) -> None:
         """Build the router and services; before the partitions start (the router hooks every
         processor as it starts)."""
@@ -98,6 +99,7 @@ class Gateway:
             max_inflight=max_inflight,
             request_timeout=request_timeout,
             attempt_timeout=attempt_timeout,
+            local_first=local_first,
         )
         activator = JobActivator(router, max_message_bytes=self.config.max_message_size)
         streams = JobStreams(partitions, network, activator.hand_back)

@@ -12,6 +12,9 @@ import attrs
 from ..grpc.framing import MAX_MESSAGE_BYTES
 from ..knobs import KnobError, duration, non_negative, number, size
 
+NEW_WORK_PARTITIONS = ("round-robin", "local-first")
+"""The gateway's choices of partition for new work (``network.new_work_partitions``)."""
+
 MAX_WINDOW = 2**31 - 1
 """HTTP/2's largest flow-control window."""
 

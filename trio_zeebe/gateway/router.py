@@ -6,7 +6,10 @@ re-encoded) for one partition; its answer is the state machine's answer bytes.
 * Key-addressed commands (job, incident, instance, variables): the partition in the key's top
   bits (``key >> 51``), :meth:`CommandRouter.keyed`. Deployments go to partition 1 the same way.
 * New work (CreateJob, CreateProcessInstance): round-robin over the partitions with a known
-  leader, :meth:`CommandRouter.create`. A partition that refuses without proposing (not leader,
+  leader, :meth:`CommandRouter.create`; with ``local_first`` (the broker's
+  ``network.new_work_partitions = "local-first"``) round-robin over the partitions this broker
+  leads, then the others, so that a request needs no forward while clients spread their calls
+  over all gateways. A partition that refuses without proposing (not leader,
   back-pressure, its leader out of disk space, unreachable) passes the request on to the next.
   Zeebe's rule for process instances: one pass over the partitions, and when every one
   failed, RESOURCE_EXHAUSTED "Expected to execute the command on one of the partitions, but
@@ -103,8 +106,10 @@ class CommandRouter:
         max_inflight: int,
         request_timeout: float,
         attempt_timeout: float,
+        local_first: bool = False,
     ) -> None:
         self.partitions = partitions
+        self.local_first = local_first
         self.network = network
         self.node_id = partitions.node_id
         self.partition_ids = list(range(1, partitions_count + 1))
@@ -247,12 +252,9 @@ class CommandRouter:
         """
         delay = RETRY_INITIAL
         last = "no partition has a known leader"
-        n = len(self.partition_ids)
         while True:
             failures: list[tuple[int, Status, str]] = []
-            start = next(self._create_rr)
-            for i in range(n):
-                pid = self.partition_ids[(start + i) % n]
+            for pid in self._new_work_order(next(self._create_rr)):
                 node = self.leader_of(pid)
                 if node is None:
                     failures.append((pid, Status.NOT_LEADER, f"no leader of partition {pid}"))
@@ -280,6 +282,21 @@ class CommandRouter:
                 break
             delay = min(delay * 2, RETRY_MAX)
         raise timed_out(f"no partition leader accepted the command in time (last: {last})")
+
+    def _new_work_order(self, turn: int) -> list[int]:
+        """Every partition once, in the order a create tries them on its ``turn``-th call."""
+        ids = self.partition_ids
+        n = len(ids)
+        order = [ids[(turn + i) % n] for i in range(n)]
+        if not self.local_first:
+            return order
+        here = self.node_id
+        local = [pid for pid in ids if self.leader_of(pid) == here]
+        if not local:
+            return order
+        first = local[turn % len(local)]
+        rest = [pid for pid in order if pid != first]
+        return [first, *rest]
 
     async def on_partition(self, pid: int, data: bytes, deadline: float) -> ForwardReply:
         """One attempt at the current leader of ``pid`` (activation rounds): the reply, with
