@@ -294,9 +294,9 @@ class CommandRouter:
         local = [pid for pid in ids if self.leader_of(pid) == here]
         if not local:
             return order
-        first = local[turn % len(local)]
-        rest = [pid for pid in order if pid != first]
-        return [first, *rest]
+        k = turn % len(local)
+        ours = local[k:] + local[:k]
+        return ours + [pid for pid in order if pid not in ours]
 
     async def on_partition(self, pid: int, data: bytes, deadline: float) -> ForwardReply:
         """One attempt at the current leader of ``pid`` (activation rounds): the reply, with
