@@ -524,12 +524,13 @@ def restore(data: bytes, parse: _Parse) -> EngineState:
 
 def restore_pieces(data: bytes, parse: _Parse) -> Pieces:
     """:func:`restore` a piece at a time (the generator's return value is the state), so the
-    caller can let other work run in between: the bytes are decoded a block at a time, and no
-    piece costs more than a few milliseconds however big the state is (the last one, which
-    rebuilds the indexes that are not built block by block, grows with the definitions,
-    incidents, timers and messages). The state is new and nobody else's until the end, so
-    work done between the pieces cannot see or change it. The cyclic garbage collector is
-    paused within each piece (see :func:`restore`), not between them."""
+    caller can let other work run in between: the bytes are decoded a block at a time, and a
+    piece costs a few milliseconds however big the state is, but for one whose block makes a
+    family's dict grow past a power of two (tens of milliseconds at a million rows) and the
+    last one, which rebuilds the indexes that are not built block by block (work in the
+    definitions, incidents, timers and messages). The state is new and nobody else's until
+    the end, so work done between the pieces cannot see or change it. The cyclic garbage
+    collector is paused within each piece (see :func:`restore`), not between them."""
     steps = _restore(data, parse)
     with closing(steps):
         while True:
