@@ -14,11 +14,17 @@ import trio.testing
 from trio_zeebe import codec
 from trio_zeebe.broker import Broker
 from trio_zeebe.engine.engine import Engine
+from trio_zeebe.engine.runtime.snapshot import BLOCK_ROWS
 from trio_zeebe.grpc.status import GrpcError, StatusCode
 from trio_zeebe.partitions.manager import LocalPartition
 from trio_zeebe.processing import envelope
 from trio_zeebe.processing.envelope import Kind
-from trio_zeebe.processing.processor import PartitionProcessor, position_of, produce_snapshot
+from trio_zeebe.processing.processor import (
+    PartitionProcessor,
+    position_of,
+    produce_snapshot,
+    restore_snapshot,
+)
 from trio_zeebe.proto import trio_zeebe_pb2 as tz
 from trio_zeebe.raft.driver.committed import unpack_records
 from trio_zeebe.raft.errors import LeadershipLost, NotLeader, ProposalDropped
@@ -668,3 +674,45 @@ async def test_a_snapshot_in_pieces_lets_other_tasks_and_the_machine_run_and_is_
         b"".join(body) == expected
     )  # the state as of the call, not what was applied while writing
     assert machine.snapshot() != expected
+
+
+def _jobs_snapshot(jobs: int) -> bytes:
+    source = Engine(1, 1)
+    for i in range(jobs):
+        source.apply(cmd.create_job("t"), i + 1, 1_700_000_000.0)
+    return source.snapshot()
+
+
+async def test_a_restore_in_pieces_lets_other_tasks_run_and_never_shows_half_a_state() -> None:
+    data = _jobs_snapshot(4 * BLOCK_ROWS)
+    machine = Engine(1, 1)
+    seen: list[int] = []
+    finished = False
+
+    async def other_work() -> None:  # heartbeats, SWIM, other partitions...
+        while not finished:
+            seen.append(len(machine.jobs()))
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other_work)
+        await trio.lowlevel.checkpoint()
+        assert await restore_snapshot(machine, data)
+        finished = True
+    assert len(seen) >= 3  # other tasks ran between the pieces (a piece per block of jobs)
+    assert set(seen) == {0}  # and saw the machine as it was: the state changes at the end
+    assert machine.snapshot() == data
+
+
+async def test_a_restore_in_pieces_that_is_told_to_stop_leaves_the_machine_as_it_was() -> None:
+    machine = Engine(1, 1)
+    before = machine.snapshot()
+    asked = 0
+
+    def going_on() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked < 3
+
+    assert not await restore_snapshot(machine, _jobs_snapshot(3 * BLOCK_ROWS), going_on)
+    assert machine.snapshot() == before

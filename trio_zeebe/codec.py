@@ -15,6 +15,7 @@ most :data:`MAX_DEPTH` deep.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, get_args, get_origin
@@ -262,6 +263,41 @@ def unpackb(data: bytes) -> Any:
         )
     except Exception as exc:  # msgpack raises ExtraData, FormatError, StackError, ValueError, ...
         raise DecodeError(f"not msgpack: {type(exc).__name__}") from None
+
+
+class Reader:
+    """``data`` decoded one msgpack value at a time, as :func:`unpackb` would decode it whole:
+    a caller can do other work between the pieces of a big document (and needs memory only
+    for the piece it holds). Raises DecodeError for anything that is not such msgpack."""
+
+    def __init__(self, data: bytes) -> None:
+        self._size = len(data)
+        self._unpacker = msgpack.Unpacker(
+            io.BytesIO(data),
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            ext_hook=_no_extension,
+            max_buffer_size=max(len(data), 1),
+            read_size=min(max(len(data), 1), 1 << 16),
+        )
+
+    def array_header(self) -> int:
+        """The length of the array that starts here (its items are the next values)."""
+        try:
+            return self._unpacker.read_array_header()  # type: ignore[no-any-return]
+        except Exception as exc:
+            raise DecodeError(f"not a msgpack array: {type(exc).__name__}") from None
+
+    def value(self) -> Any:
+        try:
+            return self._unpacker.unpack()
+        except Exception as exc:
+            raise DecodeError(f"not msgpack: {type(exc).__name__}") from None
+
+    def at_end(self) -> bool:
+        """Whether every byte was read."""
+        return self._unpacker.tell() == self._size  # type: ignore[no-any-return]
 
 
 def encode(message: Any) -> bytes:

@@ -160,3 +160,49 @@ def test_a_malformed_instances_block_is_refused(what: str, mutate: Any) -> None:
         engine.restore(codec.packb(hostile))
     assert engine.snapshot() == before
     Engine(1, 1).restore(original)  # the untouched snapshot still restores
+
+
+def test_a_restore_in_pieces_changes_the_engine_only_with_its_last_piece() -> None:
+    data = _engine(2 * BLOCK_ROWS + 5).snapshot()
+    engine = _engine(3)
+    before = engine.snapshot()
+    pieces = 0
+    for _ in engine.restore_pieces(data):
+        pieces += 1
+        assert engine.snapshot() == before  # whatever runs between the pieces sees the old state
+    assert pieces >= 3  # a piece per block of jobs at least
+    assert engine.snapshot() == data
+    at_once = Engine(1, 1)
+    at_once.restore(data)
+    assert list(engine.jobs().items()) == list(at_once.jobs().items())
+
+
+def test_a_restore_in_pieces_closed_early_leaves_the_engine_as_it_was() -> None:
+    engine = _engine(3)
+    before = engine.snapshot()
+    pieces = engine.restore_pieces(_engine(BLOCK_ROWS + 1).snapshot())
+    next(pieces)
+    next(pieces)
+    pieces.close()
+    assert engine.snapshot() == before
+
+
+def test_a_fault_in_a_later_block_fails_the_restore_in_pieces_and_changes_nothing() -> None:
+    data = _snapshot(BLOCK_ROWS + 3)
+    first, second = data[JOBS]
+    second[1] = [first[1][0], *second[1][1:]]  # a key of the first block again
+    engine = _engine(3)
+    before = engine.snapshot()
+    pieces = engine.restore_pieces(codec.packb(data))
+    with pytest.raises(SnapshotError, match="job keys repeat"):
+        for _ in pieces:
+            pass
+    assert engine.snapshot() == before
+
+
+def test_bytes_after_the_snapshot_are_refused() -> None:
+    data = _engine(3).snapshot()
+    with pytest.raises(SnapshotError, match="bytes after the last family"):
+        Engine(1, 1).restore(data + codec.packb(0))
+    with pytest.raises(SnapshotError):
+        Engine(1, 1).restore(data[:-1])

@@ -47,7 +47,7 @@ from .runtime.jobs import Jobs
 from .runtime.machine import MAX_STEPS, Machine
 from .runtime.messaging.service import Messaging
 from .runtime.refusal import Refused
-from .runtime.snapshot import View, chunks, restore, serialize, take_view
+from .runtime.snapshot import View, chunks, restore, restore_pieces, serialize, take_view
 from .runtime.state import EngineState, KeysExhausted
 from .runtime.timer_state import Timer
 from .runtime.timers import Timers
@@ -201,7 +201,15 @@ class Engine:
         return chunks(view)
 
     def restore(self, data: bytes) -> None:
-        state = restore(data, parse_resource)
+        self._install(restore(data, parse_resource))
+
+    def restore_pieces(self, data: bytes) -> Generator[None, None, None]:
+        """:meth:`restore` a piece of bounded work at a time (each ``next``); the state is
+        replaced by the last piece only, so until then the engine is unchanged, and closing
+        the generator early leaves it so."""
+        self._install((yield from restore_pieces(data, parse_resource)))
+
+    def _install(self, state: EngineState) -> None:
         current = self._state
         if (state.partition_id, state.partition_count) != (
             current.partition_id,

@@ -161,6 +161,20 @@ class Traced(Protocol):
 
 
 @runtime_checkable
+class RestoresInPieces(Protocol):
+    """A state machine whose restore of a big snapshot can run in pieces, so it does not stall
+    the processor's thread: each ``next`` of the generator :meth:`restore_pieces` returns does
+    a bounded amount of work, and other tasks run in between. The state is replaced when the
+    generator finishes (by its last ``next``), exactly as ``restore(data)`` would replace it;
+    until then the machine is unchanged (its ``apply``, ``snapshot`` and the rest see the state
+    as before), and so it stays if the generator is closed early or raises ValueError for
+    bytes that are not a valid snapshot.
+    """
+
+    def restore_pieces(self, data: bytes) -> Generator[None, None, None]: ...
+
+
+@runtime_checkable
 class SnapshotsInPieces(Protocol):
     """A state machine whose snapshot is taken in two steps, so a big state does not stall the
     processor's thread: :meth:`snapshot_view` freezes the state cheaply (no serialization),

@@ -23,7 +23,10 @@ machine that can snapshot in pieces (:class:`~trio_zeebe.engine.statemachine.Sna
 is frozen as a view at the applied entry and serialized in a task of its own, yielding between
 pieces, while the apply loop goes on: a big state stalls neither this partition nor the rest of
 the broker (:func:`produce_snapshot`). The bytes are those of the state at that entry, the same
-on every replica.
+on every replica. A machine that can also restore in pieces
+(:class:`~trio_zeebe.engine.statemachine.RestoresInPieces`) restores a snapshot (at a restart,
+or one a follower installs from its leader) with a checkpoint between pieces
+(:func:`restore_snapshot`): the apply loop waits for it, the rest of the broker does not.
 
 If the state machine raises (it must not; see :mod:`~trio_zeebe.engine.statemachine`), the
 processor halts: it reports where and why, answers every request with that reason, applies and
@@ -49,6 +52,7 @@ from ..engine.statemachine import (
     AnswersUnlogged,
     DeferredAnswers,
     InterPartition,
+    RestoresInPieces,
     SnapshotsInPieces,
     StateMachine,
     TimeDriven,
@@ -56,7 +60,7 @@ from ..engine.statemachine import (
 )
 from ..logs import ProgressReporter
 from ..raft.driver import RaftDriver
-from ..raft.driver.committed import Applied, Committed, Restore
+from ..raft.driver.committed import Committed, Restore
 from ..raft.errors import LeadershipLost, NotLeader, ProposalDropped
 from ..raft.ready import Role
 from . import envelope
@@ -255,7 +259,9 @@ class PartitionProcessor:
         self._replay: _Replay | None = None
         self._nursery: trio.Nursery | None = None
         self._snapshotting = False
-        self._restores = 0  # snapshots restored so far: one in between voids a snapshot in work
+        self._restores = (
+            0  # snapshot restores begun so far: one in between voids a snapshot in work
+        )
 
     async def process_overview(self) -> PartitionOverview | None:
         """What runs on this replica's state, per process definition and element (the live
@@ -455,7 +461,10 @@ class PartitionProcessor:
         async with self._channel:
             async for item in self._channel:
                 if self.halted is None:
-                    self._apply(item)
+                    if isinstance(item, Restore):
+                        await self._restore(item)
+                    else:
+                        self._apply(item)
                     if self._observe_processing is not None and isinstance(item, Committed):
                         self._observe_processing(trio.current_time() - item.committed_at)
                     replay = self._replay
@@ -472,26 +481,26 @@ class PartitionProcessor:
                         self._snapshotting = True
                         self._nursery.start_soon(self._background_snapshot)
 
-    def _apply(self, item: Applied) -> None:
-        if isinstance(item, Restore):
-            snap = item.snapshot
-            what = f"partition {self.partition}: restoring the snapshot at index {snap.index}"
-            restoring = ProgressReporter(
-                log, what, snap.size, unit="bytes", clock=trio.current_time
-            )
-            restoring.begin()
-            data = self.driver.snapshots.load(snap)
-            try:
-                self.machine.restore(data)
-            except Exception as exc:
-                self._halt(-1, snap.index, exc)
-                return
-            restoring.finish(done=snap.size)
-            self.applied_index, self.applied_term = snap.index, snap.term
-            self._since_snapshot = 0
-            self._restores += 1
+    async def _restore(self, item: Restore) -> None:
+        snap = item.snapshot
+        what = f"partition {self.partition}: restoring the snapshot at index {snap.index}"
+        restoring = ProgressReporter(log, what, snap.size, unit="bytes", clock=trio.current_time)
+        restoring.begin()
+        data = self.driver.snapshots.load(snap)
+        # From here the state a snapshot in work shows is on its way out: that one is void.
+        self._restores += 1
+        try:
+            done = await restore_snapshot(self.machine, data, lambda: self.halted is None)
+        except Exception as exc:
+            self._halt(-1, snap.index, exc)
             return
-        assert isinstance(item, Committed)
+        if not done:  # halted meanwhile: the state stays as it was
+            return
+        restoring.finish(done=snap.size)
+        self.applied_index, self.applied_term = snap.index, snap.term
+        self._since_snapshot = 0
+
+    def _apply(self, item: Committed) -> None:
         if item.noop:
             # A leader's own no-op of its term is applied: everything before it is too.
             soft = self.driver.soft_state
@@ -764,6 +773,27 @@ class PartitionProcessor:
                 # Refused (back-pressure, a leadership transfer) or a machine whose deadline
                 # did not move: try again later rather than spin.
                 await trio.sleep(_STUCK_TICK_PAUSE)
+
+
+async def restore_snapshot(
+    machine: StateMachine, data: bytes, going_on: Callable[[], bool] = lambda: True
+) -> bool:
+    """Restore ``machine`` from ``data``. A :class:`RestoresInPieces` machine is restored piece
+    by piece with a checkpoint after each piece, so other tasks run in between (the machine is
+    unchanged until its last piece, and no record is applied meanwhile: the apply loop is
+    here); it stops, leaving the machine as it was, once ``going_on()`` is false, and then
+    returns False. Any other machine's ``restore()`` runs in one go. Raises what the machine
+    raises (ValueError: not a snapshot; the machine is unchanged)."""
+    if not isinstance(machine, RestoresInPieces):
+        machine.restore(data)
+        return True
+    pieces = machine.restore_pieces(data)
+    with contextlib.closing(pieces):
+        for _ in pieces:
+            await trio.lowlevel.checkpoint()
+            if not going_on():
+                return False
+    return True
 
 
 async def produce_snapshot(machine: StateMachine) -> list[bytes]:

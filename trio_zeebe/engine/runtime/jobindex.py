@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from itertools import compress, repeat
+from operator import eq, gt, itemgetter
 
 from .values import ACTIVATABLE, FAILED, JOB_ACTIVATED, Job
 
 __all__ = ["JobIndex"]
+
+_KEY, _TYPE, _STATE, _DEADLINE, _RECUR_AT = (
+    itemgetter(Job._fields.index(field))
+    for field in ("key", "type", "state", "deadline", "recur_at")
+)
 
 
 def _timer(job: Job) -> int:
@@ -28,29 +35,75 @@ def _timer(job: Job) -> int:
 class JobIndex:
     def __init__(self, jobs: Mapping[int, Job]) -> None:
         self._jobs = jobs
-        # Built in bulk (a sorted list is a heap): what ``changed`` would give job by job.
-        ready: dict[str, list[int]] = {}
-        timers: list[tuple[int, int]] = []
-        for job in jobs.values():
-            if job.state == ACTIVATABLE:
-                keys = ready.get(job.type)
-                if keys is None:
-                    ready[job.type] = [job.key]
-                else:
-                    keys.append(job.key)
-            else:
-                at = _timer(job)
-                if at >= 0:
-                    timers.append((at, job.key))
-        for keys in ready.values():
-            keys.sort()
-        timers.sort()
-        self._ready = ready
-        self._ready_live = {job_type: len(keys) for job_type, keys in ready.items()}
-        self._timers = timers
-        self._timers_live = len(timers)
+        self._ready: dict[str, list[int]] = {}
+        self._ready_live: dict[str, int] = {}
+        self._timers: list[tuple[int, int]] = []
+        self._timers_live = 0
         # Types that gained an activatable job since the last take: a wake-up hint, not state.
-        self.newly_activatable: set[str] = set(ready)
+        self.newly_activatable: set[str] = set()
+        self.load(list(jobs.values()))
+        self.loaded()
+
+    def load(
+        self,
+        jobs: list[Job],
+        keys: list[int] | None = None,
+        types: list[str] | None = None,
+        states: list[str] | None = None,
+        deadlines: list[int] | None = None,
+        recur_ats: list[int] | None = None,
+    ) -> None:
+        """Index ``jobs`` in bulk: jobs of the family that are not indexed yet, such as a block
+        of those a restore adds. The queues are heaps again only after :meth:`loaded`. A
+        caller that has the jobs' fields as columns already (a restore) passes them too.
+
+        Whole-column passes (map, compress, count) rather than a Python step per job: a
+        million jobs take tens of milliseconds instead of a second."""
+        if keys is None or types is None or states is None:
+            keys, types, states = (
+                list(map(_KEY, jobs)),
+                list(map(_TYPE, jobs)),
+                list(map(_STATE, jobs)),
+            )
+        ready = self._ready
+        count = states.count(ACTIVATABLE)
+        if count:
+            if count != len(states):
+                chosen = list(map(eq, states, repeat(ACTIVATABLE)))
+                keys = list(compress(keys, chosen))
+                types = list(compress(types, chosen))
+            if types.count(types[0]) == len(types):
+                ready.setdefault(types[0], []).extend(keys)
+            elif len(kinds := list(dict.fromkeys(types))) <= 16:  # in the order of first jobs
+                for kind in kinds:
+                    ready.setdefault(kind, []).extend(compress(keys, map(eq, types, repeat(kind))))
+            else:
+                for kind, key in zip(types, keys, strict=True):
+                    ready.setdefault(kind, []).append(key)
+        if count == len(states):
+            return
+        for state, when, column in (
+            (JOB_ACTIVATED, _DEADLINE, deadlines),
+            (FAILED, _RECUR_AT, recur_ats),
+        ):
+            if not states.count(state):
+                continue
+            chosen = list(map(eq, states, repeat(state)))
+            timed = list(compress(jobs, chosen))
+            ats = list(map(when, timed)) if column is None else list(compress(column, chosen))
+            # -1: no timer (a FAILED job without retries left has an incident instead)
+            pairs = zip(ats, map(_KEY, timed), strict=True)
+            self._timers += compress(pairs, map(gt, ats, repeat(-1)))
+
+    def loaded(self) -> None:
+        """Make the queues heaps again after :meth:`load` (a sorted list is a heap; sorting
+        the already sorted costs a pass)."""
+        for keys in self._ready.values():
+            keys.sort()
+        self._timers.sort()
+        self._ready_live = {job_type: len(keys) for job_type, keys in self._ready.items()}
+        self._timers_live = len(self._timers)
+        self.newly_activatable |= self._ready.keys()
 
     def changed(self, old: Job | None, new: Job | None) -> None:
         """Keep the indexes right after a job changed from ``old`` to ``new`` (None: absent)."""

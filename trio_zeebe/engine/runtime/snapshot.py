@@ -7,18 +7,22 @@ bytes are a msgpack array: a header, then per family an array of blocks of at mo
 :data:`BLOCK_ROWS` rows in the family's iteration order, each block its row count followed by
 one column per field (a column of one value stands for that value in every row). Equal states
 give equal bytes, and :func:`restore` rebuilds the families in the same order (so a restored
-replica iterates exactly like the original) and then the derived indexes. Columns are checked
-a whole column at a time (the set of the values' types), value by value only where values nest.
-Anything that is not such a snapshot raises SnapshotError (a ValueError); the caller's state is
-untouched because a new state is built.
+replica iterates exactly like the original) and the derived indexes. It decodes the bytes a
+block at a time and adds each block (its rows, and the indexes derived from them, read from
+its columns) as one piece of bounded work: :func:`restore_pieces` hands these pieces to a
+caller that runs other work in between. Columns are checked a whole column at a time (the set
+of the values' types), value by value only where values nest. Anything that is not such a
+snapshot raises SnapshotError (a ValueError); the caller's state is untouched because a new
+state is built.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
+from contextlib import closing
 from functools import partial
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
@@ -54,7 +58,10 @@ from .values import (
     StepKind,
 )
 
-__all__ = ["MAGIC", "SnapshotError", "View", "release", "restore", "serialize", "take_view"]
+__all__ = [
+    *("MAGIC", "Pieces", "SnapshotError", "View", "release", "restore", "restore_pieces"),
+    *("serialize", "take_view"),
+]
 
 MAGIC = "tz.engine"
 VERSION = 4
@@ -339,6 +346,8 @@ def _objects(column: list[Any]) -> list[Any]:
 
 
 def _all_headers(column: list[Any]) -> list[Any]:
+    if set(map(type, column)) == {dict} and not any(column):
+        return column  # all empty: the usual case (tasks without headers, standalone jobs)
     if (
         set(map(type, column)) == {dict}
         and set(map(type, chain.from_iterable(column))) <= {str}
@@ -369,48 +378,90 @@ def _column(check: _Check) -> _Column:
     return _COLUMNS.get(check) or _each(check)
 
 
-def _blocks(family: Any, checks: tuple[_Check, ...]) -> Iterator[list[list[Any]]]:
-    """The checked columns of each block of ``family`` (see :func:`_block`): a column of one
-    value stands for that value in every row."""
-    if type(family) is not list:
-        raise _fail("families are lists of blocks")
+class _Reader:
+    """The snapshot's values in order, decoded a block at a time (:class:`codec.Reader`): the
+    families are read in the snapshot's order, each to its end before the next."""
+
+    def __init__(self, data: bytes) -> None:
+        self._reader = codec.Reader(data)
+        self._left = 0  # blocks of the current family not read yet
+
+    def header(self) -> list[Any]:
+        if self._reader.array_header() != 27:
+            raise _fail("not an engine snapshot")
+        return [self._reader.value() for _ in range(7)]
+
+    def family(self) -> int:
+        """Start the next family: its number of blocks, to be read with :meth:`block`."""
+        if self._left:
+            raise AssertionError("a family was not read to its end")
+        self._left = self._reader.array_header()
+        return self._left
+
+    def block(self) -> Any:
+        if not self._left:
+            raise AssertionError("no block left in the family")
+        self._left -= 1
+        return self._reader.value()
+
+    def done(self) -> None:
+        if self._left or not self._reader.at_end():
+            raise _fail("bytes after the last family")
+
+
+def _columns(block: Any, checks: tuple[_Check, ...]) -> list[list[Any]]:
+    """The checked columns of a block (see :func:`_block`): a column of one value stands for
+    that value in every row."""
     width = len(checks)
-    columns = [_column(check) for check in checks]
-    for block in family:
-        if type(block) is not list or len(block) != width + 1:
-            raise _fail(f"expected a block of {width} columns")
-        rows = block[0]
-        if type(rows) is not int or not 1 <= rows <= BLOCK_ROWS:
-            raise _fail("block size")
-        checked = []
-        for check, column in zip(columns, block[1:], strict=True):
-            if type(column) is not list:
-                raise _fail("expected a column")
-            if len(column) == rows:
-                checked.append(check(column))
-            elif len(column) == 1:
-                checked.append(check(column) * rows)
-            else:
-                raise _fail(f"a column of {len(column)} values in a block of {rows} rows")
-        yield checked
+    if type(block) is not list or len(block) != width + 1:
+        raise _fail(f"expected a block of {width} columns")
+    rows = block[0]
+    if type(rows) is not int or not 1 <= rows <= BLOCK_ROWS:
+        raise _fail("block size")
+    checked = []
+    for check, column in zip(map(_column, checks), block[1:], strict=True):
+        if type(column) is not list:
+            raise _fail("expected a column")
+        if len(column) == rows:
+            checked.append(check(column))
+        elif len(column) == 1:
+            checked.append(check(column) * rows)
+        else:
+            raise _fail(f"a column of {len(column)} values in a block of {rows} rows")
+    return checked
 
 
-def _rows(family: Any, checks: tuple[_Check, ...]) -> Iterator[tuple[Any, ...]]:
-    for columns in _blocks(family, checks):
-        yield from zip(*columns, strict=True)
+def _rows(block: Any, checks: tuple[_Check, ...]) -> list[tuple[Any, ...]]:
+    """A block as plain tuples."""
+    return list(zip(*_columns(block, checks), strict=True))
 
 
 T = TypeVar("T", bound=tuple[Any, ...])
 
 
-def _values(cls: type[T], family: Any, checks: tuple[_Check, ...]) -> Iterator[list[T]]:
-    """Each block of ``family`` as values of the NamedTuple ``cls`` (whose fields ``checks``
-    describe, in order), which the cyclic collector does not track (untrack.py)."""
-    make = partial(tuple.__new__, cls)
-    for columns in _blocks(family, checks):
-        block = list(map(make, zip(*columns, strict=True)))
-        untrack_all(block)
-        yield block
+def _values(cls: type[T], block: Any, checks: tuple[_Check, ...]) -> list[T]:
+    """A block as values of the NamedTuple ``cls`` (whose fields ``checks`` describe, in
+    order), which the cyclic collector does not track (untrack.py)."""
+    return _table(cls, block, checks)[1]
+
+
+def _table(cls: type[T], block: Any, checks: tuple[_Check, ...]) -> tuple[list[list[Any]], list[T]]:
+    """:func:`_values` with the block's columns (what is derived from a field reads it there,
+    in one pass over a list, rather than row by row)."""
+    columns = _columns(block, checks)
+    rows = list(map(tuple.__new__, repeat(cls), zip(*columns, strict=True)))
+    untrack_all(rows)
+    return columns, rows
+
+
+def _blocks(reader: _Reader, add: Callable[[Any], object]) -> Generator[None, None, None]:
+    """The next family, one piece per block: ``add`` does a block's work. Its temporaries (the
+    decoded block, the columns) die as it returns, so none is alive between the pieces, where
+    other work runs and the cyclic collector may: it would walk them and, as they survived,
+    count them towards its next full pass."""
+    for _ in range(reader.family()):
+        add(reader.block())
+        yield
 
 
 _COLUMNS.update(
@@ -443,9 +494,14 @@ _TIMER = (_int, _int, _int, _int, _str, _int, _int, _str)
 _DRG = (_int, _str, _str, _int, _str, _bytes, _bytes, _int)
 _DECISION = (_int, _str, _str, _int, _int, _str, _int)
 
+_Parse = Callable[[str, bytes], tuple[Process, ...]]
+#: Restoring, a piece at a time: each ``next`` does a bounded amount of work (one block of
+#: rows, or one model parsed), and the last one returns the state.
+Pieces = Generator[None, None, EngineState]
 
-def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
-    """A new state from snapshot bytes; raises SnapshotError for anything else.
+
+def restore(data: bytes, parse: _Parse) -> EngineState:
+    """A new state from snapshot bytes, in one go; raises SnapshotError for anything else.
 
     The cyclic garbage collector is paused meanwhile: restoring allocates millions of objects
     that all stay alive, and each collection they trigger would walk all of them again (a
@@ -455,87 +511,107 @@ def restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _restore(data, parse)
-    except SnapshotError:
-        raise
-    except Exception as error:  # any shape error in foreign bytes means "not a snapshot"
-        raise _fail(f"{type(error).__name__}: {error}") from None
+        pieces = restore_pieces(data, parse)
+        while True:
+            try:
+                next(pieces)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
     finally:
         if collecting:
             gc.enable()
 
 
-def _restore(data: bytes, parse: Callable[[str, bytes], tuple[Process, ...]]) -> EngineState:
+def restore_pieces(data: bytes, parse: _Parse) -> Pieces:
+    """:func:`restore` a piece at a time (the generator's return value is the state), so the
+    caller can let other work run in between: the bytes are decoded a block at a time, and a
+    piece costs a few milliseconds however big the state is, but for one whose block makes a
+    family's dict grow past a power of two (tens of milliseconds at a million rows) and the
+    last one, which rebuilds the indexes that are not built block by block (work in the
+    definitions, incidents, timers and messages). The state is new and nobody else's until
+    the end, so work done between the pieces cannot see or change it. The cyclic garbage
+    collector is paused within each piece (see :func:`restore`), not between them."""
+    steps = _restore(data, parse)
+    with closing(steps):
+        while True:
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            except SnapshotError:
+                raise
+            except Exception as error:  # any shape error in foreign bytes: "not a snapshot"
+                raise _fail(f"{type(error).__name__}: {error}") from None
+            finally:
+                if collecting:
+                    gc.enable()
+            yield
+
+
+def _restore(data: bytes, parse: _Parse) -> Pieces:
     if type(data) is not bytes:
         raise _fail("not bytes")
-    obj = codec.unpackb(data)
-    if type(obj) is not list or len(obj) != 27 or obj[0] != MAGIC:
+    reader = _Reader(data)
+    header = reader.header()
+    if header[0] != MAGIC:
         raise _fail("not an engine snapshot")
-    if obj[1] != VERSION:
-        raise _fail(f"unsupported version {obj[1]!r}")
-    partition_id, partition_count = _int(obj[2]), _int(obj[3])
-    counter, clock, position = _int(obj[4]), _int(obj[5]), _int(obj[6])
+    if header[1] != VERSION:
+        raise _fail(f"unsupported version {header[1]!r}")
+    partition_id, partition_count = _int(header[2]), _int(header[3])
+    counter, clock, position = _int(header[4]), _int(header[5]), _int(header[6])
     state = EngineState(partition_id, partition_count)
     if not 0 <= counter <= MAX_COUNTER:
         raise _fail("key counter out of range")
     state.counter, state.clock, state.position = counter, clock, position
-    if any(type(f) is not list for f in obj[7:]):
-        raise _fail("families are lists")
-    definitions, instances, variables, joins, jobs, incidents, deferred, outbox, steps = obj[7:16]
-    timers, decision_requirements, decisions = obj[24:27]
     models: dict[int, Process] = {}
-    parsed: dict[tuple[str, bytes], tuple[Process, ...]] = {}
-    for definition in chain.from_iterable(_values(Definition, definitions, _DEFINITION)):
-        source = (definition.resource_name, definition.resource)
-        if source not in parsed:
-            try:
-                parsed[source] = parse(*source)
-            except BpmnDeploymentError as error:
-                raise _fail(f"definition {definition.key}: {error}") from None
-        model = next((p for p in parsed[source] if p.id == definition.bpmn_process_id), None)
-        if model is None or definition.key in state.definitions:
-            raise _fail(f"definition {definition.key}")
-        state.definitions[definition.key] = definition
-        models[definition.key] = model
-    _restore_instances(state, instances, models)
-    for keys, scopes in _blocks(variables, (_int, _object)):
-        state.variables.update(zip(keys, scopes, strict=True))
-    for key, element_id, taken in _rows(joins, (_int, _str, _each_join)):
-        state.joins[(key, element_id)] = taken
-    untrack_all(state.joins.values())
-    _restore_jobs(state, jobs)
-    for incident in chain.from_iterable(_values(Incident, incidents, _INCIDENT)):
-        state.incidents[incident.key] = incident
-    for key, at, fetch in _rows(deferred, (_int, _int, _strings)):
-        state.deferred[key] = Deferred(at, fetch)
-    untrack_all(state.deferred.values())
-    for send in chain.from_iterable(_values(PendingSend, outbox, (_int, _int, _bytes))):
-        state.outbox[send.send_id] = send
-    for step in chain.from_iterable(_values(Step, steps, _STEP)):
-        if step.kind not in _STEP_KINDS:
-            raise _fail("step kind")
-        if step.kind == StepKind.ACTIVATE and step.element_id:
-            model = models.get(step.definition_key)
-            if model is None or step.element_id not in model.elements:
-                raise _fail("step element")
-        state.steps.append(step)
-    graphs = _restore_decisions(state, decision_requirements, decisions)
-    for timer in chain.from_iterable(_values(Timer, timers, _TIMER)):
-        model = models.get(timer.definition_key)
-        if model is None or timer.target_element_id not in model.elements:
-            raise _fail(f"timer {timer.key}: unknown element")
-        if timer.key in state.timers or (
-            timer.element_instance_key >= 0 and timer.element_instance_key not in state.instances
-        ):
-            raise _fail(f"timer {timer.key}")
-        state.timers[timer.key] = timer
-    for family in (state.instances, state.jobs, state.incidents, state.timers):
-        top = _highest_key(family, partition_id)
-        if top is not None and top & MAX_COUNTER > counter:
-            raise _fail("keys beyond the key counter")
-    _restore_messaging(state.messaging, obj[16:24])
+    yield from _restore_definitions(state, reader, parse, models)
+    references: set[int] = set()  # of the element instances: to other element instances
+    yield from _blocks(reader, partial(_add_instances, state, models, references))
+    references.difference_update(state.instances)
+    if any(ref >= 0 for ref in references):
+        raise _fail(f"instances: dangling reference {max(references)}")
+    yield from _blocks(reader, partial(_add_variables, state))
+    yield from _blocks(reader, partial(_add_joins, state))
+    elements: set[int] = set()  # of the jobs: element instances
+    yield from _blocks(reader, partial(_add_jobs, state, elements))
+    # Once for all blocks: removing a dict's keys from a set walks the whole dict.
+    elements.difference_update(state.instances)
+    if any(key >= 0 for key in elements):
+        raise _fail(f"job of element instance {max(elements)}: unknown element instance")
+    yield from _blocks(reader, partial(_add_incidents, state))
+    yield from _blocks(reader, partial(_add_deferred, state))
+    yield from _blocks(reader, partial(_add_outbox, state))
+    yield from _blocks(reader, partial(_add_steps, state, models))
+    yield from _restore_messaging(state.messaging, reader)
+    yield from _blocks(reader, partial(_add_timers, state, models))
+    graphs: dict[int, DecisionRequirementsGraph] = {}
+    yield from _restore_decisions(state, reader, graphs)
+    reader.done()
     state.rebuild_indexes(models, graphs)
     return state
+
+
+def _restore_definitions(
+    state: EngineState, reader: _Reader, parse: _Parse, models: dict[int, Process]
+) -> Generator[None, None, None]:
+    parsed: dict[tuple[str, bytes], tuple[Process, ...]] = {}
+    for _ in range(reader.family()):
+        for definition in _values(Definition, reader.block(), _DEFINITION):
+            source = (definition.resource_name, definition.resource)
+            if source not in parsed:
+                try:
+                    parsed[source] = parse(*source)
+                except BpmnDeploymentError as error:
+                    raise _fail(f"definition {definition.key}: {error}") from None
+                yield  # a model parsed: a piece of its own
+            model = next((p for p in parsed[source] if p.id == definition.bpmn_process_id), None)
+            if model is None or definition.key in state.definitions:
+                raise _fail(f"definition {definition.key}")
+            state.definitions[definition.key] = definition
+            models[definition.key] = model
+        yield
 
 
 def _join_counter(value: Any) -> tuple[str, int]:
@@ -550,54 +626,114 @@ def _each_join(value: Any) -> tuple[tuple[str, int], ...]:
     return tuple(map(_join_counter, value))
 
 
-def _add_block(
-    family: dict[int, Any], block: list[Any], what: str, state_field: int, states: Any
+def _add_keyed(
+    family: dict[int, Any],
+    columns: list[list[Any]],
+    rows: list[Any],
+    what: str,
+    state_field: int,
+    states: Any,
 ) -> None:
-    """Put one block of keyed rows (the key is field 0) into ``family``; every key must be
-    new and every row's state (field ``state_field``) one of ``states``."""
+    """Put one block of keyed rows (the key is field 0; ``columns`` are the block's fields)
+    into ``family``; every key must be new and every row's state (field ``state_field``) one
+    of ``states``."""
     before = len(family)
-    family.update(zip(map(itemgetter(0), block), block, strict=True))
-    if len(family) != before + len(block):
+    family.update(zip(columns[0], rows, strict=True))
+    if len(family) != before + len(rows):
         raise _fail(f"{what} keys repeat")
-    if not set(map(itemgetter(state_field), block)) <= states:
+    if not set(columns[state_field]) <= states:
         raise _fail(f"{what} state")
 
 
-def _restore_instances(state: EngineState, family: Any, models: Mapping[int, Process]) -> None:
-    instances = state.instances
-    references: set[int] = set()
-    for block in _values(Instance, family, _INSTANCE):
-        _add_block(instances, block, "instance", 8, _INSTANCE_STATES)
-        for definition_key, element_id in set(map(itemgetter(5, 1), block)):
-            model = models.get(definition_key)
-            if model is None or element_id not in model.elements:
-                raise _fail(f"instance of {definition_key}: unknown element {element_id!r}")
-        references.update(map(itemgetter(3), block), map(itemgetter(7), block))
-    references.difference_update(instances)
-    if any(ref >= 0 for ref in references):
-        raise _fail(f"instances: dangling reference {max(references)}")
+def _check_keys(state: EngineState, keys: list[int]) -> None:
+    """That no key (of a block of element instances, jobs, incidents or timers) that this
+    partition made is beyond the key counter: new keys would repeat it."""
+    partition_id = state.partition_id
+    low, high = min(keys), max(keys)
+    if not low >> KEY_BITS == high >> KEY_BITS == partition_id:
+        high = max((k for k in keys if k >> KEY_BITS == partition_id), default=-1)
+    if high >= 0 and high & MAX_COUNTER > state.counter:
+        raise _fail("keys beyond the key counter")
 
 
-def _restore_jobs(state: EngineState, family: Any) -> None:
-    jobs = state.jobs
-    elements: set[int] = set()
-    for block in _values(Job, family, _JOB):
-        _add_block(jobs, block, "job", 2, _JOB_STATES)
-        elements.update(map(itemgetter(11), block))
-    # Once for all blocks: removing a dict's keys from a set walks the whole dict.
-    elements.difference_update(state.instances)
-    if any(key >= 0 for key in elements):
-        raise _fail(f"job of element instance {max(elements)}: unknown element instance")
+def _add_instances(
+    state: EngineState, models: Mapping[int, Process], references: set[int], block: Any
+) -> None:
+    columns, rows = _table(Instance, block, _INSTANCE)
+    _add_keyed(state.instances, columns, rows, "instance", 8, _INSTANCE_STATES)
+    _check_keys(state, columns[0])
+    for definition_key, element_id in set(zip(columns[5], columns[1], strict=True)):
+        model = models.get(definition_key)
+        if model is None or element_id not in model.elements:
+            raise _fail(f"instance of {definition_key}: unknown element {element_id!r}")
+    references.update(columns[3], columns[7])
+    state.index_instances(rows)
 
 
-def _highest_key(family: Mapping[int, Any], partition_id: int) -> int | None:
-    """The highest key of ``family`` that this partition made (None: none)."""
-    if not family:
-        return None
-    low, high = min(family), max(family)
-    if low >> KEY_BITS == high >> KEY_BITS == partition_id:
-        return high
-    return max((k for k in family if k >> KEY_BITS == partition_id), default=None)
+def _add_variables(state: EngineState, block: Any) -> None:
+    keys, scopes = _columns(block, (_int, _object))
+    state.variables.update(zip(keys, scopes, strict=True))
+
+
+def _add_joins(state: EngineState, block: Any) -> None:
+    keys, element_ids, taken = _columns(block, (_int, _str, _each_join))
+    untrack_all(taken)
+    state.joins.update(zip(zip(keys, element_ids, strict=True), taken, strict=True))
+
+
+_JOB_INDEXED = tuple(map(Job._fields.index, ("key", "type", "state", "deadline", "recur_at")))
+
+
+def _add_jobs(state: EngineState, elements: set[int], block: Any) -> None:
+    columns, rows = _table(Job, block, _JOB)
+    _add_keyed(state.jobs, columns, rows, "job", 2, _JOB_STATES)
+    _check_keys(state, columns[0])
+    elements.update(columns[11])
+    state.job_index.load(rows, *map(columns.__getitem__, _JOB_INDEXED))
+
+
+def _add_incidents(state: EngineState, block: Any) -> None:
+    columns, incidents = _table(Incident, block, _INCIDENT)
+    _check_keys(state, columns[0])
+    state.incidents.update(zip(columns[0], incidents, strict=True))
+
+
+def _add_deferred(state: EngineState, block: Any) -> None:
+    keys, ats, fetches = _columns(block, (_int, _int, _strings))
+    deferred = list(map(Deferred, ats, fetches))
+    untrack_all(deferred)
+    state.deferred.update(zip(keys, deferred, strict=True))
+
+
+def _add_outbox(state: EngineState, block: Any) -> None:
+    sends = _values(PendingSend, block, (_int, _int, _bytes))
+    state.outbox.update(zip(map(itemgetter(0), sends), sends, strict=True))
+
+
+def _add_steps(state: EngineState, models: Mapping[int, Process], block: Any) -> None:
+    steps = _values(Step, block, _STEP)
+    for step in steps:
+        if step.kind not in _STEP_KINDS:
+            raise _fail("step kind")
+        if step.kind == StepKind.ACTIVATE and step.element_id:
+            model = models.get(step.definition_key)
+            if model is None or step.element_id not in model.elements:
+                raise _fail("step element")
+    state.steps.extend(steps)
+
+
+def _add_timers(state: EngineState, models: Mapping[int, Process], block: Any) -> None:
+    columns, timers = _table(Timer, block, _TIMER)
+    _check_keys(state, columns[0])
+    for timer in timers:
+        model = models.get(timer.definition_key)
+        if model is None or timer.target_element_id not in model.elements:
+            raise _fail(f"timer {timer.key}: unknown element")
+        if timer.key in state.timers or (
+            timer.element_instance_key >= 0 and timer.element_instance_key not in state.instances
+        ):
+            raise _fail(f"timer {timer.key}")
+        state.timers[timer.key] = timer
 
 
 # --- messages and signals -------------------------------------------------------------------
@@ -610,35 +746,64 @@ _PROCESS_SUBSCRIPTION = (_int, _str, _str, _str, _bool, _str, _bool, _int, _str)
 _SIGNAL_SUBSCRIPTION = (_int, _str, _str, _int, _str, _bool)
 
 
-def _restore_messaging(messaging: MessagingState, families: list[Any]) -> None:
-    messages, subscriptions, correlations, started, waiting, signals, sequences, received = families
-    for message in chain.from_iterable(_values(Message, messages, _MESSAGE)):
-        messaging.messages[message.key] = message
-    for subscription in chain.from_iterable(
-        _values(MessageSubscription, subscriptions, _SUBSCRIPTION)
+def _restore_messaging(messaging: MessagingState, reader: _Reader) -> Generator[None, None, None]:
+    for add in (
+        _add_messages,
+        _add_subscriptions,
+        _add_correlations,
+        _add_started,
+        _add_process_subscriptions,
+        _add_signal_subscriptions,
+        _add_sequences,
+        _add_received,
     ):
-        messaging.subscriptions[(subscription.element_instance_key, subscription.message_name)] = (
-            subscription
-        )
-    for correlation in chain.from_iterable(_values(Correlation, correlations, _CORRELATION)):
+        yield from _blocks(reader, partial(add, messaging))
+
+
+def _add_messages(messaging: MessagingState, block: Any) -> None:
+    messages = _values(Message, block, _MESSAGE)
+    messaging.messages.update(zip(map(itemgetter(0), messages), messages, strict=True))
+
+
+def _add_subscriptions(messaging: MessagingState, block: Any) -> None:
+    for subscription in _values(MessageSubscription, block, _SUBSCRIPTION):
+        key = (subscription.element_instance_key, subscription.message_name)
+        messaging.subscriptions[key] = subscription
+
+
+def _add_correlations(messaging: MessagingState, block: Any) -> None:
+    for correlation in _values(Correlation, block, _CORRELATION):
         messaging.correlations[(correlation.message_key, correlation.bpmn_process_id)] = correlation
-    for record in chain.from_iterable(_values(Started, started, _STARTED)):
-        messaging.started[record.process_instance_key] = record
-    for process_subscription in chain.from_iterable(
-        _values(ProcessSubscription, waiting, _PROCESS_SUBSCRIPTION)
-    ):
-        if process_subscription.state not in PROCESS_SUBSCRIPTION_STATES:
+
+
+def _add_started(messaging: MessagingState, block: Any) -> None:
+    records = _values(Started, block, _STARTED)
+    messaging.started.update(zip(map(itemgetter(0), records), records, strict=True))
+
+
+def _add_process_subscriptions(messaging: MessagingState, block: Any) -> None:
+    for waiting in _values(ProcessSubscription, block, _PROCESS_SUBSCRIPTION):
+        if waiting.state not in PROCESS_SUBSCRIPTION_STATES:
             raise _fail("process message subscription state")
-        messaging.process_subscriptions[
-            (process_subscription.element_instance_key, process_subscription.message_name)
-        ] = process_subscription
-    for signal in chain.from_iterable(_values(SignalSubscription, signals, _SIGNAL_SUBSCRIPTION)):
+        messaging.process_subscriptions[(waiting.element_instance_key, waiting.message_name)] = (
+            waiting
+        )
+
+
+def _add_signal_subscriptions(messaging: MessagingState, block: Any) -> None:
+    for signal in _values(SignalSubscription, block, _SIGNAL_SUBSCRIPTION):
         messaging.signal_subscriptions[(signal.element_instance_key, signal.catch_id)] = signal
-    for target, seq in _rows(sequences, (_int, _int)):
-        messaging.sequences[target] = seq
-    for source, floor, above in _rows(received, (_int, _int, _ints)):
-        messaging.received[source] = (floor, above)
-    untrack_all(messaging.received.values())
+
+
+def _add_sequences(messaging: MessagingState, block: Any) -> None:
+    messaging.sequences.update(_rows(block, (_int, _int)))
+
+
+def _add_received(messaging: MessagingState, block: Any) -> None:
+    sources, floors, aboves = _columns(block, (_int, _int, _ints))
+    received = list(zip(floors, aboves, strict=True))
+    untrack_all(received)
+    messaging.received.update(zip(sources, received, strict=True))
 
 
 def _ints(value: Any) -> tuple[int, ...]:
@@ -648,21 +813,28 @@ def _ints(value: Any) -> tuple[int, ...]:
 
 
 def _restore_decisions(
-    state: EngineState, drgs: list[Any], decisions: list[Any]
-) -> dict[int, DecisionRequirementsGraph]:
-    graphs: dict[int, DecisionRequirementsGraph] = {}
-    for drg in chain.from_iterable(_values(DecisionRequirements, drgs, _DRG)):
-        if drg.key in state.decision_requirements:
-            raise _fail(f"decision requirements {drg.key}")
-        try:
-            graph = parse_dmn(drg.resource_name, drg.resource)
-        except DmnDeploymentError as error:
-            raise _fail(f"decision requirements {drg.key}: {error}") from None
-        if graph.id != drg.drg_id:
-            raise _fail(f"decision requirements {drg.key}: not {drg.drg_id}")
-        state.decision_requirements[drg.key] = drg
-        graphs[drg.key] = graph
-    for decision in chain.from_iterable(_values(DecisionDefinition, decisions, _DECISION)):
+    state: EngineState, reader: _Reader, graphs: dict[int, DecisionRequirementsGraph]
+) -> Generator[None, None, None]:
+    for _ in range(reader.family()):
+        for drg in _values(DecisionRequirements, reader.block(), _DRG):
+            if drg.key in state.decision_requirements:
+                raise _fail(f"decision requirements {drg.key}")
+            try:
+                graph = parse_dmn(drg.resource_name, drg.resource)
+            except DmnDeploymentError as error:
+                raise _fail(f"decision requirements {drg.key}: {error}") from None
+            if graph.id != drg.drg_id:
+                raise _fail(f"decision requirements {drg.key}: not {drg.drg_id}")
+            state.decision_requirements[drg.key] = drg
+            graphs[drg.key] = graph
+            yield  # a graph parsed: a piece of its own
+    yield from _blocks(reader, partial(_add_decisions, state, graphs))
+
+
+def _add_decisions(
+    state: EngineState, graphs: Mapping[int, DecisionRequirementsGraph], block: Any
+) -> None:
+    for decision in _values(DecisionDefinition, block, _DECISION):
         owner = graphs.get(decision.drg_key)
         if (
             owner is None
@@ -671,4 +843,3 @@ def _restore_decisions(
         ):
             raise _fail(f"decision {decision.key}")
         state.decisions[decision.key] = decision
-    return graphs

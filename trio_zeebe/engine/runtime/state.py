@@ -216,21 +216,26 @@ class EngineState:
 
     # --- rebuilding derived state -----------------------------------------------------------
 
+    def index_instances(self, block: list[Instance]) -> None:
+        """Restoring: index element instances just added to the family (a block at a time)."""
+        children = self.children
+        for instance in block:
+            if instance.flow_scope_key >= 0:
+                children.setdefault(instance.flow_scope_key, {})[instance.key] = None
+
     def rebuild_indexes(
         self,
         models: Mapping[int, Process],
         graphs: Mapping[int, DecisionRequirementsGraph] | None = None,
     ) -> None:
-        """Recompute every derived index from the families (after a restore); ``graphs`` are
-        the parsed DRGs by key."""
+        """Recompute the derived indexes from the families after a restore; ``graphs`` are
+        the parsed DRGs by key. The restore indexed the element instances and the jobs while
+        it added them, a block at a time (:meth:`index_instances`, ``job_index.load``)."""
         for definition in self.definitions.values():
             self._index_definition(definition, models[definition.key])
-        for key, instance in self.instances.items():
-            if instance.flow_scope_key >= 0:
-                self.children.setdefault(instance.flow_scope_key, {})[key] = None
         for incident in self.incidents.values():
             self._index_incident(incident)
-        self.job_index = JobIndex(self.jobs)
+        self.job_index.loaded()
         self.messaging.rebuild_indexes()
         self.timer_index = TimerIndex(self.timers)
         self.decision_index = DecisionIndex()
