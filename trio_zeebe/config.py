@@ -175,9 +175,10 @@ class NetworkConfig:
     new_work_partitions: str = attrs.field(default="round-robin", validator=_new_work)
     """Where the gateway creates new work (process instances, jobs): ``round-robin`` over
     all partitions as Zeebe's gateway does, or ``local-first``: round-robin over the
-    partitions this broker leads, the others only when none is led here or all refuse. With
-    clients spread over every broker's gateway, ``local-first`` keeps the partitions as even
-    and saves each request a forward to another broker and back."""
+    partitions this broker leads, the others only when none is led here or all refuse.
+    ``ActivateJobs`` asks the partitions in the same order. With clients spread over every
+    broker's gateway, ``local-first`` keeps the partitions as even and saves each request
+    (and each completion of a job activated here) a forward to another broker and back."""
 
     @property
     def advertised(self) -> str:

@@ -65,6 +65,37 @@ async def test_local_first_creates_on_the_partitions_the_gateway_leads(
         assert sum(engine_of(cluster, pid).activatable_count("lf") for pid in (1, 2, 3)) == 24
 
 
+async def test_local_first_activates_jobs_of_the_partitions_the_gateway_leads(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A worker on a gateway gets the jobs of the partitions led there first, so completing
+    # them needs no forward either; round-robin would start every gateway at partition 1.
+    network = {"new_work_partitions": "local-first"}
+    async with job_cluster(109, brokers=4, network=network) as cluster:
+        leaders = cluster.leaders()
+        led = {
+            node: {pid for pid, leader in leaders.items() if leader == node} for node in range(4)
+        }
+        # The leader of partition 1 activates last: the others, asking round-robin, would
+        # otherwise take its jobs first.
+        workers = sorted((node for node in range(4) if led[node]), key=lambda n: 1 in led[n])
+        assert 1 not in led[workers[0]]
+        for node in workers:
+            for _ in range(3):
+                await create(cluster, node, "la")
+        activated = {}
+        for node in workers:
+            got = await call(cluster, node, activate("la", f"w{node}", 3, 60.0, 0))
+            assert isinstance(got, Activated), got
+            activated[node] = got.keys
+        for node, keys in activated.items():
+            assert len(keys) == 3 and {key >> 51 for key in keys} <= led[node], (led, activated)
+            for key in keys:
+                done = await call(cluster, node, gw.CompleteJobRequest(jobKey=key))
+                assert isinstance(done, gw.CompleteJobResponse), done
+        assert sum(engine_of(cluster, pid).activatable_count("la") for pid in (1, 2, 3)) == 0
+
+
 async def test_key_addressed_commands_from_a_broker_that_does_not_lead(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

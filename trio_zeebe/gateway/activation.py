@@ -1,9 +1,11 @@
 """``Gateway.ActivateJobs``: Zeebe's round-robin activation with long polling (§1.5).
 
-One pass asks the partitions in round-robin order (a rotating start per job type) for the jobs
-still missing: the request is re-encoded per partition with ``maxJobsToActivate`` set to the
-remaining count. Every partition that returns jobs yields its own ``ActivateJobsResponse`` on
-the stream at once. A pass that activated a job completes the call. A pass that found none:
+One pass asks the partitions in round-robin order (a rotating start per job type; with the
+broker's ``network.new_work_partitions = "local-first"`` the partitions this broker leads come
+first, :meth:`~.router.CommandRouter.partition_order`) for the jobs still missing: the request
+is re-encoded per partition with ``maxJobsToActivate`` set to the remaining count. Every
+partition that returns jobs yields its own ``ActivateJobsResponse`` on the stream at once. A
+pass that activated a job completes the call. A pass that found none:
 
 * RESOURCE_EXHAUSTED if any partition refused with back-pressure (Zeebe's text);
 * with ``requestTimeout < 0`` the call completes (empty) after that one pass;
@@ -105,20 +107,18 @@ class JobActivator:
         self, request: gw.ActivateJobsRequest, call: ServerCall, send: Send[bytes]
     ) -> tuple[int, bool]:
         """One round over the partitions: (jobs sent, whether any partition was exhausted)."""
-        partitions = self.router.partition_ids
         rotation = self._rotation.setdefault(request.type, itertools.count())
-        start = next(rotation)
+        order = self.router.partition_order(next(rotation))
         if len(self._rotation) > 10_000:  # job types are client input: keep this bounded
             self._rotation.clear()
         sent = 0
         exhausted = False
-        for i in range(len(partitions)):
+        for pid in order:
             missing = request.maxJobsToActivate - sent
             if missing <= 0 and request.maxJobsToActivate > 0:
                 break
             if _gone(call):
                 break
-            pid = partitions[(start + i) % len(partitions)]
             ask = gw.ActivateJobsRequest()
             ask.CopyFrom(request)
             if request.maxJobsToActivate > 0:

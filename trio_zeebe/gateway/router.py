@@ -9,7 +9,10 @@ re-encoded) for one partition; its answer is the state machine's answer bytes.
   leader, :meth:`CommandRouter.create`; with ``local_first`` (the broker's
   ``network.new_work_partitions = "local-first"``) round-robin over the partitions this broker
   leads, then the others, so that a request needs no forward while clients spread their calls
-  over all gateways. A partition that refuses without proposing (not leader,
+  over all gateways (job activation, :mod:`.activation`, asks the partitions in the same
+  :meth:`CommandRouter.partition_order`, so a worker on this gateway gets, and then completes,
+  jobs of the partitions led here without a forward). A partition that refuses without
+  proposing (not leader,
   back-pressure, its leader out of disk space, unreachable) passes the request on to the next.
   Zeebe's rule for process instances: one pass over the partitions, and when every one
   failed, RESOURCE_EXHAUSTED "Expected to execute the command on one of the partitions, but
@@ -254,7 +257,7 @@ class CommandRouter:
         last = "no partition has a known leader"
         while True:
             failures: list[tuple[int, Status, str]] = []
-            for pid in self._new_work_order(next(self._create_rr)):
+            for pid in self.partition_order(next(self._create_rr)):
                 node = self.leader_of(pid)
                 if node is None:
                     failures.append((pid, Status.NOT_LEADER, f"no leader of partition {pid}"))
@@ -283,8 +286,10 @@ class CommandRouter:
             delay = min(delay * 2, RETRY_MAX)
         raise timed_out(f"no partition leader accepted the command in time (last: {last})")
 
-    def _new_work_order(self, turn: int) -> list[int]:
-        """Every partition once, in the order a create tries them on its ``turn``-th call."""
+    def partition_order(self, turn: int) -> list[int]:
+        """Every partition once, in the order a create (or an activation pass) tries them on
+        its ``turn``-th call: round-robin, or with ``local_first`` the partitions led here
+        (rotated) ahead of the others."""
         ids = self.partition_ids
         n = len(ids)
         order = [ids[(turn + i) % n] for i in range(n)]
